@@ -1,0 +1,292 @@
+"""The command line: a thin face over the Library. Exit codes: 0 all good, 1 done but some records
+rejected, 2 unusable input or usage error."""
+
+from __future__ import annotations
+
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Annotated, Any
+
+import orjson
+import typer
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    DownloadColumn,
+    Progress,
+    TextColumn,
+    TimeRemainingColumn,
+    TransferSpeedColumn,
+)
+
+from paperfeed.config import Config
+from paperfeed.errors import PaperfeedError
+from paperfeed.library import Library
+from paperfeed.records import Paper
+
+app = typer.Typer(
+    help="paperfeed: self-hosted research-paper discovery.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+err = Console(stderr=True, highlight=False)
+MAX_REJECTS_SHOWN = 50
+
+
+@dataclass
+class State:
+    home: Path | None = None
+    database: str | None = None
+
+    def config(self) -> Config:
+        return Config.from_env(home=self.home, database_url=self.database)
+
+
+def fail(message: str, code: int = 2) -> typer.Exit:
+    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@contextmanager
+def library(ctx: typer.Context):
+    """Open the Library for a command; PaperfeedErrors become a message and exit 2."""
+    try:
+        lib = Library(ctx.ensure_object(State).config())
+    except PaperfeedError as exc:
+        raise fail(str(exc)) from None
+    try:
+        yield lib
+    except PaperfeedError as exc:
+        raise fail(str(exc)) from None
+    finally:
+        lib.close()
+
+
+def emit_json(data: Any) -> None:
+    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.flush()
+
+
+def print_paper_line(paper: Paper, score: float | None = None) -> None:
+    date = paper.day.isoformat() if paper.day else "          "
+    votes = f"{paper.upvotes or 0:>4}▲"
+    head = f"{score:8.3f} " if score is not None else ""
+    typer.echo(f"{head}{votes} {date}  {paper.id:<18} {paper.title}")
+
+
+@app.callback()
+def main_options(
+    ctx: typer.Context,
+    home: Annotated[
+        Path | None,
+        typer.Option(help="Data directory (default $PAPERFEED_HOME or the XDG data folder)."),
+    ] = None,
+    database: Annotated[
+        str | None,
+        typer.Option(help="Database URL (sqlite:///… or postgresql://…); overrides --home."),
+    ] = None,
+) -> None:
+    ctx.obj = State(home=home, database=database)
+
+
+def _sample_paths() -> list[Path]:
+    folder = resources.files("paperfeed") / "sample"
+    return sorted(Path(str(p)) for p in folder.iterdir() if p.name.endswith((".txt", ".json")))
+
+
+@app.command("import")
+def import_(
+    ctx: typer.Context,
+    paths: Annotated[list[Path] | None, typer.Argument(help="Files to import (plain or .gz).")] = None,
+    format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            help="auto | arxiv-snapshot | arxiv-atom | arxiv-oai | hf-daily | hf-page | bibtex",
+        ),
+    ] = "auto",
+    no_index: Annotated[bool, typer.Option("--no-index", help="Do not embed new papers.")] = False,
+    sample: Annotated[bool, typer.Option("--sample", help="Import the bundled sample.")] = False,
+) -> None:
+    """Import papers from files; bad records are reported and skipped."""
+    paths = list(paths or [])
+    if sample:
+        paths += _sample_paths()
+    if not paths:
+        raise fail("give at least one file to import (or --sample)")
+    fmt = None if format == "auto" else format
+    total = sum(p.stat().st_size for p in paths if p.is_file())
+    with library(ctx) as lib, _progress(total) as advance:
+        report = lib.import_files(paths, fmt, progress=advance, index=not no_index)
+    shown = 0
+    for f in report.files:
+        if f.error:
+            err.print(f"[red]error:[/red] {f.error}", markup=True, highlight=False)
+        for r in f.rejected:
+            if shown < MAX_REJECTS_SHOWN:
+                err.print(f"rejected {f.path}:{r.where}: {r.reason}", markup=False, highlight=False)
+            shown += 1
+    if shown > MAX_REJECTS_SHOWN:
+        err.print(f"… and {shown - MAX_REJECTS_SHOWN} more rejected records", markup=False)
+    s = report.summary()
+    err.print(
+        f"imported {s['imported']}, updated {s['updated']}, unchanged {s['unchanged']}, "
+        f"rejected {s['rejected']}" + (f", deleted {s['deleted']}" if s["deleted"] else ""),
+        markup=False,
+        highlight=False,
+    )
+    if report.failed:
+        raise typer.Exit(2)
+    if report.rejected:
+        raise typer.Exit(1)
+
+
+@contextmanager
+def _progress(total: int):
+    """A byte progress bar on a terminal; nothing when stderr is piped."""
+    if not err.is_terminal or total <= 0:
+        yield None
+        return
+    columns = (
+        TextColumn("importing"),
+        BarColumn(),
+        DownloadColumn(),
+        TransferSpeedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task("import", total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command()
+def search(
+    ctx: typer.Context,
+    query: Annotated[str, typer.Argument(help="Words, an arXiv id, or a paper's title.")],
+    mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "keyword",
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    since: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
+    category: Annotated[str | None, typer.Option(help="e.g. cs.LG, or cs")] = None,
+    organization: Annotated[str | None, typer.Option()] = None,
+    author: Annotated[str | None, typer.Option()] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Search papers by keyword, meaning, or both."""
+    with library(ctx) as lib:
+        hits = lib.search(
+            query, mode=mode, limit=limit, since=since, until=until, category=category,
+            organization=organization, author=author,
+        )
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        err.print("no papers found", markup=False)
+    for h in hits:
+        print_paper_line(h.paper, h.score)
+
+
+@app.command()
+def show(
+    ctx: typer.Context,
+    paper_id: Annotated[str, typer.Argument(metavar="ID")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Show one paper."""
+    with library(ctx) as lib:
+        paper = lib.get(paper_id)
+    if paper is None:
+        raise fail(f"no such paper: {paper_id}")
+    if as_json:
+        emit_json(paper.to_dict())
+        return
+    typer.echo(paper.title)
+    typer.echo(", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else ""))
+    meta = [paper.id, paper.day.isoformat() if paper.day else None, f"{paper.upvotes or 0} upvotes"]
+    if paper.organization_name or paper.organization:
+        meta.append(paper.organization_name or paper.organization)
+    if paper.categories:
+        meta.append(" ".join(paper.categories))
+    typer.echo(" · ".join(m for m in meta if m))
+    typer.echo("")
+    typer.echo(paper.abstract)
+
+
+@app.command()
+def daily(
+    ctx: typer.Context,
+    date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the latest day)")] = None,
+    week: Annotated[str | None, typer.Option(help="YYYY-Www")] = None,
+    month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
+    sort: Annotated[str, typer.Option(help="published | trending")] = "published",
+    limit: Annotated[int | None, typer.Option(min=1)] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The papers of a day, week or month, most upvoted first."""
+    with library(ctx) as lib:
+        period, scored = lib.daily_scored(date, week, month, sort=sort, limit=limit)  # type: ignore[arg-type]
+    if as_json:
+        emit_json([{**p.to_dict(), "score": round(s, 6)} for p, s in scored])
+        return
+    if period is None:
+        err.print("no papers yet: run `paperfeed import`", markup=False)
+        return
+    typer.echo(f"# {period.label}: {len(scored)} papers")
+    for paper, _ in scored:
+        print_paper_line(paper)
+
+
+@app.command()
+def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """Counts, database size and the last import."""
+    with library(ctx) as lib:
+        data = lib.stats()
+        data["imports"] = lib.import_log(limit=5)
+    if as_json:
+        emit_json(data)
+        return
+    for key, value in data.items():
+        if key != "imports":
+            typer.echo(f"{key}: {value}")
+    for entry in data["imports"]:
+        status = f"error: {entry['error']}" if entry["error"] else entry["counts"]
+        typer.echo(f"  {entry['finished_at']}  {entry['source']}  {status}")
+
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+) -> None:
+    """Serve the web app and the JSON API."""
+    import uvicorn
+
+    from paperfeed.web.app import create_app
+
+    config = ctx.ensure_object(State).config()
+    if workers == 1:
+        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        return
+    import os
+
+    os.environ["PAPERFEED_HOME"] = str(config.home)
+    if config.database_url:
+        os.environ["PAPERFEED_DATABASE_URL"] = config.database_url
+    uvicorn.run(
+        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
+    )
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,93 @@
+"""Where paper vectors are kept: the store, beside the papers (so an index can be rebuilt without
+re-embedding). This interface is what the SQLite backend implements here and a PostgreSQL
+(pgvector) backend implements later.
+
+Vectors are keyed by the store's integer key of a paper (`key`), stable across merges that change a
+paper's public id. One store holds vectors of one encoder only: `set_encoder` with another name
+drops them all.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from paperfeed.store.base import Filters
+
+
+@dataclass(frozen=True, slots=True)
+class Fingerprint:
+    """How many vectors there are and the newest write's sequence number: an index built at the
+    same fingerprint holds exactly the stored vectors."""
+
+    count: int
+    seq: int
+
+
+class VectorStore(ABC):
+    @abstractmethod
+    def encoder(self) -> tuple[str, int] | None:
+        """(encoder name, dimension) of the stored vectors, or None before any."""
+
+    @abstractmethod
+    def set_encoder(self, name: str, dim: int) -> bool:
+        """Make `name` the encoder of record; returns True when that dropped another's vectors."""
+
+    @abstractmethod
+    def count_missing(self) -> int:
+        """Papers that have no vector yet."""
+
+    @abstractmethod
+    def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
+        """Up to `limit` papers without a vector, key above `after_key`, in key order:
+        (key, title, abstract)."""
+
+    @abstractmethod
+    def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
+        """(key, title, abstract) of the given papers that have no vector yet."""
+
+    @abstractmethod
+    def put(self, keys: Sequence[int], vectors: np.ndarray) -> int:
+        """Store vectors (one transaction); returns the sequence number of this write. Keys whose
+        paper has gone meanwhile are skipped."""
+
+    @abstractmethod
+    def fingerprint(self) -> Fingerprint: ...
+
+    @abstractmethod
+    def latest_seq(self) -> int:
+        """The sequence number of the last write of vectors (cheap: checked on every query)."""
+
+    @abstractmethod
+    def iter_vectors(
+        self, after_seq: int = 0, batch: int = 50_000
+    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """(keys, float32 vectors) in batches, for the vectors written after `after_seq`."""
+
+    @abstractmethod
+    def get_vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys found, their float32 vectors)."""
+
+    @abstractmethod
+    def keys_of(self, ids: Sequence[str]) -> dict[str, int]:
+        """The key of each given paper id that exists."""
+
+    @abstractmethod
+    def ids_of(self, keys: Sequence[int], filters: Filters = Filters()) -> dict[int, str]:
+        """The paper id of each key that exists and passes the filters."""
+
+    @abstractmethod
+    def count_filtered(self, filters: Filters, cap: int) -> int:
+        """How many papers with vectors pass the filters, counting no further than `cap`."""
+
+    @abstractmethod
+    def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
+        """(keys, float32 vectors) of every paper with a vector that passes the filters."""
+
+    @abstractmethod
+    def keyword_scores(self, terms: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
+        """Keyword (BM25-like, higher is better) scores of the given papers for an OR of plain
+        terms, with collection-wide statistics; papers matching no term are left out."""

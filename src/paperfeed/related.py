@@ -1,0 +1,148 @@
+"""Related papers: for one paper, the papers most like it.
+
+Candidates come from the paper's vector neighbours and from a keyword query of its title's words;
+each candidate is then scored on every signal (exact cosine of vectors, BM25 of the paper's title
+and abstract words with collection statistics, shared authors, shared categories) and the signals
+are combined with weights chosen on the real related-papers pages (see BENCHMARKS.md). The paper
+itself and papers with the same title (a duplicate record) are never returned.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from dataclasses import dataclass
+
+from paperfeed.embed import paper_text
+from paperfeed.embed.engine import SemanticEngine
+from paperfeed.records import Paper, title_key
+from paperfeed.search import STOPWORDS, Hit, keyword_search, query_terms
+from paperfeed.store.base import Store
+
+DENSE_CANDIDATES = 100
+KEYWORD_CANDIDATES = 50
+MAX_DOC_TERMS = 24
+_WORD_RE = re.compile(r"[^\W\d_][\w-]*\w|[^\W\d_]", re.UNICODE)
+
+
+@dataclass(frozen=True)
+class Weights:
+    """Weights of the min-max-normalised signals."""
+
+    dense: float = 0.5
+    keyword: float = 0.4
+    authors: float = 0.1
+    categories: float = 0.0
+
+
+WEIGHTS = Weights()
+
+
+def doc_terms(paper: Paper, limit: int = MAX_DOC_TERMS) -> list[str]:
+    """A paper's most frequent content words (title words counted three times)."""
+    words = [w.lower() for w in _WORD_RE.findall(paper.title)] * 3
+    words += [w.lower() for w in _WORD_RE.findall(paper.abstract)]
+    counts = Counter(w for w in words if w not in STOPWORDS and len(w) > 2)
+    return [w for w, _ in counts.most_common(limit)]
+
+
+def _jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def _minmax(values: dict[str, float]) -> dict[str, float]:
+    if not values:
+        return {}
+    lo, hi = min(values.values()), max(values.values())
+    return {k: (v - lo) / (hi - lo) if hi > lo else 1.0 for k, v in values.items()}
+
+
+def related(
+    store: Store,
+    engine: SemanticEngine | None,
+    paper: Paper,
+    *,
+    limit: int = 10,
+    weights: Weights = WEIGHTS,
+) -> list[Hit]:
+    """The papers most like `paper`, best first. Without vectors, keyword and author signals
+    only."""
+    self_key = title_key(paper.title)
+    candidates: dict[str, Paper] = {}
+    dense: dict[str, float] = {}
+    key_of: dict[str, int] = {}
+    vectors = engine.vectors if engine is not None else None
+    vector = None
+    if engine is not None and vectors is not None and engine.has_vectors():
+        own = vectors.keys_of([paper.id]).get(paper.id)
+        if own is not None:
+            _, vecs = vectors.get_vectors([own])
+            vector = vecs[0] if len(vecs) else None
+        if vector is None:
+            vector = engine.encoder.encode([paper_text(paper.title, paper.abstract)])[0]
+        exclude = {own} if own is not None else set()
+        for key, pid, sim in engine.nearest(vector, DENSE_CANDIDATES, exclude=exclude):
+            dense[pid] = sim
+            key_of[pid] = key
+    title_words = query_terms(paper.title)
+    for hit in keyword_search(store, " ".join(title_words), limit=KEYWORD_CANDIDATES + 1):
+        candidates[hit.paper.id] = hit.paper
+    missing = [pid for pid in dense if pid not in candidates]
+    candidates.update(store.get_many(missing))
+    candidates = {
+        pid: p for pid, p in candidates.items()
+        if pid != paper.id and title_key(p.title) != self_key
+    }
+    if not candidates:
+        return []
+    ids = list(candidates)
+    if vectors is not None:
+        key_of.update(vectors.keys_of([pid for pid in ids if pid not in key_of]))
+    if vector is not None and engine is not None:
+        need = [key_of[pid] for pid in ids if pid not in dense and pid in key_of]
+        sims = engine.similarities(vector, need)
+        by_key = {key: pid for pid, key in key_of.items()}
+        dense.update({by_key[k]: s for k, s in sims.items()})
+    keyword: dict[str, float] = {}
+    terms = doc_terms(paper)
+    if vectors is not None:
+        scores = vectors.keyword_scores(terms, [key_of[pid] for pid in ids if pid in key_of])
+        by_key = {key: pid for pid, key in key_of.items()}
+        keyword = {by_key[k]: s for k, s in scores.items() if by_key.get(k) in candidates}
+    else:  # no vector side: the keyword query's own scores
+        keyword = {h.paper.id: h.score for h in keyword_search(store, " ".join(terms), limit=100)}
+    authors = {a.lower() for a in paper.author_names}
+    cats = set(paper.categories)
+    dn, kw = _minmax({p: dense[p] for p in ids if p in dense}), _minmax(
+        {p: keyword[p] for p in ids if p in keyword}
+    )
+    scored: list[tuple[float, str, list[str]]] = []
+    for pid in ids:
+        other = candidates[pid]
+        a = _jaccard(authors, {n.lower() for n in other.author_names})
+        c = _jaccard(cats, set(other.categories))
+        score = (
+            weights.dense * dn.get(pid, 0.0)
+            + weights.keyword * kw.get(pid, 0.0)
+            + weights.authors * a
+            + weights.categories * c
+        )
+        why = [
+            name for name, on in (
+                ("semantic", pid in dense), ("keyword", pid in keyword), ("authors", a > 0),
+                ("categories", c > 0),
+            ) if on
+        ]
+        scored.append((score, pid, why))
+    scored.sort(key=lambda t: (-t[0], t[1]))
+    out: list[Hit] = []
+    seen_titles = {self_key}
+    for score, pid, why in scored:
+        key = title_key(candidates[pid].title)
+        if key in seen_titles:
+            continue
+        seen_titles.add(key)
+        out.append(Hit(candidates[pid], float(score), why))
+        if len(out) >= limit:
+            break
+    return out

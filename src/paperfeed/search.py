@@ -1,0 +1,190 @@
+"""Ranking: from a user's query text to ranked papers.
+
+Query text is never passed to an engine as syntax: it is cut into plain words here, and the store
+quotes each one. An arXiv id (any style, with or without version, or an arXiv URL) or a paper's exact
+title finds that paper first.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from paperfeed.records import Paper, parse_arxiv_id, title_key
+from paperfeed.store.base import Filters, Store
+
+if TYPE_CHECKING:
+    from paperfeed.embed.engine import SemanticEngine
+
+MAX_TERMS = 32
+_WORD_RE = re.compile(r"\w+", re.UNICODE)
+
+STOPWORDS = frozenset(
+    """a about above after again against all am an and any are as at be because been before
+    being below between both but by can did do does doing down during each few for from
+    further had has have having he her here hers how i if in into is it its itself just me
+    more most my no nor not now of off on once only or other our out over own same she
+    should so some such than that the their them then there these they this those through to
+    too under until up very was we were what when where which while who whom why will with
+    you your via using based towards toward""".split()
+)
+
+
+
+@dataclass(slots=True)
+class Hit:
+    """A ranked paper. `score` is higher-is-better within one result list; `why` names the signals
+    that found it (e.g. "id", "title", "keyword", "semantic")."""
+
+    paper: Paper
+    score: float
+    why: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        return {**self.paper.to_dict(), "score": round(self.score, 6), "why": self.why}
+
+
+def query_terms(query: str) -> list[str]:
+    """Plain lower-case words of a query, stopwords dropped (unless that leaves nothing), at most
+    MAX_TERMS of them (a pasted 10,000-word text still answers quickly)."""
+    words = [w.lower() for w in _WORD_RE.findall(query)]
+    kept = [w for w in words if w not in STOPWORDS] or words
+    return list(dict.fromkeys(kept))[:MAX_TERMS]
+
+
+def exact_matches(store: Store, query: str) -> list[Paper]:
+    """The paper an arXiv id or an exact title names, if any."""
+    q = query.strip()
+    parsed = parse_arxiv_id(q)
+    if parsed:
+        paper = store.get(parsed[0])
+        return [paper] if paper else []
+    if len(q) < 8:
+        return []
+    return store.find_by_title_key(title_key(q))
+
+
+def keyword_search(
+    store: Store, query: str, *, limit: int = 10, filters: Filters = Filters()
+) -> list[Hit]:
+    """BM25 over title, abstract and authors (see the store for how each engine ranks)."""
+    terms = query_terms(query)
+    if not terms:
+        return []
+    found = store.keyword_search(terms, limit=limit, filters=filters)
+    return [Hit(paper, score, ["keyword"]) for paper, score in found]
+
+
+def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> list[Hit]:
+    """Put the paper an id or exact title names at the top, without duplicates."""
+    exact = exact_matches(store, query)
+    if not exact:
+        return hits[:limit]
+    top = max((h.score for h in hits), default=0.0)
+    ids = {p.id for p in exact}
+    why = "id" if parse_arxiv_id(query.strip()) else "title"
+    first = [Hit(p, top + 1.0, [why]) for p in exact]
+    return (first + [h for h in hits if h.paper.id not in ids])[:limit]
+
+
+# ---------------------------------------------------------------------------------------------
+# Semantic and hybrid ranking (issue 3). See README "Search and ranking" for how the fusion was
+# chosen; the figures are in BENCHMARKS.md.
+
+CANDIDATES = 100
+"""How many papers each side (keyword, vectors) proposes to the fusion."""
+KEYWORD_WEIGHT = 0.5
+"""Weight of the normalised keyword score in hybrid fusion (the dense side gets the rest)."""
+FUSION = "weighted"
+RRF_K = 60
+
+
+def semantic_search(
+    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    filters: Filters = Filters(),
+) -> list[Hit]:
+    """Papers nearest the query's meaning (cosine of encoder vectors)."""
+    if not query.strip():
+        return []
+    vector = engine.embed_query(query)
+    if not vector.any():  # no token the encoder knows: nothing to compare
+        return []
+    found = engine.nearest(vector, limit, filters)
+    papers = store.get_many([pid for _, pid, _ in found])
+    return [Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found if pid in papers]
+
+
+def _minmax(scores: dict[str, float]) -> dict[str, float]:
+    if not scores:
+        return {}
+    lo, hi = min(scores.values()), max(scores.values())
+    span = hi - lo
+    return {k: (v - lo) / span if span > 0 else 1.0 for k, v in scores.items()}
+
+
+def fuse(
+    keyword: dict[str, float],
+    dense: dict[str, float],
+    *,
+    method: str = FUSION,
+    keyword_weight: float = KEYWORD_WEIGHT,
+    rrf_k: int = RRF_K,
+) -> dict[str, float]:
+    """One score per paper id from a keyword score list and a dense (cosine) score list.
+
+    `weighted`: each side min-max normalised over the candidates it scored, then
+    `w * keyword + (1 - w) * dense` (a side that did not score a paper adds 0).
+    `rrf`: reciprocal-rank fusion, `w / (k + rank_kw) + (1 - w) / (k + rank_dense)`."""
+    if method == "rrf":
+        out: dict[str, float] = {}
+        for weight, scores in ((keyword_weight, keyword), (1 - keyword_weight, dense)):
+            ranked = sorted(scores, key=scores.__getitem__, reverse=True)
+            for rank, pid in enumerate(ranked, start=1):
+                out[pid] = out.get(pid, 0.0) + weight / (rrf_k + rank)
+        return out
+    kw, dn = _minmax(keyword), _minmax(dense)
+    return {
+        pid: keyword_weight * kw.get(pid, 0.0) + (1 - keyword_weight) * dn.get(pid, 0.0)
+        for pid in {*kw, *dn}
+    }
+
+
+def hybrid_search(
+    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    filters: Filters = Filters(), method: str = FUSION, keyword_weight: float = KEYWORD_WEIGHT,
+) -> list[Hit]:
+    """Keyword and vector candidates, each scored on both signals where it can be (the exact
+    cosine of every candidate; BM25 of the keyword side's), fused into one ranking."""
+    if not query_terms(query):
+        return []
+    pool = max(CANDIDATES, limit)
+    kw_hits = keyword_search(store, query, limit=pool, filters=filters)
+    vector = engine.embed_query(query)
+    dense_found = engine.nearest(vector, pool, filters) if vector.any() else []
+    keyword = {h.paper.id: h.score for h in kw_hits}
+    papers = {h.paper.id: h.paper for h in kw_hits}
+    dense = {pid: sim for _, pid, sim in dense_found}
+    if vector.any():
+        # Vectors of keyword candidates the ANN list missed: exact cosine from the store.
+        missing = [pid for pid in keyword if pid not in dense]
+        keys = engine.vectors.keys_of(missing)
+        sims = engine.similarities(vector, list(keys.values()))
+        dense.update({pid: sims[key] for pid, key in keys.items() if key in sims})
+        # BM25 of vector candidates the keyword list missed (they may match some of the words).
+        extra = [pid for pid in dense if pid not in keyword]
+        keys = engine.vectors.keys_of(extra)
+        scores = engine.vectors.keyword_scores(query_terms(query), list(keys.values()))
+        keyword.update({pid: scores[key] for pid, key in keys.items() if key in scores})
+    fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
+    ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
+    papers.update(store.get_many([pid for pid in ranked if pid not in papers]))
+    return [
+        Hit(
+            papers[pid],
+            fused[pid],
+            [w for w, side in (("keyword", keyword), ("semantic", dense)) if pid in side],
+        )
+        for pid in ranked
+        if pid in papers
+    ]

@@ -1,0 +1,119 @@
+"""The store interface every backend implements (SQLite now, PostgreSQL next).
+
+The store persists `Paper` records and answers the queries the services need. It knows nothing of
+HTTP or of the command line, and nothing of how a user's query text becomes search terms (that is
+`search.py`): it receives already-tokenised terms.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+
+from paperfeed.records import Paper
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    """Filters that apply to every search mode. Dates compare against the paper's day
+    (submitted to daily, else published)."""
+
+    since: date | None = None
+    until: date | None = None
+    category: str | None = None
+    organization: str | None = None
+    author: str | None = None
+    min_upvotes: int | None = None
+
+    @property
+    def empty(self) -> bool:
+        return all(getattr(self, f) is None for f in self.__slots__)
+
+
+@dataclass(slots=True)
+class UpsertCounts:
+    imported: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    deleted: int = 0
+    changed_ids: list[str] = field(default_factory=list)  # inserted or updated, for re-indexing
+
+    def add(self, other: UpsertCounts) -> None:
+        """Add up the counts (ids are per batch and not accumulated, to keep memory flat)."""
+        self.imported += other.imported
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        self.deleted += other.deleted
+
+
+@dataclass(slots=True)
+class ImportLogEntry:
+    source: str
+    started_at: datetime
+    finished_at: datetime | None
+    counts: dict[str, int] = field(default_factory=dict)
+    error: str | None = None
+
+
+class Store(ABC):
+    """Persistence for papers. Every write method is atomic: it either happens whole or not at all."""
+
+    @abstractmethod
+    def upsert(self, papers: Sequence[Paper]) -> UpsertCounts:
+        """Insert or merge papers (see `store.merge`) in one transaction."""
+
+    @abstractmethod
+    def delete(self, ids: Iterable[str]) -> int:
+        """Remove papers by id; returns how many existed."""
+
+    @abstractmethod
+    def get(self, paper_id: str) -> Paper | None: ...
+
+    @abstractmethod
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
+
+    @abstractmethod
+    def find_by_title_key(self, key: str) -> list[Paper]: ...
+
+    @abstractmethod
+    def keyword_search(
+        self,
+        terms: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: Filters = Filters(),
+    ) -> list[tuple[Paper, float]]:
+        """Papers matching the terms (each a plain word, already free of query syntax), best
+        first, with a keyword score where higher is better: papers with every word first, then
+        papers with any of them to fill the list. Backends may bound the work per query."""
+
+    @abstractmethod
+    def papers_between(
+        self, start: date, end: date, *, limit: int | None = None, offset: int = 0
+    ) -> list[Paper]:
+        """Papers whose day lies in [start, end], most upvoted first."""
+
+    @abstractmethod
+    def latest_day(self, on_or_before: date | None = None) -> date | None: ...
+
+    @abstractmethod
+    def adjacent_day(self, day: date, direction: Literal[-1, 1]) -> date | None:
+        """The nearest earlier (-1) or later (+1) day that has papers."""
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def stats(self) -> dict[str, Any]: ...
+
+    @abstractmethod
+    def log_import(self, entry: ImportLogEntry) -> None: ...
+
+    @abstractmethod
+    def import_log(self, limit: int = 10) -> list[ImportLogEntry]: ...
+
+    @abstractmethod
+    def close(self) -> None: ...

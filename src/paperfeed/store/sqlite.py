@@ -1,0 +1,625 @@
+"""The embedded default store: one SQLite file, WAL mode, an FTS5 keyword index kept in step by
+triggers (so a transaction that writes a paper writes its index entry too, or neither)."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any, Literal
+
+import orjson
+
+from paperfeed.records import Author, Paper, title_key
+from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
+from paperfeed.store.merge import merge
+
+# bm25 weights of the FTS columns: title, abstract, author names.
+FTS_WEIGHTS = (5.0, 1.0, 2.0)
+# Work allowed for one ranked FTS query, in SQLite VM instructions (~17 per matching document;
+# 300,000 is about 30 ms on a 2-core cloud machine). See `SQLiteStore.keyword_search`.
+SEARCH_BUDGET = 300_000
+RECENT_WINDOW = 200_000
+
+MIGRATIONS: list[str] = [
+    # 1: papers, the FTS5 index over them, the import log, a key/value table for service state.
+    """
+    CREATE TABLE papers (
+        rowid INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        title_key TEXT NOT NULL,
+        title TEXT NOT NULL,
+        abstract TEXT NOT NULL DEFAULT '',
+        author_names TEXT NOT NULL DEFAULT '',
+        authors TEXT,
+        author_count INTEGER,
+        organization TEXT,
+        organization_name TEXT,
+        categories TEXT NOT NULL DEFAULT '',
+        published TEXT,
+        updated TEXT,
+        submitted_to_daily TEXT,
+        day TEXT GENERATED ALWAYS AS (coalesce(submitted_to_daily, published)) VIRTUAL,
+        upvotes INTEGER,
+        comments INTEGER,
+        github_repo TEXT,
+        github_stars INTEGER,
+        project_page TEXT,
+        doi TEXT,
+        journal_ref TEXT,
+        license TEXT,
+        version INTEGER,
+        sources TEXT NOT NULL DEFAULT '[]',
+        title_raw TEXT,
+        abstract_raw TEXT,
+        extra TEXT,
+        added_at TEXT NOT NULL,
+        changed_at TEXT NOT NULL
+    );
+    CREATE INDEX papers_title_key ON papers(title_key);
+    CREATE INDEX papers_day ON papers(day, upvotes);
+    CREATE INDEX papers_added ON papers(added_at);
+    CREATE VIRTUAL TABLE papers_fts USING fts5(
+        title, abstract, author_names,
+        content='papers', content_rowid='rowid',
+        tokenize='porter unicode61 remove_diacritics 2'
+    );
+    CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts(rowid, title, abstract, author_names)
+        VALUES (new.rowid, new.title, new.abstract, new.author_names);
+    END;
+    CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
+        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
+    END;
+    CREATE TRIGGER papers_fts_update AFTER UPDATE OF title, abstract, author_names ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
+        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
+        INSERT INTO papers_fts(rowid, title, abstract, author_names)
+        VALUES (new.rowid, new.title, new.abstract, new.author_names);
+    END;
+    CREATE TABLE import_log (
+        rowid INTEGER PRIMARY KEY,
+        source TEXT NOT NULL,
+        started_at TEXT NOT NULL,
+        finished_at TEXT,
+        counts TEXT NOT NULL DEFAULT '{}',
+        error TEXT
+    );
+    CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+    """,
+    # 2 (issue 3): paper vectors of one encoder (named in meta 'vector_encoder'), float16 blobs.
+    # `seq` grows with every write, so (count, max seq) tells a vector index whether it is behind.
+    # Changing a paper's title or abstract drops its vector (it is re-embedded); deleting a paper
+    # deletes its vector.
+    """
+    CREATE TABLE embeddings (
+        paper_rowid INTEGER PRIMARY KEY REFERENCES papers(rowid) ON DELETE CASCADE,
+        seq INTEGER NOT NULL,
+        vector BLOB NOT NULL
+    );
+    CREATE INDEX embeddings_seq ON embeddings(seq);
+    CREATE TRIGGER embeddings_stale AFTER UPDATE OF title, abstract ON papers
+    WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract
+    BEGIN
+        DELETE FROM embeddings WHERE paper_rowid = new.rowid;
+    END;
+    """,
+]
+
+_COLUMNS = (
+    "id title_key title abstract author_names authors author_count organization "
+    "organization_name categories published updated submitted_to_daily upvotes comments "
+    "github_repo github_stars project_page doi journal_ref license version sources title_raw "
+    "abstract_raw extra "
+).split()
+_SELECT = "SELECT rowid, " + ", ".join(_COLUMNS) + " FROM papers"
+_INSERT = (
+    f"INSERT INTO papers ({', '.join(_COLUMNS)}, added_at, changed_at) "
+    f"VALUES ({', '.join('?' * (len(_COLUMNS) + 2))})"
+)
+_UPDATE = (
+    "UPDATE papers SET "
+    + ", ".join(f"{c} = ?" for c in _COLUMNS)
+    + ", changed_at = ? WHERE rowid = ?"
+)
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds")
+
+
+def _iso(d: date | None) -> str | None:
+    return d.isoformat() if d else None
+
+
+def _day(text: str | None) -> date | None:
+    return date.fromisoformat(text) if text else None
+
+
+def paper_to_row(p: Paper, key: str | None = None) -> tuple[Any, ...]:
+    authors = (
+        orjson.dumps([[a.name, a.affiliation] if a.affiliation else [a.name] for a in p.authors])
+        if p.authors
+        else None
+    )
+    return (
+        p.id,
+        key if key is not None else title_key(p.title),
+        p.title,
+        p.abstract,
+        ", ".join(a.name for a in p.authors),
+        authors,
+        p.author_count,
+        p.organization,
+        p.organization_name,
+        " ".join(p.categories),
+        _iso(p.published),
+        _iso(p.updated),
+        _iso(p.submitted_to_daily),
+        p.upvotes,
+        p.comments,
+        p.github_repo,
+        p.github_stars,
+        p.project_page,
+        p.doi,
+        p.journal_ref,
+        p.license,
+        p.version,
+        orjson.dumps(p.sources).decode(),
+        p.title_raw,
+        p.abstract_raw,
+        orjson.dumps(p.extra).decode() if p.extra else None,
+    )
+
+
+def row_to_paper(row: Sequence[Any]) -> Paper:
+    """Rows come from `_SELECT`: rowid first, then `_COLUMNS` in order."""
+    (
+        _rowid, pid, _key, title, abstract, _names, authors, author_count, organization,
+        organization_name, categories, published, updated, submitted, upvotes, comments,
+        github_repo, github_stars, project_page, doi, journal_ref, license_, version, sources,
+        title_raw, abstract_raw, extra,
+    ) = row
+    return Paper(
+        id=pid,
+        title=title,
+        abstract=abstract,
+        authors=[Author(*a) for a in orjson.loads(authors)] if authors else [],
+        author_count=author_count,
+        organization=organization,
+        organization_name=organization_name,
+        categories=categories.split() if categories else [],
+        published=_day(published),
+        updated=_day(updated),
+        submitted_to_daily=_day(submitted),
+        upvotes=upvotes,
+        comments=comments,
+        github_repo=github_repo,
+        github_stars=github_stars,
+        project_page=project_page,
+        doi=doi,
+        journal_ref=journal_ref,
+        license=license_,
+        version=version,
+        sources=orjson.loads(sources),
+        title_raw=title_raw,
+        abstract_raw=abstract_raw,
+        extra=orjson.loads(extra) if extra else {},
+    )
+
+
+def fts_query(terms: Sequence[str], match: Literal["all", "any"]) -> str:
+    """Quote every term as an FTS5 string so no user text is ever read as query syntax."""
+    quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+    return (" AND " if match == "all" else " OR ").join(quoted)
+
+
+def filter_sql(filters: Filters, alias: str = "p") -> tuple[str, list[Any]]:
+    """SQL conditions (joined with AND, starting with AND) and their parameters."""
+    sql: list[str] = []
+    params: list[Any] = []
+    if filters.since:
+        sql.append(f"{alias}.day >= ?")
+        params.append(filters.since.isoformat())
+    if filters.until:
+        sql.append(f"{alias}.day <= ?")
+        params.append(filters.until.isoformat())
+    if filters.category:
+        cat = filters.category.strip()
+        # `cs` matches every cs.* category; `cs.LG` matches exactly.
+        pattern = f"% {cat} %" if "." in cat or "/" in cat else f"% {cat}.%"
+        sql.append(f"(' ' || {alias}.categories || ' ') LIKE ? ESCAPE '\\'")
+        params.append(pattern.replace("_", "\\_"))
+    if filters.organization:
+        sql.append(f"(lower({alias}.organization) = lower(?) OR lower({alias}.organization_name) = lower(?))")
+        params += [filters.organization, filters.organization]
+    if filters.author:
+        sql.append(f"{alias}.author_names LIKE ? ESCAPE '\\'")
+        escaped = filters.author.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        params.append(f"%{escaped}%")
+    if filters.min_upvotes is not None:
+        sql.append(f"coalesce({alias}.upvotes, 0) >= ?")
+        params.append(filters.min_upvotes)
+    return "".join(f" AND {s}" for s in sql), params
+
+
+class SQLiteStore(Store):
+    """Papers in one SQLite file. Each thread gets its own connection (the web app serves from a
+    thread pool); WAL lets readers go on while an import writes."""
+
+    def __init__(self, path: Path | str) -> None:
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self._local = threading.local()
+        self._connections: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        self._migrate()
+
+    # -- connections and transactions ---------------------------------------------------------
+
+    @property
+    def conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+            # Rows of ~2-3 KB (abstracts) waste half of every 4 KB page; 16 KB pages pack them.
+            # Only takes effect when the file is new.
+            conn.execute("PRAGMA page_size=16384")
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA cache_size=-65536")
+            self._local.conn = conn
+            with self._lock:
+                self._connections.append(conn)
+        return conn
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        """BEGIN IMMEDIATE ... COMMIT, rolled back on any exception."""
+        conn = self.conn
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _migrate(self) -> None:
+        conn = self.conn
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.transaction() as c:
+                for statement in _split_sql(script):
+                    c.execute(statement)
+                c.execute(f"PRAGMA user_version = {number}")
+
+    @property
+    def schema_version(self) -> int:
+        return self.conn.execute("PRAGMA user_version").fetchone()[0]
+
+    def close(self) -> None:
+        with self._lock:
+            for conn in self._connections:
+                conn.close()
+            self._connections.clear()
+        self._local = threading.local()
+
+    # -- writes -------------------------------------------------------------------------------
+
+    def upsert(self, papers: Sequence[Paper]) -> UpsertCounts:
+        counts = UpsertCounts()
+        if not papers:
+            return counts
+        now = _now()
+        with self.transaction() as conn:
+            keys = [title_key(p.title) for p in papers]
+            rows = self._rows_where(conn, "id", list({p.id for p in papers}))
+            rows += self._rows_where(conn, "title_key", list(set(keys)))
+            by_rowid: dict[int, Paper] = {}
+            by_id: dict[str, int] = {}
+            by_key: dict[str, list[int]] = {}
+            for row in rows:
+                if row[0] in by_rowid:
+                    continue
+                by_rowid[row[0]] = row_to_paper(row)
+                by_id[row[1]] = row[0]
+                by_key.setdefault(row[2], []).append(row[0])
+            original = dict(by_rowid)
+            touched: set[int] = set()
+            new: dict[str, Paper] = {}  # id -> paper not yet in the table
+            new_keys: dict[str, str] = {}
+            new_by_key: dict[str, list[str]] = {}
+            for paper, key in zip(papers, keys, strict=True):
+                rowid = by_id.get(paper.id)
+                if rowid is None:
+                    rowid = self._title_match(paper, by_key.get(key, ()), by_rowid)
+                if rowid is not None:
+                    merged = merge(by_rowid[rowid], paper)
+                    by_rowid[rowid] = merged
+                    by_id[merged.id] = rowid
+                    touched.add(rowid)
+                    continue
+                pid = paper.id if paper.id in new else None
+                if pid is None:
+                    pid = self._title_match_new(paper, new_by_key.get(key, ()), new)
+                if pid is None:
+                    new[paper.id] = paper
+                    new_keys[paper.id] = key
+                    new_by_key.setdefault(key, []).append(paper.id)
+                    continue
+                merged = merge(new[pid], paper)
+                if merged.id != pid:
+                    del new[pid]
+                    new_by_key[key] = [merged.id if i == pid else i for i in new_by_key[key]]
+                new[merged.id] = merged
+            updates = [
+                (*paper_to_row(by_rowid[rowid]), now, rowid)
+                for rowid in touched
+                if by_rowid[rowid] != original[rowid]
+            ]
+            if updates:
+                conn.executemany(_UPDATE, updates)
+            if new:
+                conn.executemany(
+                    _INSERT,
+                    [(*paper_to_row(p, new_keys.get(pid)), now, now) for pid, p in new.items()],
+                )
+            counts.imported = len(new)
+            counts.changed_ids = [*new, *(u[0] for u in updates)]
+            counts.updated = len(updates)
+            counts.unchanged = len(touched) - len(updates)
+        return counts
+
+    @staticmethod
+    def _title_match(paper: Paper, rowids: Iterable[int], by_rowid: dict[int, Paper]) -> int | None:
+        """An existing row that is the same paper by title: a title-only record joins any row
+        with its title (an arXiv row first); an arXiv record joins only a title-only row."""
+        candidates = [r for r in rowids if by_rowid[r].title]
+        if paper.arxiv_id is None:
+            candidates.sort(key=lambda r: by_rowid[r].arxiv_id is None)
+            return candidates[0] if candidates else None
+        for r in candidates:
+            if by_rowid[r].arxiv_id is None:
+                return r
+        return None
+
+    @staticmethod
+    def _title_match_new(paper: Paper, ids: Iterable[str], new: dict[str, Paper]) -> str | None:
+        ids = list(ids)
+        if paper.arxiv_id is None:
+            ids.sort(key=lambda i: new[i].arxiv_id is None)
+            return ids[0] if ids else None
+        return next((i for i in ids if new[i].arxiv_id is None), None)
+
+    @staticmethod
+    def _rows_where(conn: sqlite3.Connection, column: str, values: list[str]) -> list[Any]:
+        rows: list[Any] = []
+        for start in range(0, len(values), 900):
+            chunk = values[start : start + 900]
+            marks = ",".join("?" * len(chunk))
+            rows += conn.execute(f"{_SELECT} WHERE {column} IN ({marks})", chunk).fetchall()
+        return rows
+
+    def delete(self, ids: Iterable[str]) -> int:
+        ids = list(ids)
+        deleted = 0
+        with self.transaction() as conn:
+            for start in range(0, len(ids), 900):
+                chunk = ids[start : start + 900]
+                marks = ",".join("?" * len(chunk))
+                deleted += conn.execute(f"DELETE FROM papers WHERE id IN ({marks})", chunk).rowcount
+        return deleted
+
+    # -- reads --------------------------------------------------------------------------------
+
+    def get(self, paper_id: str) -> Paper | None:
+        row = self.conn.execute(f"{_SELECT} WHERE id = ?", (paper_id,)).fetchone()
+        return row_to_paper(row) if row else None
+
+    def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
+        rows = self._rows_where(self.conn, "id", list(paper_ids))
+        return {row[1]: row_to_paper(row) for row in rows}
+
+    def find_by_title_key(self, key: str) -> list[Paper]:
+        rows = self.conn.execute(f"{_SELECT} WHERE title_key = ?", (key,)).fetchall()
+        return [row_to_paper(r) for r in rows]
+
+    def keyword_search(
+        self,
+        terms: Sequence[str],
+        *,
+        limit: int = 10,
+        filters: Filters = Filters(),
+    ) -> list[tuple[Paper, float]]:
+        """BM25 top-k under a work budget. FTS5 scores every matching document before it can
+        sort, so a query of common words over millions of papers would take seconds. Each step
+        below is cut off after `SEARCH_BUDGET` VM instructions (deterministic, unlike a clock):
+
+        1. papers with every word, ranked over title, abstract and authors;
+        2. if that is too much work: papers whose *title* has every word;
+        3. if that is still too much: the same among the newest `RECENT_WINDOW` papers;
+        then, when step 1 found fewer than `limit`, papers with any of the words fill the list
+        (ranked below every all-words hit), if that fits in the budget.
+        """
+        if not terms or limit <= 0:
+            return []
+        all_words = fts_query(terms, "all")
+        found: list[tuple[int, float]] | None = self._ranked(all_words, limit, filters)
+        if found is None:
+            title_only = "{title} : (" + all_words + ")"
+            found = self._ranked(title_only, limit, filters)
+            if found is None:
+                floor = max(0, self._max_rowid() - RECENT_WINDOW)
+                found = self._ranked(title_only, limit, filters, min_rowid=floor) or []
+        elif len(found) < limit and len(terms) > 1:
+            extra = self._ranked(fts_query(terms, "any"), limit, filters) or []
+            seen = {rowid for rowid, _ in found}
+            floor_score = min((s for _, s in found), default=0.0)
+            for rowid, score in extra:
+                if rowid not in seen and len(found) < limit:
+                    found.append((rowid, min(score, floor_score - 1e-6) if seen else score))
+        rows = {r[0]: r for r in self._rows_where(self.conn, "rowid", [r for r, _ in found])}
+        return [(row_to_paper(rows[r]), s) for r, s in found if r in rows]
+
+    def _ranked(
+        self, match: str, limit: int, filters: Filters, min_rowid: int | None = None
+    ) -> list[tuple[int, float]] | None:
+        """(rowid, score) best first; None when the query ran out of budget."""
+        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
+        where, params = filter_sql(filters)
+        if min_rowid is not None:
+            where += " AND papers_fts.rowid > ?"
+            params.append(min_rowid)
+        join = "" if filters.empty else " JOIN papers p ON p.rowid = papers_fts.rowid"
+        sql = (
+            f"SELECT papers_fts.rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts{join} "
+            f"WHERE papers_fts MATCH ?{where} ORDER BY score LIMIT ?"
+        )
+        conn = self.conn
+        steps = [0]
+
+        def over_budget() -> int:
+            steps[0] += 1
+            return steps[0] * 10_000 > SEARCH_BUDGET
+
+        conn.set_progress_handler(over_budget, 10_000)
+        try:
+            rows = conn.execute(sql, [match, *params, limit]).fetchall()
+        except sqlite3.OperationalError as exc:
+            if "interrupted" in str(exc):
+                return None
+            raise
+        finally:
+            conn.set_progress_handler(None, 0)
+        return [(r[0], -r[1]) for r in rows]
+
+    def _max_rowid(self) -> int:
+        return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
+
+    def papers_between(
+        self, start: date, end: date, *, limit: int | None = None, offset: int = 0
+    ) -> list[Paper]:
+        rows = self.conn.execute(
+            f"{_SELECT} WHERE day BETWEEN ? AND ? "
+            "ORDER BY coalesce(upvotes, 0) DESC, day DESC, id LIMIT ? OFFSET ?",
+            (start.isoformat(), end.isoformat(), -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [row_to_paper(r) for r in rows]
+
+    def latest_day(self, on_or_before: date | None = None) -> date | None:
+        if on_or_before is None:
+            row = self.conn.execute("SELECT max(day) FROM papers").fetchone()
+        else:
+            row = self.conn.execute(
+                "SELECT max(day) FROM papers WHERE day <= ?", (on_or_before.isoformat(),)
+            ).fetchone()
+        return _day(row[0])
+
+    def adjacent_day(self, day: date, direction: Literal[-1, 1]) -> date | None:
+        sql = (
+            "SELECT max(day) FROM papers WHERE day < ?"
+            if direction < 0
+            else "SELECT min(day) FROM papers WHERE day > ?"
+        )
+        return _day(self.conn.execute(sql, (day.isoformat(),)).fetchone()[0])
+
+    def count(self) -> int:
+        return self.conn.execute("SELECT count(*) FROM papers").fetchone()[0]
+
+    def stats(self) -> dict[str, Any]:
+        conn = self.conn
+        papers, with_arxiv, days = conn.execute(
+            "SELECT count(*), count(*) FILTER (WHERE id NOT LIKE 't-%'), count(DISTINCT day) "
+            "FROM papers"
+        ).fetchone()
+        first, last = conn.execute("SELECT min(day), max(day) FROM papers").fetchone()
+        size = sum(
+            p.stat().st_size
+            for p in (self.path, Path(f"{self.path}-wal"))
+            if p.exists()
+        )
+        return {
+            "papers": papers,
+            "with_arxiv_id": with_arxiv,
+            "days": days,
+            "first_day": first,
+            "last_day": last,
+            "database": str(self.path),
+            "database_bytes": size,
+            "schema_version": self.schema_version,
+        }
+
+    # -- import log and service state ---------------------------------------------------------
+
+    def log_import(self, entry: ImportLogEntry) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO import_log (source, started_at, finished_at, counts, error) "
+                "VALUES (?, ?, ?, ?, ?)",
+                (
+                    entry.source,
+                    entry.started_at.isoformat(timespec="seconds"),
+                    entry.finished_at.isoformat(timespec="seconds") if entry.finished_at else None,
+                    orjson.dumps(entry.counts).decode(),
+                    entry.error,
+                ),
+            )
+
+    def import_log(self, limit: int = 10) -> list[ImportLogEntry]:
+        rows = self.conn.execute(
+            "SELECT source, started_at, finished_at, counts, error FROM import_log "
+            "ORDER BY rowid DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [
+            ImportLogEntry(
+                source=r[0],
+                started_at=datetime.fromisoformat(r[1]),
+                finished_at=datetime.fromisoformat(r[2]) if r[2] else None,
+                counts=orjson.loads(r[3]),
+                error=r[4],
+            )
+            for r in rows
+        ]
+
+    def get_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return row[0] if row else None
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self.transaction() as conn:
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (?, ?) "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+                (key, value),
+            )
+
+    def integrity(self) -> dict[str, int]:
+        """Row counts of the table and of its FTS index, and FTS5's own integrity check."""
+        conn = self.conn
+        conn.execute("INSERT INTO papers_fts(papers_fts, rank) VALUES ('integrity-check', 1)")
+        return {
+            "papers": self.count(),
+            "fts_rows": conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0],
+        }
+
+
+def _split_sql(script: str) -> list[str]:
+    """Split a migration into statements, keeping trigger bodies whole."""
+    statements: list[str] = []
+    buffer = ""
+    for line in script.splitlines(keepends=True):
+        buffer += line
+        if sqlite3.complete_statement(buffer):
+            statements.append(buffer.strip())
+            buffer = ""
+    if buffer.strip():
+        statements.append(buffer.strip())
+    return statements

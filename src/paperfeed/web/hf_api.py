@@ -1,0 +1,85 @@
+"""The Hugging Face papers API shapes (see notes/formats.md): how a Paper looks to HF clients."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime, time
+from typing import Any
+
+from paperfeed.records import Paper
+
+
+def _datetime(d: date | None) -> str | None:
+    if d is None:
+        return None
+    return datetime.combine(d, time(0), tzinfo=UTC).isoformat().replace("+00:00", ".000Z")
+
+
+def _object_id(*parts: str) -> str:
+    """A stable 24-hex id in the shape of HF's `_id` fields."""
+    return hashlib.blake2b("\x1f".join(parts).encode(), digest_size=12).hexdigest()
+
+
+def paper_object(paper: Paper) -> dict[str, Any]:
+    """The `paper` object of `/api/papers/{id}` and of each daily item."""
+    obj: dict[str, Any] = {
+        "id": paper.id,
+        "authors": [
+            {"_id": _object_id(paper.id, str(i), a.name), "name": a.name, "hidden": False}
+            for i, a in enumerate(paper.authors)
+        ],
+        "publishedAt": _datetime(paper.published or paper.submitted_to_daily),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "upvotes": paper.upvotes or 0,
+        "discussionId": _object_id("discussion", paper.id),
+        "withdrawnAt": None,
+    }
+    optional = {
+        "submittedOnDailyAt": _datetime(paper.submitted_to_daily),
+        "githubRepo": paper.github_repo,
+        "githubStars": paper.github_stars,
+        "projectPage": paper.project_page,
+        "ai_summary": paper.extra.get("ai_summary"),
+        "ai_keywords": paper.extra.get("ai_keywords"),
+    }
+    obj.update({k: v for k, v in optional.items() if v is not None})
+    if paper.organization:
+        obj["organization"] = _organization(paper)
+    return obj
+
+
+def _organization(paper: Paper) -> dict[str, Any]:
+    return {
+        "_id": _object_id("org", paper.organization or ""),
+        "name": paper.organization,
+        "fullname": paper.organization_name or paper.organization,
+        "avatar": None,
+    }
+
+
+def daily_item(paper: Paper) -> dict[str, Any]:
+    """One item of `/api/daily_papers` (and of `/api/papers/search`)."""
+    item: dict[str, Any] = {
+        "paper": paper_object(paper),
+        "publishedAt": _datetime(paper.day),
+        "title": paper.title,
+        "summary": paper.abstract,
+        "thumbnail": f"/static/thumbnail.svg#{paper.id}",
+        "numComments": paper.comments or 0,
+        "submittedBy": {
+            "_id": _object_id("user", "paperfeed"),
+            "avatarUrl": "",
+            "fullname": "paperfeed",
+            "name": "paperfeed",
+            "type": "user",
+            "isPro": False,
+            "isHf": False,
+            "isMod": False,
+            "followerCount": 0,
+        },
+        "isAuthorParticipating": False,
+    }
+    if paper.organization:
+        item["organization"] = _organization(paper)
+    return item
