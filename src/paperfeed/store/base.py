@@ -14,6 +14,7 @@ from datetime import date, datetime
 from typing import Any, Literal
 
 from paperfeed.records import Paper
+from paperfeed.store.db import Database
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,6 +115,17 @@ class Store(ABC):
 
     @abstractmethod
     def import_log(self, limit: int = 10) -> list[ImportLogEntry]: ...
+
+    @property
+    @abstractmethod
+    def db(self) -> Database:
+        """Portable SQL access for the feature tables (users, votes, subscriptions, ...)."""
+
+    @abstractmethod
+    def get_meta(self, key: str) -> str | None: ...
+
+    @abstractmethod
+    def set_meta(self, key: str, value: str) -> None: ...
 
     @abstractmethod
     def close(self) -> None: ...

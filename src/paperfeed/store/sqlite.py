@@ -15,6 +15,7 @@ import orjson
 
 from paperfeed.records import Author, Paper, title_key
 from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
+from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import merge
 
 # bm25 weights of the FTS columns: title, abstract, author names.
@@ -299,6 +300,21 @@ class SQLiteStore(Store):
                 for statement in _split_sql(script):
                     c.execute(statement)
                 c.execute(f"PRAGMA user_version = {number}")
+        with self.transaction() as c:
+            c.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+            done = {r[0] for r in c.execute("SELECT name FROM schema_migrations")}
+        for name, script in FEATURE_MIGRATIONS:
+            if name in done:
+                continue
+            with self.transaction() as c:
+                for statement in split_statements(script):
+                    c.execute(statement)
+                c.execute("INSERT INTO schema_migrations (name) VALUES (?)", (name,))
+
+    @property
+    def db(self) -> Database:
+        """Portable access to the feature tables (see `store.db`)."""
+        return SQLiteDatabase(self)
 
     @property
     def schema_version(self) -> int:
@@ -609,6 +625,33 @@ class SQLiteStore(Store):
             "papers": self.count(),
             "fts_rows": conn.execute("SELECT count(*) FROM papers_fts_docsize").fetchone()[0],
         }
+
+
+class _SQLiteTransaction(Transaction):
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self._conn = conn
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> int:
+        return self._conn.execute(sql, tuple(params)).rowcount
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        return self._conn.execute(sql, tuple(params)).fetchall()
+
+
+class SQLiteDatabase(Database):
+    dialect = "sqlite"
+
+    def __init__(self, store: SQLiteStore) -> None:
+        self._store = store
+
+    @contextmanager
+    def transaction(self) -> Iterator[Transaction]:
+        with self._store.transaction() as conn:
+            yield _SQLiteTransaction(conn)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[Row]:
+        """Reads need no write lock: run them outside BEGIN IMMEDIATE."""
+        return self._store.conn.execute(sql, tuple(params)).fetchall()
 
 
 def _split_sql(script: str) -> list[str]:
