@@ -60,13 +60,37 @@ def realistic_queries(lib: paperfeed.Library, n: int, seed: int = 11) -> list[st
     return queries
 
 
+def search_latency(lib: paperfeed.Library, n: int) -> dict[str, float]:
+    queries = realistic_queries(lib, n)
+    for q in queries[:20]:  # warm the page cache as a serving process would be
+        lib.search(q, mode="keyword")
+    times = []
+    for q in queries:
+        t = time.perf_counter()
+        lib.search(q, mode="keyword", limit=10)
+        times.append((time.perf_counter() - t) * 1000)
+    times.sort()
+    return {
+        "keyword_queries": len(times),
+        "keyword_p50_ms": round(statistics.median(times), 2),
+        "keyword_p90_ms": round(times[int(0.9 * len(times)) - 1], 2),
+        "keyword_p99_ms": round(times[int(0.99 * len(times)) - 1], 2),
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("snapshot", type=Path)
     ap.add_argument("--home", type=Path, default=Path("benchmarks/data/home-import"))
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--out", type=Path, default=Path("benchmarks/out/import.json"))
+    ap.add_argument("--search-only", action="store_true", help="reuse --home, skip the import")
     args = ap.parse_args()
+    if args.search_only:
+        with paperfeed.open(args.home) as lib:
+            result = search_latency(lib, args.queries)
+        print(json.dumps(result, indent=2))
+        return
 
     lines = sum(1 for _ in args.snapshot.open("rb"))
     json_s = parse_baseline(args.snapshot, json.loads)
@@ -88,15 +112,7 @@ def main() -> None:
         import_s = time.perf_counter() - started
         done.set()
         stats = lib.stats()
-        queries = realistic_queries(lib, args.queries)
-        for q in queries[:20]:  # warm the page cache as a serving process would be
-            lib.search(q, mode="keyword")
-        times = []
-        for q in queries:
-            t = time.perf_counter()
-            lib.search(q, mode="keyword", limit=10)
-            times.append((time.perf_counter() - t) * 1000)
-    times.sort()
+        latency = search_latency(lib, args.queries)
     result = {
         "records": lines,
         "imported": report.summary(),
@@ -111,10 +127,7 @@ def main() -> None:
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
         "database_bytes": stats["database_bytes"],
         "database_gb_per_million": round(stats["database_bytes"] / lines * 1e6 / 1e9, 2),
-        "keyword_queries": len(times),
-        "keyword_p50_ms": round(statistics.median(times), 2),
-        "keyword_p90_ms": round(times[int(0.9 * len(times)) - 1], 2),
-        "keyword_p99_ms": round(times[int(0.99 * len(times)) - 1], 2),
+        **latency,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2))

@@ -113,3 +113,46 @@ def test_the_installed_command_prints_no_traceback_on_bad_input(tmp_path: Path) 
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert "bad.json" in proc.stderr
+
+
+def _snapshot_file(path: Path, n: int) -> Path:
+    lines = [
+        json.dumps({
+            "id": f"2403.{i:05d}", "title": f"Progress paper {i}", "abstract": "Words. " * 200,
+            "authors": "A. B", "versions": [{"version": "v1", "created": "Fri, 1 Mar 2024 10:00:00 GMT"}],
+        })
+        for i in range(n)
+    ]
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_import_shows_progress_on_a_terminal_and_stays_quiet_when_piped(tmp_path: Path) -> None:
+    import pty
+
+    snapshot = _snapshot_file(tmp_path / "snap.jsonl", 3_000)
+    env = {**os.environ, "PAPERFEED_HOME": str(tmp_path / "home"), "COLUMNS": "100"}
+    command = [sys.executable, "-m", "paperfeed.cli", "import", "--no-index", str(snapshot)]
+
+    piped = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert piped.returncode == 0
+    assert piped.stderr.strip() == "imported 3000, updated 0, unchanged 0, rejected 0"
+    assert "importing" not in piped.stderr
+
+    env["PAPERFEED_HOME"] = str(tmp_path / "home-tty")
+    leader, follower = pty.openpty()
+    proc = subprocess.Popen(command, stdin=follower, stdout=follower, stderr=follower, env=env)
+    os.close(follower)
+    seen = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        seen += chunk
+    assert proc.wait(timeout=120) == 0
+    text = seen.decode(errors="replace")
+    assert "importing" in text  # the progress bar was drawn
+    assert "imported 3000" in text

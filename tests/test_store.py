@@ -1,4 +1,5 @@
-"""The SQLite store: upsert semantics, merging, the FTS index kept in step, migrations."""
+"""The store on both backends (SQLite and PostgreSQL, see the `store` fixture): upsert semantics,
+merging, the keyword index kept in step, filters, listings; and SQLite-only file properties."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ import sqlite3
 from datetime import date
 from pathlib import Path
 
+import pytest
+
 from paperfeed.records import Author, make_paper, title_id
-from paperfeed.store.base import Filters
+from paperfeed.store.base import Filters, Store
 from paperfeed.store.sqlite import MIGRATIONS, SQLiteStore
 
 
@@ -19,6 +22,12 @@ def arxiv(pid: str, title: str, **kw):
 
 def titled(title: str, **kw):
     return make_paper(title=title, source="page", **kw)
+
+
+@pytest.fixture
+def store(any_store: Store) -> Store:
+    """A fresh store, once on SQLite and once on PostgreSQL."""
+    return any_store
 
 
 def test_a_new_store_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path) -> None:
@@ -32,8 +41,7 @@ def test_a_new_store_is_migrated_to_the_latest_schema_in_wal_mode(tmp_path: Path
     again.close()
 
 
-def test_the_same_arxiv_id_merges_and_the_newer_version_wins(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_the_same_arxiv_id_merges_and_the_newer_version_wins(store: Store) -> None:
     v2 = arxiv("2501.00001v2", "Better Title", authors=[Author("Ada Lovelace")])
     v1 = arxiv("2501.00001v1", "Old Title", doi="10.1/x")
     assert store.upsert([v2]).imported == 1
@@ -47,16 +55,14 @@ def test_the_same_arxiv_id_merges_and_the_newer_version_wins(tmp_path: Path) -> 
     assert store.count() == 1
 
 
-def test_upvotes_take_the_newest_observation(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_upvotes_take_the_newest_observation(store: Store) -> None:
     store.upsert([arxiv("2501.00002", "Votes", upvotes=10, github_stars=5)])
     store.upsert([arxiv("2501.00002", "Votes", upvotes=7)])
     paper = store.get("2501.00002")
     assert paper.upvotes == 7 and paper.github_stars == 5
 
 
-def test_a_title_only_record_and_a_later_arxiv_record_become_one_paper(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_a_title_only_record_and_a_later_arxiv_record_become_one_paper(store: Store) -> None:
     page = titled("Scaling Laws for  Quantization-Aware Training", upvotes=4, author_count=3)
     store.upsert([page])
     assert store.get(title_id(page.title)) is not None
@@ -71,14 +77,12 @@ def test_a_title_only_record_and_a_later_arxiv_record_become_one_paper(tmp_path:
     assert store.count() == 1 and store.get("2502.11111").upvotes == 9
 
 
-def test_two_arxiv_papers_with_the_same_title_stay_two(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_two_arxiv_papers_with_the_same_title_stay_two(store: Store) -> None:
     store.upsert([arxiv("2501.00003", "Introduction"), arxiv("2501.00004", "Introduction")])
     assert store.count() == 2
 
 
-def test_duplicates_inside_one_batch_merge(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_duplicates_inside_one_batch_merge(store: Store) -> None:
     counts = store.upsert(
         [titled("Same Paper Twice", upvotes=1), titled("same paper twice!", upvotes=2),
          arxiv("2501.00005", "Same paper twice")]
@@ -87,16 +91,14 @@ def test_duplicates_inside_one_batch_merge(tmp_path: Path) -> None:
     assert store.get("2501.00005").upvotes == 2
 
 
-def test_reimporting_the_same_records_changes_nothing(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_reimporting_the_same_records_changes_nothing(store: Store) -> None:
     batch = [arxiv(f"2501.{i:05d}", f"Paper number {i}", upvotes=i) for i in range(50)]
     store.upsert(batch)
     counts = store.upsert(batch)
     assert (counts.imported, counts.updated, counts.unchanged) == (0, 0, 50)
 
 
-def test_the_fts_index_follows_inserts_updates_and_deletes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_the_fts_index_follows_inserts_updates_and_deletes(store: Store) -> None:
     store.upsert([arxiv("2501.00006", "Quantum widgets")])
     assert [p.id for p, _ in store.keyword_search(["widgets"])] == ["2501.00006"]
     store.upsert([arxiv("2501.00006v2", "Classical gadgets")])
@@ -107,8 +109,7 @@ def test_the_fts_index_follows_inserts_updates_and_deletes(tmp_path: Path) -> No
     assert store.integrity() == {"papers": 0, "fts_rows": 0}
 
 
-def test_a_failed_batch_leaves_nothing_half_written(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_a_failed_batch_leaves_nothing_half_written(store: Store) -> None:
     good = arxiv("2501.00007", "Fine")
     broken = arxiv("2501.00008", "Broken")
     broken.sources = object()  # cannot be serialised: the write fails mid-batch
@@ -118,8 +119,7 @@ def test_a_failed_batch_leaves_nothing_half_written(tmp_path: Path) -> None:
     assert store.integrity()["fts_rows"] == 0
 
 
-def test_title_matches_rank_above_abstract_matches(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_title_matches_rank_above_abstract_matches(store: Store) -> None:
     store.upsert([
         arxiv("2501.00009", "Something else", abstract="We study diffusion models at length."),
         arxiv("2501.00010", "Diffusion models", abstract="A short abstract."),
@@ -127,8 +127,7 @@ def test_title_matches_rank_above_abstract_matches(tmp_path: Path) -> None:
     assert [p.id for p, _ in store.keyword_search(["diffusion"])][0] == "2501.00010"
 
 
-def test_filters_apply_to_keyword_search(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_filters_apply_to_keyword_search(store: Store) -> None:
     store.upsert([
         arxiv("2501.00011", "Graph networks A", categories=["cs.LG"], published=date(2025, 1, 2),
               authors=[Author("Grace Hopper")], organization="acme", upvotes=3),
@@ -149,8 +148,7 @@ def test_filters_apply_to_keyword_search(tmp_path: Path) -> None:
     assert ids(category="cs_LG") == []  # LIKE wildcards in user text are literal
 
 
-def test_papers_between_orders_a_day_by_upvotes(tmp_path: Path) -> None:
-    store = SQLiteStore(tmp_path / "p.db")
+def test_papers_between_orders_a_day_by_upvotes(store: Store) -> None:
     d = date(2025, 3, 3)
     store.upsert([
         arxiv("2503.00001", "Low", submitted_to_daily=d, upvotes=1),
@@ -169,3 +167,26 @@ def test_the_database_is_plain_sqlite_others_can_read(tmp_path: Path) -> None:
     store.close()
     with sqlite3.connect(tmp_path / "p.db") as conn:
         assert conn.execute("SELECT title FROM papers").fetchone() == ("Readable",)
+
+
+def test_common_words_are_dropped_when_rarer_ones_remain(tmp_path: Path, monkeypatch) -> None:
+    """At scale, posting lists of words in most papers make FTS5 slow; they carry little BM25
+    weight, so once term statistics exist they are left out of queries that have rarer words."""
+    import paperfeed.store.sqlite as sqlite_store
+
+    monkeypatch.setattr(sqlite_store, "TERM_STATS_MIN_DOCS", 0)
+    monkeypatch.setattr(sqlite_store, "COMMON_WINDOW", 50)
+    store = SQLiteStore(tmp_path / "p.db")
+    papers = [arxiv(f"2501.{i:05d}", f"A model of things {i}") for i in range(300)]
+    papers += [arxiv(f"2502.{i:05d}", f"A zebra study {i}", abstract="No m-word here.") for i in range(3)]
+    store.upsert(papers)
+    assert store.refresh_term_stats()
+    assert "model" in store._common_terms() and "zebra" not in store._common_terms()
+    # "model" is dropped: the zebra papers match although their text lacks it.
+    assert {p.id for p, _ in store.keyword_search(["zebra", "models"])} == {
+        "2502.00000", "2502.00001", "2502.00002"
+    }
+    # A query of only common words is ranked among the newest COMMON_WINDOW papers.
+    newest = {p.id for p in papers[-50:]}
+    hits = store.keyword_search(["model"], limit=20)
+    assert len(hits) == 20 and {p.id for p, _ in hits} <= newest

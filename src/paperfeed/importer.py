@@ -202,4 +202,5 @@ def import_files(
                 error=file_report.error,
             )
         )
+    store.after_import()
     return report

@@ -46,11 +46,11 @@ class Hit:
 
 
 def query_terms(query: str) -> list[str]:
-    """Plain lower-case words of a query, stopwords dropped (unless that leaves nothing), at most
-    MAX_TERMS of them (a pasted 10,000-word text still answers quickly)."""
+    """Plain lower-case words of a query, stopwords dropped, at most MAX_TERMS of them (a pasted
+    10,000-word text still answers quickly). A query of nothing but stopwords has no keyword
+    terms (an exact title such as "All you need" is still found by `exact_matches`)."""
     words = [w.lower() for w in _WORD_RE.findall(query)]
-    kept = [w for w in words if w not in STOPWORDS] or words
-    return list(dict.fromkeys(kept))[:MAX_TERMS]
+    return list(dict.fromkeys(w for w in words if w not in STOPWORDS))[:MAX_TERMS]
 
 
 def exact_matches(store: Store, query: str) -> list[Paper]:

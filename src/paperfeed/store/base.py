@@ -127,5 +127,8 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
 
+    def after_import(self) -> None:  # noqa: B027 - a hook backends may leave empty
+        """Maintenance after an import (e.g. refreshing search statistics); none by default."""
+
     @abstractmethod
     def close(self) -> None: ...

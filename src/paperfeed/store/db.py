@@ -75,3 +75,83 @@ def split_statements(script: str) -> Iterator[str]:
     for statement in script.split(";"):
         if statement.strip():
             yield statement.strip()
+
+
+# Issue 6 (harvesting): the harvest log, the per-source lease locks, and harvest state (the
+# incremental mark and the resumption checkpoint of each OAI-PMH list).
+FEATURE_MIGRATIONS.append(
+    (
+        "harvest: log, locks, state",
+        """
+        CREATE TABLE harvest_log (
+            id TEXT PRIMARY KEY,
+            source TEXT NOT NULL,
+            params TEXT NOT NULL,
+            started_at TEXT NOT NULL,
+            finished_at TEXT,
+            status TEXT NOT NULL,
+            counts TEXT NOT NULL,
+            error TEXT
+        );
+        CREATE INDEX harvest_log_started ON harvest_log (started_at);
+        CREATE TABLE harvest_locks (
+            source TEXT PRIMARY KEY,
+            owner TEXT NOT NULL,
+            host TEXT NOT NULL,
+            pid INTEGER NOT NULL,
+            acquired_at TEXT NOT NULL,
+            expires_at TEXT NOT NULL
+        );
+        CREATE TABLE harvest_state (
+            key TEXT PRIMARY KEY,
+            value TEXT NOT NULL,
+            updated_at TEXT NOT NULL
+        )
+        """,
+    )
+)
+
+
+# Issue 4 (accounts.py): users, server-side sessions, local upvotes (one row per user and paper,
+# and a per-paper count kept in the same transaction), failed logins for rate limiting.
+FEATURE_MIGRATIONS.append(
+    (
+        "accounts: users, sessions, votes",
+        """
+    CREATE TABLE users (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        is_admin INTEGER NOT NULL DEFAULT 0,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE sessions (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        csrf TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX sessions_user ON sessions(user_id);
+    CREATE TABLE votes (
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    CREATE INDEX votes_paper ON votes(paper_id);
+    CREATE TABLE paper_votes (
+        paper_id TEXT PRIMARY KEY,
+        day TEXT,
+        count INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE INDEX paper_votes_day ON paper_votes(day);
+    CREATE TABLE login_failures (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX login_failures_key ON login_failures(key, at)
+        """,
+    )
+)

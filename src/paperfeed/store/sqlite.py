@@ -24,6 +24,10 @@ FTS_WEIGHTS = (5.0, 1.0, 2.0)
 # 300,000 is about 30 ms on a 2-core cloud machine). See `SQLiteStore.keyword_search`.
 SEARCH_BUDGET = 300_000
 RECENT_WINDOW = 200_000
+COMMON_FRACTION = 0.01
+COMMON_WINDOW = 10_000
+TERM_STATS_MIN_DOCS = 20_000
+TOKENIZER = "porter unicode61 remove_diacritics 2"
 
 MIGRATIONS: list[str] = [
     # 1: papers, the FTS5 index over them, the import log, a key/value table for service state.
@@ -66,7 +70,7 @@ MIGRATIONS: list[str] = [
     CREATE VIRTUAL TABLE papers_fts USING fts5(
         title, abstract, author_names,
         content='papers', content_rowid='rowid',
-        tokenize='porter unicode61 remove_diacritics 2'
+        tokenize='porter unicode61 remove_diacritics 2'  -- = TOKENIZER
     );
     CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
         INSERT INTO papers_fts(rowid, title, abstract, author_names)
@@ -458,6 +462,10 @@ class SQLiteStore(Store):
         sort, so a query of common words over millions of papers would take seconds. Each step
         below is cut off after `SEARCH_BUDGET` VM instructions (deterministic, unlike a clock):
 
+        0. words that occur in more than `COMMON_FRACTION` of all papers (see
+           `refresh_term_stats`) are dropped when rarer words remain: their BM25 weight is
+           small, and their posting lists are what makes a query slow; a query of nothing but
+           common words ("the model") is ranked among the newest `COMMON_WINDOW` papers only;
         1. papers with every word, ranked over title, abstract and authors;
         2. if that is too much work: papers whose *title* has every word;
         3. if that is still too much: the same among the newest `RECENT_WINDOW` papers;
@@ -466,7 +474,12 @@ class SQLiteStore(Store):
         """
         if not terms or limit <= 0:
             return []
+        terms, all_common = self._selective(terms)
         all_words = fts_query(terms, "all")
+        if all_common:
+            floor = max(0, self._max_rowid() - COMMON_WINDOW)
+            found = self._ranked(all_words, limit, filters, min_rowid=floor) or []
+            return self._papers(found)
         found: list[tuple[int, float]] | None = self._ranked(all_words, limit, filters)
         if found is None:
             title_only = "{title} : (" + all_words + ")"
@@ -481,6 +494,9 @@ class SQLiteStore(Store):
             for rowid, score in extra:
                 if rowid not in seen and len(found) < limit:
                     found.append((rowid, min(score, floor_score - 1e-6) if seen else score))
+        return self._papers(found)
+
+    def _papers(self, found: list[tuple[int, float]]) -> list[tuple[Paper, float]]:
         rows = {r[0]: r for r in self._rows_where(self.conn, "rowid", [r for r, _ in found])}
         return [(row_to_paper(rows[r]), s) for r, s in found if r in rows]
 
@@ -515,6 +531,61 @@ class SQLiteStore(Store):
         finally:
             conn.set_progress_handler(None, 0)
         return [(r[0], -r[1]) for r in rows]
+
+    def _selective(self, terms: Sequence[str]) -> tuple[list[str], bool]:
+        """(the words worth searching for, whether every word is a common one)."""
+        common = self._common_terms()
+        if not common:
+            return list(terms), False
+        rare = [t for t, stem in zip(terms, self._stems(terms), strict=True) if stem not in common]
+        return (rare, False) if rare else (list(terms), True)
+
+    def _stems(self, terms: Sequence[str]) -> list[str]:
+        """The index's own tokens for query words (Porter stems), by running them through a temp
+        FTS5 table with the same tokenizer: exact, and private to this connection."""
+        conn = self.conn
+        if not getattr(self._local, "stemmer", False):
+            conn.execute(
+                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer USING fts5(t, tokenize='{TOKENIZER}')"
+            )
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer_tokens "
+                "USING fts5vocab(temp, stemmer, instance)"
+            )
+            self._local.stemmer = True
+        conn.execute("DELETE FROM temp.stemmer")
+        conn.executemany("INSERT INTO temp.stemmer(rowid, t) VALUES (?, ?)", enumerate(terms, 1))
+        stems = dict(conn.execute("SELECT doc, term FROM temp.stemmer_tokens"))
+        return [stems.get(i, t) for i, t in enumerate(terms, 1)]
+
+    def _common_terms(self) -> frozenset[str]:
+        raw = self.get_meta("fts_common_terms")
+        if not hasattr(self._local, "common") or raw != self._local.common_raw:
+            self._local.common_raw = raw
+            self._local.common = frozenset(orjson.loads(raw)["terms"]) if raw else frozenset()
+        return self._local.common
+
+    def refresh_term_stats(self, *, force: bool = False) -> bool:
+        """Record the index terms found in more than `COMMON_FRACTION` of papers (a full scan of
+        the FTS vocabulary: ~7 s at a million papers). Done after an import when the corpus has
+        grown or shrunk by a fifth since the last time; small corpora need none."""
+        n = self.count()
+        raw = self.get_meta("fts_common_terms")
+        last = orjson.loads(raw)["docs"] if raw else 0
+        if not force and (n < TERM_STATS_MIN_DOCS or (last and abs(n - last) < last / 5)):
+            return False
+        conn = self.conn
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, papers_fts, row)"
+        )
+        rows = conn.execute(
+            "SELECT term, doc FROM temp.fts_terms WHERE doc > ?", (int(n * COMMON_FRACTION),)
+        ).fetchall()
+        self.set_meta("fts_common_terms", orjson.dumps({"docs": n, "terms": dict(rows)}).decode())
+        return True
+
+    def after_import(self) -> None:
+        self.refresh_term_stats()
 
     def _max_rowid(self) -> int:
         return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
