@@ -190,3 +190,20 @@ def test_common_words_are_dropped_when_rarer_ones_remain(tmp_path: Path, monkeyp
     newest = {p.id for p in papers[-50:]}
     hits = store.keyword_search(["model"], limit=20)
     assert len(hits) == 20 and {p.id for p, _ in hits} <= newest
+
+
+def test_a_bulk_load_indexes_in_one_pass_and_an_interrupted_one_heals(tmp_path: Path) -> None:
+    store = SQLiteStore(tmp_path / "p.db")
+    store.begin_bulk()
+    store.upsert([arxiv("2501.00020", "Bulk loaded widgets")])
+    assert store.keyword_search(["widgets"]) == []  # not indexed until the load ends
+    store.close()
+    # The process died here. The next one to import heals the index first.
+    again = SQLiteStore(tmp_path / "p.db")
+    assert again.heal() is True
+    assert [p.id for p, _ in again.keyword_search(["widgets"])] == ["2501.00020"]
+    assert again.heal() is False
+    # Row-by-row indexing is back.
+    again.upsert([arxiv("2501.00021", "More widgets")])
+    assert len(again.keyword_search(["widgets"])) == 2
+    assert again.integrity() == {"papers": 2, "fts_rows": 2}

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+
+from paperfeed.errors import InvalidInput
 
 
 def default_home() -> Path:
@@ -13,6 +16,55 @@ def default_home() -> Path:
         return Path(env).expanduser()
     xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg).expanduser() / "paperfeed"
+
+
+def _env_float(env: Mapping[str, str], name: str, default: float, low: float = 0.0) -> float:
+    raw = env.get(name)
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise InvalidInput(f"{name} must be a number, not {raw[:40]!r}") from None
+    if value < low:
+        raise InvalidInput(f"{name} must be at least {low:g}")
+    return value
+
+
+@dataclass(frozen=True)
+class HarvestConfig:
+    """Where the live sources are and how politely to ask them (issue 6). Env variables:
+    PAPERFEED_OAI_URL, PAPERFEED_ARXIV_API_URL, PAPERFEED_HF_ENDPOINT, PAPERFEED_ARXIV_INTERVAL
+    (seconds between arXiv requests, default 3), PAPERFEED_HTTP_TIMEOUT, PAPERFEED_HTTP_ATTEMPTS,
+    PAPERFEED_BACKOFF_BASE, PAPERFEED_RETRY_AFTER_MAX (the longest Retry-After honoured),
+    PAPERFEED_HARVESTS (what `serve --schedule` runs daily, e.g. `arxiv:cs,arxiv:math,hf`) and
+    PAPERFEED_HARVEST_AT (when, `HH:MM` UTC, default 04:00)."""
+
+    oai_url: str = "https://oaipmh.arxiv.org/oai"
+    arxiv_api_url: str = "https://export.arxiv.org/api/query"
+    hf_endpoint: str = "https://huggingface.co"
+    arxiv_interval: float = 3.0
+    timeout: float = 60.0
+    attempts: int = 6
+    backoff_base: float = 2.0
+    retry_after_max: float = 300.0
+    scheduled: str = ""
+    at: str = "04:00"
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> HarvestConfig:
+        return cls(
+            oai_url=env.get("PAPERFEED_OAI_URL") or cls.oai_url,
+            arxiv_api_url=env.get("PAPERFEED_ARXIV_API_URL") or cls.arxiv_api_url,
+            hf_endpoint=(env.get("PAPERFEED_HF_ENDPOINT") or cls.hf_endpoint).rstrip("/"),
+            arxiv_interval=_env_float(env, "PAPERFEED_ARXIV_INTERVAL", cls.arxiv_interval),
+            timeout=_env_float(env, "PAPERFEED_HTTP_TIMEOUT", cls.timeout, 0.01),
+            attempts=int(_env_float(env, "PAPERFEED_HTTP_ATTEMPTS", cls.attempts, 1)),
+            backoff_base=_env_float(env, "PAPERFEED_BACKOFF_BASE", cls.backoff_base),
+            retry_after_max=_env_float(env, "PAPERFEED_RETRY_AFTER_MAX", cls.retry_after_max),
+            scheduled=env.get("PAPERFEED_HARVESTS", cls.scheduled),
+            at=env.get("PAPERFEED_HARVEST_AT") or cls.at,
+        )
 
 
 @dataclass(frozen=True)
@@ -30,6 +82,9 @@ class Config:
     encoder: str | None = None
     contact: str | None = None
     secret_key: str | None = None
+    # Imports of at least this many bytes into an empty store build the keyword index in one pass.
+    bulk_min_bytes: int = 64 * 1024 * 1024
+    harvest: HarvestConfig = field(default_factory=HarvestConfig)
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -43,6 +98,8 @@ class Config:
             encoder=env.get("PAPERFEED_ENCODER") or None,
             contact=env.get("PAPERFEED_CONTACT") or None,
             secret_key=env.get("PAPERFEED_SECRET_KEY") or None,
+            bulk_min_bytes=int(env.get("PAPERFEED_BULK_MIN_BYTES") or cls.bulk_min_bytes),
+            harvest=HarvestConfig.from_env(env),
         )
 
     @property

@@ -174,9 +174,19 @@ def import_files(
     *,
     progress: Progress | None = None,
     on_change: ChangeHook | None = None,
+    bulk_min_bytes: int | None = None,
 ) -> ImportReport:
-    """Import every file; a file that cannot be read at all is reported and the rest go on."""
+    """Import every file; a file that cannot be read at all is reported and the rest go on.
+
+    A large load into an empty store (`bulk_min_bytes`) defers keyword indexing to one rebuild
+    at the end, about twice as fast; a killed bulk load is finished by the next import."""
     report = ImportReport()
+    paths = [Path(p) for p in paths]
+    store.heal()
+    size = sum(p.stat().st_size for p in paths if p.is_file())
+    bulk = bulk_min_bytes is not None and size >= bulk_min_bytes and store.count() == 0
+    if bulk:
+        store.begin_bulk()
     for p in paths:
         path = Path(p)
         file_report = FileReport(path=str(path))
@@ -202,5 +212,7 @@ def import_files(
                 error=file_report.error,
             )
         )
+    if bulk:
+        store.end_bulk()
     store.after_import()
     return report

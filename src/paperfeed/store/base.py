@@ -127,8 +127,22 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
 
+    def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Papers passing the filters, newest day first (organization and author pages)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list papers by filters yet")
+
     def after_import(self) -> None:  # noqa: B027 - a hook backends may leave empty
         """Maintenance after an import (e.g. refreshing search statistics); none by default."""
+
+    def begin_bulk(self) -> None:  # noqa: B027
+        """A large load into an empty store begins: a backend may defer index upkeep."""
+
+    def end_bulk(self) -> None:  # noqa: B027
+        """The large load ended: bring deferred indexes up to date."""
+
+    def heal(self) -> bool:
+        """Finish index work a killed bulk load left undone; True when there was some."""
+        return False
 
     @abstractmethod
     def close(self) -> None: ...

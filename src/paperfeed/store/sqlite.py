@@ -29,6 +29,29 @@ COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
 TOKENIZER = "porter unicode61 remove_diacritics 2"
 
+# Keep the FTS5 index in step with the papers table, row by row (dropped during a bulk load,
+# after which the index is rebuilt in one pass: see `SQLiteStore.begin_bulk`).
+FTS_TRIGGERS = [
+    """
+    CREATE TRIGGER IF NOT EXISTS papers_fts_insert AFTER INSERT ON papers BEGIN
+        INSERT INTO papers_fts(rowid, title, abstract, author_names)
+        VALUES (new.rowid, new.title, new.abstract, new.author_names);
+    END;""",
+    """
+    CREATE TRIGGER IF NOT EXISTS papers_fts_delete AFTER DELETE ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
+        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
+    END;""",
+    """
+    CREATE TRIGGER IF NOT EXISTS papers_fts_update AFTER UPDATE OF title, abstract, author_names ON papers BEGIN
+        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
+        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
+        INSERT INTO papers_fts(rowid, title, abstract, author_names)
+        VALUES (new.rowid, new.title, new.abstract, new.author_names);
+    END;""",
+]
+FTS_TRIGGER_NAMES = ("papers_fts_insert", "papers_fts_delete", "papers_fts_update")
+
 MIGRATIONS: list[str] = [
     # 1: papers, the FTS5 index over them, the import log, a key/value table for service state.
     """
@@ -72,20 +95,9 @@ MIGRATIONS: list[str] = [
         content='papers', content_rowid='rowid',
         tokenize='porter unicode61 remove_diacritics 2'  -- = TOKENIZER
     );
-    CREATE TRIGGER papers_fts_insert AFTER INSERT ON papers BEGIN
-        INSERT INTO papers_fts(rowid, title, abstract, author_names)
-        VALUES (new.rowid, new.title, new.abstract, new.author_names);
-    END;
-    CREATE TRIGGER papers_fts_delete AFTER DELETE ON papers BEGIN
-        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
-        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
-    END;
-    CREATE TRIGGER papers_fts_update AFTER UPDATE OF title, abstract, author_names ON papers BEGIN
-        INSERT INTO papers_fts(papers_fts, rowid, title, abstract, author_names)
-        VALUES ('delete', old.rowid, old.title, old.abstract, old.author_names);
-        INSERT INTO papers_fts(rowid, title, abstract, author_names)
-        VALUES (new.rowid, new.title, new.abstract, new.author_names);
-    END;
+    """
+    + "\n".join(FTS_TRIGGERS)
+    + """
     CREATE TABLE import_log (
         rowid INTEGER PRIMARY KEY,
         source TEXT NOT NULL,
@@ -587,6 +599,36 @@ class SQLiteStore(Store):
     def after_import(self) -> None:
         self.refresh_term_stats()
 
+    # -- bulk loading -------------------------------------------------------------------------
+
+    def begin_bulk(self) -> None:
+        """Stop indexing row by row for a large load: FTS5 indexes ~2x faster when it rebuilds
+        from the table in one pass. Until `end_bulk` (or `heal`) runs, new papers are stored but
+        not yet found by keyword search. A load killed half-way leaves `fts_state` set, and the
+        next import (or `heal()`) finishes the job, so no crash leaves the index out of step."""
+        with self.transaction() as c:
+            for name in FTS_TRIGGER_NAMES:
+                c.execute(f"DROP TRIGGER IF EXISTS {name}")
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ('fts_state', 'rebuilding') "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            )
+
+    def end_bulk(self) -> None:
+        """Rebuild the keyword index from the table and index row by row again, atomically."""
+        with self.transaction() as c:
+            c.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+            for sql in FTS_TRIGGERS:
+                c.execute(sql)
+            c.execute("DELETE FROM meta WHERE key = 'fts_state'")
+
+    def heal(self) -> bool:
+        """Finish a bulk load that was interrupted; True when there was one."""
+        if self.get_meta("fts_state") != "rebuilding":
+            return False
+        self.end_bulk()
+        return True
+
     def _max_rowid(self) -> int:
         return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
 
@@ -597,6 +639,14 @@ class SQLiteStore(Store):
             f"{_SELECT} WHERE day BETWEEN ? AND ? "
             "ORDER BY coalesce(upvotes, 0) DESC, day DESC, id LIMIT ? OFFSET ?",
             (start.isoformat(), end.isoformat(), -1 if limit is None else limit, offset),
+        ).fetchall()
+        return [row_to_paper(r) for r in rows]
+
+    def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        where, params = filter_sql(filters)
+        rows = self.conn.execute(
+            f"{_SELECT} p WHERE 1 = 1{where} ORDER BY p.day DESC, p.id LIMIT ? OFFSET ?",
+            [*params, limit, offset],
         ).fetchall()
         return [row_to_paper(r) for r in rows]
 
