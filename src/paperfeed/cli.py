@@ -167,7 +167,10 @@ def _progress(total: int):
 def search(
     ctx: typer.Context,
     query: Annotated[str, typer.Argument(help="Words, an arXiv id, or a paper's title.")],
-    mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "keyword",
+    mode: Annotated[
+        str | None,
+        typer.Option(help="hybrid | keyword | semantic (default: hybrid once vectors exist)"),
+    ] = None,
     limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
     since: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
     until: Annotated[str | None, typer.Option(help="YYYY-MM-DD")] = None,
@@ -189,6 +192,98 @@ def search(
         err.print("no papers found", markup=False)
     for h in hits:
         print_paper_line(h.paper, h.score)
+
+
+@app.command()
+def related(
+    ctx: typer.Context,
+    paper_id: Annotated[str, typer.Argument(metavar="ID", help="arXiv id, URL or paper id.")],
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Papers most like the given one."""
+    with library(ctx) as lib:
+        hits = lib.related(paper_id, limit=limit)
+    if as_json:
+        emit_json([h.to_dict() for h in hits])
+        return
+    if not hits:
+        err.print("no related papers found", markup=False)
+    for h in hits:
+        print_paper_line(h.paper, h.score)
+
+
+@app.command()
+def index(
+    ctx: typer.Context,
+    encoder: Annotated[
+        str | None,
+        typer.Option(help="minilm-static (fast, default) | minilm (all-MiniLM-L6-v2; slow on CPU). "
+                     "Another encoder than the stored vectors' re-embeds everything."),
+    ] = None,
+    ray: Annotated[
+        str | None,
+        typer.Option("--ray", metavar="ADDRESS|auto|local",
+                     help="Spread the embedding over a Ray cluster (host:port of its head)."),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Embed every paper that has no vector yet (and keep the vector index in step)."""
+    from paperfeed.embed import canonical_name
+
+    with library(ctx) as lib:
+        total = lib.missing_vectors()
+        current = lib.semantic.encoder_name if lib.semantic and lib.has_vectors() else None
+        if encoder is not None and current and canonical_name(encoder) != current:
+            err.print(f"switching encoder {current} -> {canonical_name(encoder)}: "
+                      "re-embedding every paper", markup=False)
+            total = lib.store.count()
+        with _count_progress(total, "embedding") as advance:
+            result = lib.index(encoder, progress=advance, ray=ray)
+    if as_json:
+        emit_json(result)
+        return
+    err.print(
+        f"embedded {result['embedded']} papers with {result['encoder']}; "
+        f"{result['vectors']} vectors in the index",
+        markup=False,
+        highlight=False,
+    )
+
+
+@contextmanager
+def _count_progress(total: int, label: str):
+    """A count progress bar on a terminal; nothing when stderr is piped."""
+    if not err.is_terminal or total <= 0:
+        yield None
+        return
+    from rich.progress import MofNCompleteColumn
+
+    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
+    with Progress(*columns, console=err, transient=True) as bar:
+        task = bar.add_task(label, total=total)
+        yield lambda n: bar.advance(task, n)
+
+
+@app.command("eval")
+def eval_(
+    directory: Annotated[Path, typer.Argument(metavar="DIR", help="A BEIR-layout directory.")],
+    mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "hybrid",
+    encoder: Annotated[str | None, typer.Option(help="minilm-static | minilm")] = None,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Score a search mode on a BEIR-layout directory: nDCG@10, Recall@100, MRR@10."""
+    from paperfeed.evaluate import evaluate
+
+    try:
+        metrics = evaluate(directory, mode=mode, encoder=encoder)
+    except PaperfeedError as exc:
+        raise fail(str(exc)) from None
+    if as_json:
+        emit_json(metrics)
+        return
+    for key, value in metrics.items():
+        typer.echo(f"{key}: {value}")
 
 
 @app.command()
@@ -259,6 +354,28 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
 
 
 @app.command()
+def migrate(
+    ctx: typer.Context,
+    to: Annotated[str, typer.Option("--to", help="The PostgreSQL database: postgresql://…")],
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """Copy this SQLite library (papers, vectors, users, votes, subscriptions, outbox, ...) into
+    PostgreSQL, then count every table on both sides. Safe to re-run: it resumes."""
+    with library(ctx) as lib, _count_progress(lib.migrate_rows(), "copying") as advance:
+        result = lib.migrate_to(to, progress=advance)
+    if as_json:
+        emit_json(result)
+    else:
+        for table, counts in result["verified"].items():
+            mark = "ok" if counts["sqlite"] == counts["postgresql"] else "MISMATCH"
+            typer.echo(
+                f"{table:<20} sqlite {counts['sqlite']:>9}  postgresql {counts['postgresql']:>9}  {mark}"
+            )
+    if not result["ok"]:
+        raise fail("the copy does not match the source: see the counts above", code=1)
+
+
+@app.command()
 def serve(
     ctx: typer.Context,
     host: Annotated[str, typer.Option()] = "127.0.0.1",
@@ -282,6 +399,63 @@ def serve(
     uvicorn.run(
         "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
     )
+
+
+users_app = typer.Typer(help="Accounts of the web app (issue 4).", no_args_is_help=True)
+app.add_typer(users_app, name="users")
+
+
+def _read_password(from_stdin: bool) -> str:
+    if from_stdin:
+        return sys.stdin.readline().rstrip("\r\n")
+    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
+
+
+@users_app.command("add")
+def users_add(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
+    ] = False,
+) -> None:
+    """Create a user (prompts for the password). The first user is an admin anyway."""
+    password = _read_password(password_stdin)
+    with library(ctx) as lib:
+        user = lib.accounts.signup(email, password, admin=True if admin else None)
+    typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}")
+
+
+@users_app.command("set-admin")
+def users_set_admin(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    revoke: Annotated[bool, typer.Option("--revoke", help="Take the admin role away.")] = False,
+) -> None:
+    """Give (or with --revoke take away) the admin role, who may import through the web."""
+    with library(ctx) as lib:
+        user = lib.accounts.set_admin(email, not revoke)
+    typer.echo(f"{user.email}: {'admin' if user.is_admin else 'not admin'}")
+
+
+@users_app.command("list")
+def users_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
+    """The users, oldest first."""
+    with library(ctx) as lib:
+        users = lib.accounts.users()
+    if as_json:
+        emit_json([{"email": u.email, "is_admin": u.is_admin, "created_at": u.created_at} for u in users])
+        return
+    for u in users:
+        typer.echo(f"{u.created_at}  {u.email}{'  admin' if u.is_admin else ''}")
+
+
+@users_app.command("export")
+def users_export(ctx: typer.Context, email: Annotated[str, typer.Argument()]) -> None:
+    """A user's own data (upvotes, ...) as JSON on stdout."""
+    with library(ctx) as lib:
+        emit_json(lib.accounts.export(lib.accounts.user(email)))
 
 
 def main() -> None:

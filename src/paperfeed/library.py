@@ -10,7 +10,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
 
@@ -18,6 +18,8 @@ from paperfeed import feeds, search
 from paperfeed.config import Config
 from paperfeed.embed.engine import SemanticEngine
 from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.harvest.run import HarvestReport
+from paperfeed.harvest.run import Progress as HarvestProgress
 from paperfeed.importer import ImportReport, Progress
 from paperfeed.importer import import_files as _import_files
 from paperfeed.records import Paper, parse_arxiv_id
@@ -31,7 +33,9 @@ MAX_LIMIT = 1000
 
 def open_store(config: Config) -> Store:
     if config.is_postgres:
-        raise InvalidInput("the PostgreSQL backend is not built yet; use SQLite")
+        from paperfeed.store.postgres import PostgresStore
+
+        return PostgresStore(config.database_url or "")
     from paperfeed.store.sqlite import SQLiteStore
 
     return SQLiteStore(config.sqlite_path)
@@ -42,6 +46,11 @@ class Library:
         self.config = config or Config.from_env()
         self.store = open_store(self.config)
         self.semantic = open_semantic(self.config, self.store)
+        from paperfeed.accounts import Accounts
+
+        # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
+        # the imported count plus local votes (see `paperfeed.accounts`).
+        self.accounts = Accounts(self.store)
 
     # -- context manager ----------------------------------------------------------------------
 
@@ -70,27 +79,137 @@ class Library:
         the result and skipped; the rest is imported. `index=False` skips embedding."""
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
-            return _import_files(self.store, paths, format, progress=progress, on_change=embed)
+            return _import_files(
+                self.store, paths, format, progress=progress, on_change=embed,
+                bulk_min_bytes=self.config.bulk_min_bytes,
+            )
         finally:
             if self.semantic is not None:
                 self.semantic.save()
 
+    # -- harvesting (issue 6) -------------------------------------------------------------------
+
+    def harvest_arxiv(
+        self,
+        set: str | None = None,  # noqa: A002 - OAI-PMH's own name
+        from_: date | str | None = None,
+        until: date | str | None = None,
+        metadata_prefix: str = "arXiv",
+        base_url: str | None = None,
+        *,
+        progress: HarvestProgress | None = None,
+        index: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> HarvestReport:
+        """Harvest arXiv over OAI-PMH (`ListRecords`). Without `from_`, starts from the last
+        complete harvest of the same set; an interrupted harvest resumes. A failed harvest
+        returns a report whose `error` says why (and is in the harvest log)."""
+        from paperfeed.harvest import OaiParams
+
+        params = OaiParams(
+            base_url=base_url or self.config.harvest.oai_url,
+            set=set or None,
+            from_=feeds.parse_date(from_, "from") if from_ else None,
+            until=feeds.parse_date(until, "until") if until else None,
+            metadata_prefix=metadata_prefix,
+        )
+        return self._harvest(params, progress, index, log)
+
+    def harvest_arxiv_api(
+        self,
+        query: str | None = None,
+        ids: Iterable[str] = (),
+        max_results: int = 100,
+        base_url: str | None = None,
+        *,
+        progress: HarvestProgress | None = None,
+        index: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> HarvestReport:
+        """Fetch papers from the arXiv API by search query (`cat:cs.LG AND ti:quantization`) and/or
+        by ids, at most one request every `PAPERFEED_ARXIV_INTERVAL` (3) seconds."""
+        from paperfeed.harvest import ApiParams
+
+        params = ApiParams(
+            base_url=base_url or self.config.harvest.arxiv_api_url,
+            query=query or None,
+            ids=tuple(ids),
+            max_results=max_results,
+            page_size=min(max_results, 100),
+        )
+        return self._harvest(params, progress, index, log)
+
+    def harvest_hf(
+        self,
+        date: date | str | None = None,
+        since: date | str | None = None,
+        until: date | str | None = None,
+        endpoint: str | None = None,
+        *,
+        progress: HarvestProgress | None = None,
+        index: bool = True,
+        log: Callable[[str], None] | None = None,
+    ) -> HarvestReport:
+        """Harvest Hugging Face daily papers of a day, or of the days since one (default: the
+        last 7 days, to refresh upvotes), adding new papers and updating known ones."""
+        from paperfeed.harvest import HfParams
+
+        params = HfParams(
+            endpoint=endpoint or self.config.harvest.hf_endpoint,
+            date=feeds.parse_date(date, "date") if date else None,
+            since=feeds.parse_date(since, "since") if since else None,
+            until=feeds.parse_date(until, "until") if until else None,
+        )
+        return self._harvest(params, progress, index, log)
+
+    def _harvest(self, params: Any, progress: Any, index: bool, log: Any) -> HarvestReport:
+        from paperfeed.harvest import harvest
+
+        embed = self.semantic.embed_ids if index and self.semantic is not None else None
+        try:
+            return harvest(
+                self.store, self.config.harvest, self.config.contact, params,
+                on_change=embed, progress=progress, log=log,
+            )
+        finally:
+            if self.semantic is not None:
+                self.semantic.save()
+
+    def harvest_log(self, limit: int = 10, source: str | None = None) -> list[dict[str, Any]]:
+        """The latest harvest runs, newest first: source, parameters, times, status, counts, error."""
+        from paperfeed.harvest import HarvestLog
+
+        return [e.to_dict() for e in HarvestLog(self.store.db).entries(limit, source)]
+
     # -- vectors (issue 3) ----------------------------------------------------------------------
 
     def index(
-        self, encoder: str | None = None, progress: Callable[[int], None] | None = None
+        self,
+        encoder: str | None = None,
+        progress: Callable[[int], None] | None = None,
+        ray: str | None = None,
     ) -> dict[str, Any]:
         """Embed every paper that lacks a vector. With `encoder` naming another encoder than
-        the stored vectors', switch: the old vectors are dropped and everything is re-embedded."""
+        the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
+        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster."""
         if self.semantic is None:
             raise InvalidInput("vectors need the SQLite backend for now")
         switched = self.semantic.use_encoder(encoder)
-        embedded = self.semantic.embed_missing(progress)
+        cluster: dict[str, Any] = {}
+        if ray:
+            from paperfeed.embed.distributed import embed_missing_ray
+
+            cluster = embed_missing_ray(self.semantic, ray, progress)
+            embedded = cluster.pop("embedded")
+            cluster.pop("encoder", None)
+        else:
+            embedded = self.semantic.embed_missing(progress)
         return {
             "encoder": self.semantic.encoder_name,
             "embedded": embedded,
             "switched": switched,
             "vectors": len(self.semantic.index),
+            **({"ray": cluster} if ray else {}),
         }
 
     def missing_vectors(self) -> int:
@@ -110,14 +229,32 @@ class Library:
         paper = self.get(paper_id)
         if paper is None:
             raise NotFound(f"no such paper: {paper_id[:80]}")
-        return related(self.store, self.semantic, paper, limit=limit)
+        return self._voted_hits(related(self.store, self.semantic, paper, limit=limit))
+
+    def _voted_hits(self, hits: list[Hit]) -> list[Hit]:
+        papers = self.accounts.with_votes([h.paper for h in hits])
+        for hit, paper in zip(hits, papers, strict=True):
+            hit.paper = paper
+        return hits
+
+    def upvote(self, user_email_or_id: str, paper_id: str) -> bool:
+        """Toggle a user's upvote on a paper; returns whether the vote is now on."""
+        paper = self.store.get(self._canonical_id(paper_id))
+        if paper is None:
+            raise NotFound(f"no such paper: {paper_id[:80]}")
+        return self.accounts.toggle_vote(self.accounts.user(user_email_or_id), paper)
 
     # -- reading ------------------------------------------------------------------------------
 
     def get(self, paper_id: str) -> Paper | None:
         """A paper by id: arXiv id with or without version, an arXiv URL, or a title id."""
+        paper = self.store.get(self._canonical_id(paper_id))
+        return self.accounts.with_votes([paper])[0] if paper else None
+
+    @staticmethod
+    def _canonical_id(paper_id: str) -> str:
         parsed = parse_arxiv_id(paper_id)
-        return self.store.get(parsed[0] if parsed else paper_id.strip())
+        return parsed[0] if parsed else paper_id.strip()
 
     def search(
         self,
@@ -159,7 +296,7 @@ class Library:
             hits = search.keyword_search(self.store, query, limit=limit, filters=filters)
         if filters.empty:
             hits = search.with_exact_first(self.store, query, hits, limit)
-        return hits
+        return self._voted_hits(hits)
 
     def daily(
         self,
@@ -189,7 +326,38 @@ class Library:
         period = feeds.resolve_period(self.store, date, week, month)
         if period is None:
             return None, []
-        return period, feeds.listing(self.store, period, sort=sort, limit=limit, offset=offset)
+        return period, self.accounts.listing(period, sort=sort, limit=limit, offset=offset)
+
+    def trending(self, days: int = 7, limit: int = 50, offset: int = 0) -> list[tuple[Paper, float]]:
+        """The papers of the last `days` days with papers (up to the latest such day), by
+        trending score (see `feeds`); local votes count."""
+        if not 1 <= days <= 366:
+            raise InvalidInput("days must be between 1 and 366")
+        latest = self.store.latest_day(datetime.now(UTC).date())
+        if latest is None:
+            return []
+        period = feeds.Period("week", latest - timedelta(days=days - 1), latest)
+        return self.accounts.listing(period, sort="trending", limit=limit, offset=offset)
+
+    def papers_by(
+        self,
+        *,
+        organization: str | None = None,
+        author: str | None = None,
+        limit: int = 50,
+        offset: int = 0,
+    ) -> list[Paper]:
+        """An organization's or an author's papers (author: a part of the name), newest first."""
+        if not (organization or author):
+            raise InvalidInput("name an organization or an author")
+        if not 1 <= limit <= MAX_LIMIT or offset < 0:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        filters = Filters(organization=organization or None, author=author or None)
+        try:
+            papers = self.store.papers_matching(filters, limit=limit, offset=offset)
+        except NotImplementedError as exc:
+            raise InvalidInput(str(exc)) from None
+        return self.accounts.with_votes(papers)
 
     def adjacent_day(self, day: date, direction: Literal[-1, 1]) -> date | None:
         return self.store.adjacent_day(day, direction)
@@ -198,10 +366,52 @@ class Library:
         stats = self.store.stats()
         log = self.store.import_log(limit=1)
         stats["last_import"] = _log_dict(log[0]) if log else None
+        stats["harvests"] = self._latest_harvests()
         return stats
+
+    def freshness(self) -> dict[str, Any]:
+        """How fresh the data is, cheap enough for a status line (unlike `stats`, which scans
+        the whole store): paper count, newest day, last import, newest harvest per source."""
+        log = self.store.import_log(limit=1)
+        last_day = self.store.latest_day()
+        return {
+            "papers": self.store.count(),
+            "last_day": last_day.isoformat() if last_day else None,
+            "last_import": _log_dict(log[0]) if log else None,
+            "harvests": self._latest_harvests(),
+        }
+
+    def _latest_harvests(self) -> dict[str, dict[str, Any]]:
+        """The newest harvest run of each source (issue 6), for `stats` and the status line."""
+        from paperfeed.harvest import HarvestLog
+
+        return {s: e.to_dict() for s, e in HarvestLog(self.store.db).latest_by_source().items()}
 
     def import_log(self, limit: int = 10) -> list[dict[str, Any]]:
         return [_log_dict(e) for e in self.store.import_log(limit)]
+
+    # -- moving to PostgreSQL (issue 7) ---------------------------------------------------------
+
+    def migrate_rows(self) -> int:
+        """How many rows `migrate_to` copies (papers, vectors, feature tables)."""
+        from paperfeed.migrate import rows_to_copy
+        from paperfeed.store.sqlite import SQLiteStore
+
+        return rows_to_copy(self.store) if isinstance(self.store, SQLiteStore) else 0
+
+    def migrate_to(
+        self, url: str, progress: Callable[[int], None] | None = None
+    ) -> dict[str, Any]:
+        """Copy this (SQLite) library into the PostgreSQL database at `url`: papers, vectors and
+        every feature table; returns what was copied and a per-table count on both sides."""
+        from paperfeed.migrate import migrate
+        from paperfeed.store.sqlite import SQLiteStore
+
+        if not isinstance(self.store, SQLiteStore):
+            raise InvalidInput("migrate copies an SQLite library: open it with --home or sqlite:///")
+        if self.semantic is not None:
+            self.semantic.save()
+        return migrate(self.store, url, progress).to_dict()
 
 
 def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:
@@ -221,6 +431,10 @@ def open_semantic(config: Config, store: Store) -> SemanticEngine | None:
     """The vectors side of a store: its vectors table and an index file beside the database."""
     from paperfeed.store.sqlite import SQLiteStore
 
+    if type(store).__name__ == "PostgresStore":  # vectors and their HNSW index in pgvector
+        from paperfeed.embed.pg_vectors import PgVectors
+
+        return SemanticEngine(PgVectors(store), config.home / "vectors", config.encoder)  # type: ignore[arg-type]
     if not isinstance(store, SQLiteStore):
         return None
     from paperfeed.embed.sqlite_vectors import SQLiteVectors

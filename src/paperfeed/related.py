@@ -1,10 +1,10 @@
 """Related papers: for one paper, the papers most like it.
 
-Candidates come from the paper's vector neighbours and from a keyword query of its title's words;
-each candidate is then scored on every signal (exact cosine of vectors, BM25 of the paper's title
-and abstract words with collection statistics, shared authors, shared categories) and the signals
-are combined with weights chosen on the real related-papers pages (see BENCHMARKS.md). The paper
-itself and papers with the same title (a duplicate record) are never returned.
+Candidates come from the paper's vector neighbours and from a keyword (BM25) query of its title's
+words; each candidate is then scored on every signal (the exact cosine of vectors, that BM25 score,
+shared authors, shared categories) and the signals are combined with weights chosen on the real
+related-papers pages (see BENCHMARKS.md). The paper itself and papers with the same title (a
+duplicate record) are never returned.
 """
 
 from __future__ import annotations
@@ -27,19 +27,22 @@ _WORD_RE = re.compile(r"[^\W\d_][\w-]*\w|[^\W\d_]", re.UNICODE)
 
 @dataclass(frozen=True)
 class Weights:
-    """Weights of the min-max-normalised signals."""
+    """Weights of the min-max-normalised signals. On the real pages (benchmarks/bench_related.py)
+    precision fell as the keyword weight grew, so vectors lead and keyword overlap, shared authors
+    and categories only break near-ties (the pages carry no authors or categories to tune on)."""
 
-    dense: float = 0.5
-    keyword: float = 0.4
-    authors: float = 0.1
-    categories: float = 0.0
+    dense: float = 0.9
+    keyword: float = 0.1
+    authors: float = 0.05
+    categories: float = 0.02
 
 
 WEIGHTS = Weights()
 
 
 def doc_terms(paper: Paper, limit: int = MAX_DOC_TERMS) -> list[str]:
-    """A paper's most frequent content words (title words counted three times)."""
+    """A paper's most frequent content words (title words counted three times): the keyword-only
+    related-papers baseline of benchmarks/bench_related.py queries with these."""
     words = [w.lower() for w in _WORD_RE.findall(paper.title)] * 3
     words += [w.lower() for w in _WORD_RE.findall(paper.abstract)]
     counts = Counter(w for w in words if w not in STOPWORDS and len(w) > 2)
@@ -84,9 +87,10 @@ def related(
         for key, pid, sim in engine.nearest(vector, DENSE_CANDIDATES, exclude=exclude):
             dense[pid] = sim
             key_of[pid] = key
-    title_words = query_terms(paper.title)
-    for hit in keyword_search(store, " ".join(title_words), limit=KEYWORD_CANDIDATES + 1):
+    keyword: dict[str, float] = {}
+    for hit in keyword_search(store, " ".join(query_terms(paper.title)), limit=KEYWORD_CANDIDATES):
         candidates[hit.paper.id] = hit.paper
+        keyword[hit.paper.id] = hit.score
     missing = [pid for pid in dense if pid not in candidates]
     candidates.update(store.get_many(missing))
     candidates = {
@@ -103,14 +107,6 @@ def related(
         sims = engine.similarities(vector, need)
         by_key = {key: pid for pid, key in key_of.items()}
         dense.update({by_key[k]: s for k, s in sims.items()})
-    keyword: dict[str, float] = {}
-    terms = doc_terms(paper)
-    if vectors is not None:
-        scores = vectors.keyword_scores(terms, [key_of[pid] for pid in ids if pid in key_of])
-        by_key = {key: pid for pid, key in key_of.items()}
-        keyword = {by_key[k]: s for k, s in scores.items() if by_key.get(k) in candidates}
-    else:  # no vector side: the keyword query's own scores
-        keyword = {h.paper.id: h.score for h in keyword_search(store, " ".join(terms), limit=100)}
     authors = {a.lower() for a in paper.author_names}
     cats = set(paper.categories)
     dn, kw = _minmax({p: dense[p] for p in ids if p in dense}), _minmax(

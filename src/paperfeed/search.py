@@ -104,8 +104,9 @@ def semantic_search(
     store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
     filters: Filters = Filters(),
 ) -> list[Hit]:
-    """Papers nearest the query's meaning (cosine of encoder vectors)."""
-    if not query.strip():
+    """Papers nearest the query's meaning (cosine of encoder vectors). A query without a word
+    (punctuation only) has no meaning to search for."""
+    if not query_terms(query):
         return []
     vector = engine.embed_query(query)
     if not vector.any():  # no token the encoder knows: nothing to compare
@@ -154,8 +155,11 @@ def hybrid_search(
     store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
     filters: Filters = Filters(), method: str = FUSION, keyword_weight: float = KEYWORD_WEIGHT,
 ) -> list[Hit]:
-    """Keyword and vector candidates, each scored on both signals where it can be (the exact
-    cosine of every candidate; BM25 of the keyword side's), fused into one ranking."""
+    """Keyword and vector candidates fused into one ranking. Every candidate gets its exact
+    cosine (from the stored vectors, for keyword candidates the ANN list missed); a vector
+    candidate outside the keyword list scores 0 on that side. (Scoring those with BM25 too was
+    tried: FTS5 cannot rank a given set of rows without reading whole posting lists, which took
+    seconds per query at a million papers.)"""
     if not query_terms(query):
         return []
     pool = max(CANDIDATES, limit)
@@ -171,11 +175,6 @@ def hybrid_search(
         keys = engine.vectors.keys_of(missing)
         sims = engine.similarities(vector, list(keys.values()))
         dense.update({pid: sims[key] for pid, key in keys.items() if key in sims})
-        # BM25 of vector candidates the keyword list missed (they may match some of the words).
-        extra = [pid for pid in dense if pid not in keyword]
-        keys = engine.vectors.keys_of(extra)
-        scores = engine.vectors.keyword_scores(query_terms(query), list(keys.values()))
-        keyword.update({pid: scores[key] for pid, key in keys.items() if key in scores})
     fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
     ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
     papers.update(store.get_many([pid for pid in ranked if pid not in papers]))

@@ -50,7 +50,11 @@ class SemanticEngine:
         if self._index is None or self._index.encoder != name:
             if self._index is not None:
                 self._index.close()
-            self._index = VectorIndex(self.directory, self.vectors, name, dim)
+            # A store that indexes its own vectors (pgvector) hands over its index instead.
+            own = self.vectors.own_index(name, dim)
+            self._index = own if own is not None else VectorIndex(
+                self.directory, self.vectors, name, dim
+            )
         return self._index
 
     def close(self) -> None:
@@ -118,6 +122,9 @@ class SemanticEngine:
         exclude: frozenset[int] | set[int] = frozenset(),
     ) -> list[tuple[int, str, float]]:
         """(key, paper id, cosine) of the k papers nearest `vector` that pass the filters."""
+        in_store = self.vectors.nearest(vector, k, filters, exclude)
+        if in_store is not None:  # the store searches its own ANN index (pgvector)
+            return in_store
         if not filters.empty and self.vectors.count_filtered(filters, EXACT_FILTERED_MAX + 1) <= (
             EXACT_FILTERED_MAX
         ):

@@ -193,27 +193,3 @@ class SQLiteVectors(VectorStore):
         return np.array([r[0] for r in rows], dtype=np.uint64), _unblob(
             [r[1] for r in rows], self._dim
         )
-
-    # -- keyword signals the semantic rankers combine with vectors ------------------------------
-
-    def keyword_scores(self, terms: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
-        """BM25 (higher is better, collection-wide statistics) of the given papers for an OR of
-        plain terms, computed only for those papers: a keyword signal for candidates that another
-        signal found."""
-        from paperfeed.store.sqlite import FTS_WEIGHTS, fts_query
-
-        if not terms or not keys:
-            return {}
-        weights = ", ".join(str(w) for w in FTS_WEIGHTS)
-        out: dict[int, float] = {}
-        for start in range(0, len(keys), CHUNK):
-            chunk = [int(k) for k in keys[start : start + CHUNK]]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.store.conn.execute(
-                    f"SELECT rowid, -bm25(papers_fts, {weights}) FROM papers_fts "
-                    f"WHERE papers_fts MATCH ? AND rowid IN ({marks})",
-                    [fts_query(terms, "any"), *chunk],
-                ).fetchall()
-            )
-        return out

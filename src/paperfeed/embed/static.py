@@ -1,10 +1,17 @@
 """The fast default encoder: a static (model2vec) model distilled from all-MiniLM-L6-v2, bundled
 under `models/minilm-static` (rebuilt by `scripts/distill.py`). A text's vector is the mean of its
 tokens' vectors: no neural network runs at query or import time, so it embeds thousands of
-abstracts a second on a laptop CPU."""
+abstracts a second on a laptop CPU.
+
+The model files are read with model2vec; the pooling is done here, in float32 with one gather and
+`np.add.reduceat` per chunk of texts, which gives model2vec's own vectors (mean of the token rows,
+unknown tokens dropped, the first MAX_TOKENS tokens) at about twice its speed (its float16 mean
+is slow in numpy).
+"""
 
 from __future__ import annotations
 
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +19,9 @@ import numpy as np
 from paperfeed.embed.base import Encoder
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "minilm-static"
-MAX_TOKENS = 512
+MAX_TOKENS = 256
+"""The teacher (all-MiniLM-L6-v2) reads 256 tokens; reading more costs time and adds little."""
+POOL_CHUNK = 128  # texts per gather: 128 x 256 tokens x 256 dims x 4 bytes = 32 MB at most
 
 
 class StaticEncoder(Encoder):
@@ -27,10 +36,27 @@ class StaticEncoder(Encoder):
             )
         self.model = StaticModel.from_pretrained(path, force_download=False)
         self.dim = int(self.model.dim)
+        self._table = np.asarray(self.model.embedding, dtype=np.float32)
+        self._unk = self.model.unk_token_id
+        self._tokenizer = self.model.tokenizer
 
     def _encode(self, texts: list[str]) -> np.ndarray:
-        # model2vec's multiprocessing pays off only on huge batches and forks the caller; the
-        # caller batches instead.
-        return self.model.encode(
-            texts, max_length=MAX_TOKENS, batch_size=1024, use_multiprocessing=False
-        )
+        encodings = self._tokenizer.encode_batch_fast(texts, add_special_tokens=False)
+        if self._unk is None:
+            ids = [e.ids[:MAX_TOKENS] for e in encodings]
+        else:
+            unk = self._unk
+            ids = [[t for t in e.ids if t != unk][:MAX_TOKENS] for e in encodings]
+        out = np.zeros((len(texts), self.dim), dtype=np.float32)
+        for start in range(0, len(ids), POOL_CHUNK):
+            chunk = ids[start : start + POOL_CHUNK]
+            lengths = np.fromiter((len(i) for i in chunk), dtype=np.int64, count=len(chunk))
+            total = int(lengths.sum())
+            if total == 0:
+                continue
+            flat = np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=total)
+            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
+            nonempty = lengths > 0
+            sums = np.add.reduceat(self._table[flat], offsets[nonempty], axis=0)
+            out[start : start + len(chunk)][nonempty] = sums / lengths[nonempty, None]
+        return out

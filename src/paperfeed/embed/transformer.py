@@ -28,7 +28,11 @@ class MiniLMEncoder(Encoder):
 
     def __init__(self, device: str | None = None, max_tokens: int = 256) -> None:
         import torch
+        import transformers
         from sentence_transformers import SentenceTransformer
+
+        transformers.logging.set_verbosity_error()
+        transformers.logging.disable_progress_bar()
 
         if device is None:
             device = "cuda" if torch.cuda.is_available() else "cpu"

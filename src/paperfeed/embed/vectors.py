@@ -12,6 +12,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,21 @@ class VectorStore(ABC):
     def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         """(keys, float32 vectors) of every paper with a vector that passes the filters."""
 
-    @abstractmethod
-    def keyword_scores(self, terms: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
-        """Keyword (BM25-like, higher is better) scores of the given papers for an OR of plain
-        terms, with collection-wide statistics; papers matching no term are left out."""
+    # -- optional: a store with its own ANN index (PostgreSQL + pgvector) ---------------------------
+
+    def nearest(
+        self,
+        vector: np.ndarray,
+        k: int,
+        filters: Filters = Filters(),
+        exclude: frozenset[int] | set[int] = frozenset(),
+    ) -> list[tuple[int, str, float]] | None:
+        """(key, paper id, cosine) of the k nearest papers passing the filters, searched by the
+        store itself; None (the default) when the store has no ANN index of its own and the
+        engine's index file answers instead."""
+        return None
+
+    def own_index(self, encoder: str, dim: int) -> Any | None:
+        """An object with `embed.index.VectorIndex`'s methods that the store keeps itself, or
+        None (the default): the engine then keeps an index file beside the database."""
+        return None

@@ -37,9 +37,9 @@ TS_WEIGHTS = "{0.0, 0.4, 0.2, 1.0}"
 TS_CONFIG = "english"
 # A ranked query scores every matching paper before it can sort; a query of common words over
 # millions of papers would take seconds. Like SQLite's budget, ranking is bounded by the number of
-# matches (counted cheaply from the GIN index): above it, title matches, then recent papers only.
-SEARCH_BUDGET = 30_000
-RECENT_WINDOW = 200_000
+# matches (counted cheaply from the GIN index): above it, title matches, then the newest ones.
+SEARCH_BUDGET = 2_000
+TITLE_BUDGET = 20_000
 MIGRATION_LOCK = 0x7061706572  # advisory lock keys ("paper")
 WRITE_LOCK = 0x7061706573
 
@@ -84,6 +84,9 @@ MIGRATIONS: list[str] = [
         ) STORED,
         title_tsv tsvector GENERATED ALWAYS AS (to_tsvector('english'::regconfig, title)) STORED
     );
+    -- Rows up to a page stay in the table (compressed) instead of TOAST: ranking reads every
+    -- matching row's tsvector, and a TOAST lookup per row made that several times slower.
+    ALTER TABLE papers SET (toast_tuple_target = 8160);
     CREATE INDEX papers_title_key ON papers(title_key);
     CREATE INDEX papers_day ON papers(day, upvotes);
     CREATE INDEX papers_added ON papers(added_at);
@@ -348,25 +351,24 @@ class PostgresStore(Store):
         limit: int = 10,
         filters: Filters = Filters(),
     ) -> list[tuple[Paper, float]]:
-        """Ranked like `SQLiteStore.keyword_search`: papers with every word (title, abstract,
-        authors); above `SEARCH_BUDGET` matches, papers whose title has every word; above that,
-        the same among the newest `RECENT_WINDOW` papers. Fewer than `limit` all-words hits are
-        topped up with any-word hits ranked below them."""
+        """Ranked like `SQLiteStore.keyword_search`, with the work bounded by match counts
+        (counted cheaply from the GIN index; ranking reads every match's tsvector):
+
+        1. papers with every word (title, abstract, authors), when at most `SEARCH_BUDGET`;
+        2. else papers whose title has every word, when at most `TITLE_BUDGET`;
+        3. else the newest papers whose title has every word.
+        Fewer than `limit` all-words hits are topped up with any-word hits ranked below them."""
         terms = list(terms)
         if not terms or limit <= 0:
             return []
         with self.connection() as conn:
-            found = self._ranked(conn, "tsv", terms, "all", limit, filters)
+            found = self._ranked(conn, "tsv", terms, "all", limit, filters, SEARCH_BUDGET)
             if found is None:
-                found = self._ranked(conn, "title_tsv", terms, "all", limit, filters)
+                found = self._ranked(conn, "title_tsv", terms, "all", limit, filters, TITLE_BUDGET)
                 if found is None:
-                    top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
-                    found = self._ranked(
-                        conn, "title_tsv", terms, "all", limit, filters,
-                        min_pk=max(0, top - RECENT_WINDOW),
-                    ) or []
+                    found = self._ranked(conn, "title_tsv", terms, "all", limit, filters, None)
             elif len(found) < limit and len(terms) > 1:
-                extra = self._ranked(conn, "tsv", terms, "any", limit, filters) or []
+                extra = self._ranked(conn, "tsv", terms, "any", limit, filters, SEARCH_BUDGET) or []
                 seen = {pk for pk, _ in found}
                 floor_score = min((s for _, s in found), default=0.0)
                 for pk, score in extra:
@@ -384,23 +386,27 @@ class PostgresStore(Store):
         match: Literal["all", "any"],
         limit: int,
         filters: Filters,
-        min_pk: int | None = None,
+        budget: int | None,
     ) -> list[tuple[int, float]] | None:
-        """(pk, score) best first; None when more than `SEARCH_BUDGET` papers match."""
+        """(pk, score) best first; None when more than `budget` papers match. With no budget:
+        the newest `limit` matches (no ranking work beyond them), scored."""
         query = _tsquery(len(terms), match)
         where, params = pg_filter_sql(filters)
-        if min_pk is not None:
-            where += " AND p.pk > %s"
-            params.append(min_pk)
         base = f"FROM papers p WHERE p.{column} @@ {query}{where}"
         args = [*terms, *params]
-        if min_pk is None:
-            n = conn.execute(
-                f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, SEARCH_BUDGET + 1]
-            ).fetchone()[0]
-            if n > SEARCH_BUDGET:
-                return None
         weights = f"'{TS_WEIGHTS}'" if column == "tsv" else "'{0.1, 0.2, 0.4, 1.0}'"
+        if budget is None:
+            rows = conn.execute(
+                f"SELECT pk, ts_rank({weights}, {column}, {query}, 1) FROM "
+                f"(SELECT p.pk, p.{column} {base} ORDER BY p.pk DESC LIMIT %s) m",
+                [*terms, *args, limit],
+            ).fetchall()
+            return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
+        n = conn.execute(
+            f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
+        ).fetchone()[0]
+        if n > budget:
+            return None
         rows = conn.execute(
             f"SELECT p.pk, ts_rank({weights}, p.{column}, {query}, 1) AS score {base} "
             "ORDER BY score DESC, p.pk LIMIT %s",
@@ -415,6 +421,15 @@ class PostgresStore(Store):
             f"{_SELECT} WHERE day BETWEEN %s AND %s "
             'ORDER BY coalesce(upvotes, 0) DESC, day DESC, id COLLATE "C" LIMIT %s OFFSET %s',
             (start.isoformat(), end.isoformat(), limit, offset),
+        )
+        return [row_to_paper(r) for r in rows]
+
+    def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        where, params = pg_filter_sql(filters)
+        rows = self._fetchall(
+            f"{_SELECT} p WHERE true{where} ORDER BY p.day DESC NULLS LAST, p.id COLLATE \"C\" "
+            "LIMIT %s OFFSET %s",
+            [*params, limit, offset],
         )
         return [row_to_paper(r) for r in rows]
 

@@ -125,6 +125,11 @@ MIGRATIONS: list[str] = [
         DELETE FROM embeddings WHERE paper_rowid = new.rowid;
     END;
     """,
+    # 3 (issue 4): organization pages find an organization's papers by name, any case.
+    """
+    CREATE INDEX papers_organization ON papers(lower(organization));
+    CREATE INDEX papers_organization_name ON papers(lower(organization_name));
+    """,
 ]
 
 _COLUMNS = (
@@ -643,11 +648,36 @@ class SQLiteStore(Store):
         return [row_to_paper(r) for r in rows]
 
     def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Organizations are found through their indexes (migration 3). For an author, newest
+        papers are scanned with the filter's LIKE under a work budget (quick for a frequent
+        name); when that runs out (a rare name: a full scan takes ~3 s at a million papers),
+        the name is looked up as a phrase in the FTS index's author column instead."""
         where, params = filter_sql(filters)
-        rows = self.conn.execute(
-            f"{_SELECT} p WHERE 1 = 1{where} ORDER BY p.day DESC, p.id LIMIT ? OFFSET ?",
-            [*params, limit, offset],
-        ).fetchall()
+        sql = f"{_SELECT} p WHERE 1 = 1{{}}{where} ORDER BY p.day DESC, p.id LIMIT ? OFFSET ?"
+        words = "".join(c if c.isalnum() else " " for c in filters.author or "").split()
+        conn = self.conn
+        if words:
+            steps = [0]
+
+            def over_budget() -> int:
+                steps[0] += 1
+                return steps[0] * 10_000 > SEARCH_BUDGET
+
+            conn.set_progress_handler(over_budget, 10_000)
+            try:
+                rows = conn.execute(sql.format(""), [*params, limit, offset]).fetchall()
+                return [row_to_paper(r) for r in rows]
+            except sqlite3.OperationalError as exc:
+                if "interrupted" not in str(exc):
+                    raise
+            finally:
+                conn.set_progress_handler(None, 0)
+            fts = " AND p.rowid IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
+            rows = conn.execute(
+                sql.format(fts), ['{author_names} : "' + " ".join(words) + '"', *params, limit, offset]
+            ).fetchall()
+        else:
+            rows = conn.execute(sql.format(""), [*params, limit, offset]).fetchall()
         return [row_to_paper(r) for r in rows]
 
     def latest_day(self, on_or_before: date | None = None) -> date | None:

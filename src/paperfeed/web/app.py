@@ -1,59 +1,157 @@
-"""The HTTP app: HTML pages and the Hugging Face-compatible JSON API, thin over the Library."""
+"""The HTTP app: HTML pages, RSS/Atom feeds and the Hugging Face-compatible JSON API, thin over
+the Library. Each concern is an APIRouter in its own module; `ROUTERS` lists them — a feature adds
+its router with one line there."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
-from fastapi import FastAPI, Query, Request
-from fastapi.responses import HTMLResponse, JSONResponse
-from fastapi.templating import Jinja2Templates
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, Response
+from fastapi.staticfiles import StaticFiles
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from paperfeed.accounts import TooManyAttempts
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
-from paperfeed.web import hf_api
+from paperfeed.web import api, auth, pages, syndication
+from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
 
-TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
+# More features add their router here (e.g. `subscribe.router`, issue 5). The pages router is
+# last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
+ROUTERS = [
+    api.router,
+    syndication.router,
+    auth.router,
+    pages.router,
+]
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+# FastAPI's interactive docs load Swagger UI / ReDoc from a CDN with an inline bootstrap script.
+DOCS_CSP = (
+    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
+    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
+    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+)
+DOCS_PATHS = ("/docs", "/redoc")
+
+
+class SecurityHeaders:
+    """Standard security headers on every response, the visitor's CSRF cookie when a page handed
+    out a new token, and HEAD answered as GET (feed readers and monitors use it). A plain ASGI
+    middleware: no per-request task overhead."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path: str = scope.get("path", "")
+        if scope.get("method") == "HEAD":  # answer HEAD like GET (uvicorn drops the body)
+            scope = {**scope, "method": "GET"}
+
+        async def send_with_headers(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                headers = list(message.get("headers", []))
+                csp = DOCS_CSP if path.startswith(DOCS_PATHS) else CSP
+                headers += [
+                    (b"content-security-policy", csp.encode()),
+                    (b"x-content-type-options", b"nosniff"),
+                    (b"x-frame-options", b"DENY"),
+                    (b"referrer-policy", b"same-origin"),
+                    (b"permissions-policy", b"camera=(), microphone=(), geolocation=()"),
+                    (b"cross-origin-opener-policy", b"same-origin"),
+                ]
+                state = scope.get("state") or {}
+                token = state.get("new_csrf")
+                if token:
+                    secure = "; Secure" if state.get("https") else ""
+                    cookie = f"{CSRF_COOKIE}={token}; Path=/; HttpOnly; SameSite=Lax{secure}"
+                    headers.append((b"set-cookie", cookie.encode()))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, send_with_headers)
+
+
+def _wants_json(request: Request) -> bool:
+    return request.url.path.startswith(("/api/", "/feeds/", "/openapi"))
+
+
+def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
+    if _wants_json(request):
+        body: dict[str, Any] = {"error": message}
+        if detail is not None:
+            body["detail"] = detail
+        return JSONResponse(body, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
 
 
 def create_app(config: Config | None = None, library: Library | None = None) -> FastAPI:
     lib = library or Library(config or Config.from_env())
-    app = FastAPI(title="paperfeed", version="0.1.0")
+    app = FastAPI(
+        title="paperfeed",
+        version="0.1.0",
+        description="Daily papers, search and related papers. The `/api/...` endpoints speak the "
+        "Hugging Face papers API, so `huggingface_hub.HfApi(endpoint=...)` works against them.",
+    )
     app.state.library = lib
+    app.state.stats = StatsCache()
+
+    @app.exception_handler(TooManyAttempts)
+    async def too_many(request: Request, exc: TooManyAttempts) -> Response:
+        return _error(request, 429, str(exc))
 
     @app.exception_handler(InvalidInput)
-    async def invalid_input(_: Request, exc: InvalidInput) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=400)
+    async def invalid_input(request: Request, exc: InvalidInput) -> Response:
+        return _error(request, 400, str(exc))
 
     @app.exception_handler(NotFound)
-    async def not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse({"error": str(exc)}, status_code=404)
+    async def not_found(request: Request, exc: NotFound) -> Response:
+        return _error(request, 404, str(exc))
 
-    @app.get("/", response_class=HTMLResponse)
-    def index(request: Request) -> HTMLResponse:
-        period, scored = lib.daily_scored()
-        return TEMPLATES.TemplateResponse(
-            request,
-            "daily.html",
-            {"period": period, "papers": [p for p, _ in scored], "stats": lib.stats()},
-        )
+    @app.exception_handler(RequestValidationError)
+    async def invalid_params(request: Request, exc: RequestValidationError) -> Response:
+        problems = [
+            f"{'.'.join(str(x) for x in e.get('loc', ())[1:]) or 'request'}: {e.get('msg', 'invalid')}"
+            for e in exc.errors()
+        ]
+        message = "; ".join(problems)[:500] or "invalid request"
+        if _wants_json(request):
+            return JSONResponse(
+                {"error": message, "detail": _plain(exc.errors())}, status_code=422
+            )
+        return _error(request, 400, message)
 
-    @app.get("/api/daily_papers")
-    def daily_papers(
-        date: str | None = None,
-        week: str | None = None,
-        month: str | None = None,
-        sort: Annotated[str, Query(pattern="^(publishedAt|trending)$")] = "publishedAt",
-        p: Annotated[int, Query(ge=0, le=100_000)] = 0,
-        limit: Annotated[int, Query(ge=1, le=100)] = 50,
-        submitter: str | None = None,
-    ) -> list[dict[str, Any]]:
-        mode = "trending" if sort == "trending" else "published"
-        _, scored = lib.daily_scored(date, week, month, sort=mode, limit=limit, offset=p * limit)
-        return [hf_api.daily_item(paper) for paper, _ in scored]
+    @app.exception_handler(HTTPException)
+    async def http_error(request: Request, exc: HTTPException) -> Response:
+        message = exc.detail if isinstance(exc.detail, str) else "error"
+        if exc.status_code == 404:
+            message = "no such page"
+        response = _error(request, exc.status_code, message)
+        if exc.headers:
+            response.headers.update(exc.headers)
+        return response
 
+    for router in ROUTERS:
+        app.include_router(router)
+    app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.add_middleware(SecurityHeaders)
     return app
+
+
+def _plain(errors: Any) -> Any:
+    """Validation errors as plain JSON (pydantic may put exceptions in `ctx`)."""
+    return [{k: v for k, v in e.items() if k in ("loc", "msg", "type")} for e in errors]
 
 
 def app_from_env() -> FastAPI:

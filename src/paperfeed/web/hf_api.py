@@ -82,4 +82,11 @@ def daily_item(paper: Paper) -> dict[str, Any]:
     }
     if paper.organization:
         item["organization"] = _organization(paper)
+    # huggingface_hub's PaperInfo reads these from the item's top level (and `upvotes` from the
+    # paper object with `or`, so 0 would become None): repeat them there. Extra keys are harmless.
+    paper_obj = item["paper"]
+    item["upvotes"] = paper_obj["upvotes"]
+    for key in ("githubRepo", "githubStars", "projectPage", "ai_summary", "ai_keywords"):
+        if key in paper_obj:
+            item[key] = paper_obj[key]
     return item

@@ -1,0 +1,167 @@
+"""Semantic search speed: encoder throughput, and search / related latency at scale.
+
+    python benchmarks/bench_semantic.py encoders [--snapshot benchmarks/data/snapshot-1M.jsonl]
+    python benchmarks/bench_semantic.py scale --home benchmarks/data/home-semantic [--queries 300]
+
+`encoders`: abstracts/s of the static encoder on real abstracts (the bundled sample pages, cycled)
+and on synthetic snapshot text (pseudo-words split into many word pieces: a pessimistic case), side
+by side with all-MiniLM-L6-v2 on the same real abstracts; median of 3 runs each.
+
+`scale`: on a home already imported (`paperfeed import --no-index`) and indexed (`paperfeed
+index`): latency p50/p99 of keyword, semantic and hybrid search over realistic queries (2-4
+consecutive words of random titles) and of related papers for random papers; the vector index's
+memory; ANN recall@10 against exact (brute-force float32) search on the stored vectors.
+"""
+
+from __future__ import annotations
+
+import argparse
+import itertools
+import random
+import statistics
+import time
+from pathlib import Path
+
+import numpy as np
+import orjson
+
+import paperfeed
+from paperfeed.embed import get_encoder, paper_text
+from paperfeed.sources import FORMATS
+
+SAMPLE = Path(paperfeed.__file__).parent / "sample"
+
+
+def rss_mb() -> float:
+    with open("/proc/self/status") as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1]) / 1024
+    return 0.0
+
+
+def real_texts(n: int) -> list[str]:
+    texts = []
+    for path in sorted(SAMPLE.glob("*.txt")):
+        with path.open("rb") as f:
+            texts += [paper_text(p.title, p.abstract) for p in FORMATS["hf-page"](f, str(path))
+                      if hasattr(p, "abstract")]
+    return list(itertools.islice(itertools.cycle(texts), n))
+
+
+def synthetic_texts(path: Path, n: int, skip: int = 300_000) -> list[str]:
+    out = []
+    with path.open("rb") as f:
+        for line in itertools.islice(f, skip, skip + n):
+            d = orjson.loads(line)
+            out.append(paper_text(d["title"], " ".join(d["abstract"].split())))
+    return out
+
+
+def throughput(name: str, texts: list[str], runs: int = 3) -> float:
+    encoder = get_encoder(name)
+    encoder.encode(texts[:64])  # warm up
+    rates = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        for i in range(0, len(texts), 1024):
+            encoder.encode(texts[i : i + 1024])
+        rates.append(len(texts) / (time.perf_counter() - started))
+    return statistics.median(rates)
+
+
+def cmd_encoders(args: argparse.Namespace) -> None:
+    real = real_texts(args.n)
+    static_real = throughput("minilm-static", real)
+    print(f"static, real abstracts ({len(real)}):       {static_real:8.0f} abstracts/s")
+    if args.snapshot and Path(args.snapshot).exists():
+        synth = synthetic_texts(Path(args.snapshot), args.n)
+        print(f"static, synthetic snapshot text ({len(synth)}): "
+              f"{throughput('minilm-static', synth):8.0f} abstracts/s")
+    minilm = throughput("minilm", real[: args.minilm_n], runs=3)
+    print(f"minilm (all-MiniLM-L6-v2), real ({args.minilm_n}): {minilm:8.1f} abstracts/s")
+    print(f"static / minilm: {static_real / minilm:.0f}x; 1M abstracts: static "
+          f"{1e6 / static_real / 60:.1f} min, minilm {1e6 / minilm / 3600:.1f} h")
+
+
+def pct(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q))
+
+
+def timed(fn, items) -> list[float]:
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
+def cmd_scale(args: argparse.Namespace) -> None:
+    rng = random.Random(7)
+    before = rss_mb()
+    with paperfeed.open(args.home) as lib:
+        semantic = lib.semantic
+        assert semantic is not None
+        started = time.perf_counter()
+        index = semantic.index.ready()
+        load_s = time.perf_counter() - started
+        n = len(index)
+        print(f"vectors: {n:,} ({semantic.encoder_name}); index opened in {load_s:.2f} s "
+              f"(rebuilt: {semantic.index.rebuilt}); RSS +{rss_mb() - before:.0f} MB")
+        print(f"index file: {semantic.index.path.stat().st_size / 2**20:.0f} MiB; usearch memory "
+              f"{index.memory_usage / 2**20:.0f} MiB (float16 cells, M=16)")
+        total = lib.store.count()
+        conn = lib.store.conn  # type: ignore[attr-defined]
+        titles, ids = [], []
+        while len(titles) < args.queries:
+            row = conn.execute("SELECT id, title FROM papers WHERE rowid = ?",
+                               (rng.randint(1, total),)).fetchone()
+            if row:
+                words = row[1].split()
+                k = rng.randint(2, 4)
+                s = rng.randint(0, max(0, len(words) - k))
+                titles.append(" ".join(words[s : s + k]))
+                ids.append(row[0])
+        for mode in ("keyword", "semantic", "hybrid"):
+            lib.search(titles[0], mode=mode)  # warm up
+            ms = timed(lambda q, m=mode: lib.search(q, mode=m, limit=10), titles)
+            print(f"search {mode:8s}: p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  "
+                  f"(n={len(ms)})")
+        ms = timed(lambda pid: lib.related(pid, limit=10), ids[: args.related])
+        print(f"related        : p50 {pct(ms, 50):7.1f} ms  p99 {pct(ms, 99):7.1f} ms  "
+              f"(n={len(ms)})")
+        # ANN recall@10 against exact search over every stored vector.
+        keys, vecs = [], []
+        for k, v in semantic.vectors.iter_vectors(batch=100_000):
+            keys.append(k)
+            vecs.append(v)
+        all_keys, matrix = np.concatenate(keys), np.vstack(vecs)
+        qs = semantic.encoder.encode(titles[: args.recall])
+        recall = []
+        for q in qs:
+            exact = set(all_keys[np.argpartition(-(matrix @ q), 10)[:10]].tolist())
+            found, _ = semantic.index.search(q, 10)
+            recall.append(len(exact & set(found.tolist())) / 10)
+        print(f"ANN recall@10 vs exact float32 search: {np.mean(recall):.3f} "
+              f"(n={len(recall)} queries)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    enc = sub.add_parser("encoders")
+    enc.add_argument("--n", type=int, default=20_000)
+    enc.add_argument("--minilm-n", type=int, default=256)
+    enc.add_argument("--snapshot", default="benchmarks/data/snapshot-1M.jsonl")
+    scale = sub.add_parser("scale")
+    scale.add_argument("--home", required=True)
+    scale.add_argument("--queries", type=int, default=300)
+    scale.add_argument("--related", type=int, default=200)
+    scale.add_argument("--recall", type=int, default=200)
+    args = parser.parse_args()
+    {"encoders": cmd_encoders, "scale": cmd_scale}[args.cmd](args)
+
+
+if __name__ == "__main__":
+    main()

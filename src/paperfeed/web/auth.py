@@ -1,0 +1,200 @@
+"""Accounts in the browser: sign-up, login, logout, upvotes, the account page with the export of
+a user's data, and the admin's import by file upload. Every form carries a CSRF token."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.datastructures import UploadFile
+
+from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
+from paperfeed.errors import InvalidInput
+from paperfeed.web.common import SESSION_COOKIE, check_csrf, is_https, library, render, session
+
+router = APIRouter(include_in_schema=False)
+
+MAX_FORM_FIELD = 4096
+MAX_UPLOAD_BYTES = 512 * 1024 * 1024
+MAX_UPLOAD_FILES = 20
+
+
+def _safe_next(value: object) -> str:
+    """Only local paths: never redirect to another site."""
+    if isinstance(value, str) and value.startswith("/") and not value.startswith(("//", "/\\")):
+        return value[:2000]
+    return "/"
+
+
+async def _form(request: Request) -> dict[str, Any]:
+    form = await request.form(max_files=MAX_UPLOAD_FILES, max_fields=50)
+    data: dict[str, Any] = {}
+    for key, value in form.multi_items():
+        if isinstance(value, str):
+            data.setdefault(key, value[:MAX_FORM_FIELD])
+        else:
+            data.setdefault(key + "[]", []).append(value)
+    return data
+
+
+def _with_session(response: Response, request: Request, new: Session) -> Response:
+    response.set_cookie(
+        SESSION_COOKIE,
+        new.token,
+        max_age=SESSION_DAYS * 86400,
+        path="/",
+        httponly=True,
+        samesite="lax",
+        secure=is_https(request),
+    )
+    return response
+
+
+def _login_redirect(request: Request, back: str) -> RedirectResponse:
+    return RedirectResponse(f"/login?next={back}" if back != "/" else "/login", status_code=303)
+
+
+@router.get("/signup", response_class=HTMLResponse)
+def signup_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", {"signup": True, "next": _safe_next(next), "email": ""})
+
+
+@router.post("/signup")
+async def signup(request: Request) -> Response:
+    form = await _form(request)
+    check_csrf(request, form.get("csrf"))
+    lib = library(request)
+    email, password = form.get("email", ""), form.get("password", "")
+    try:
+        user = lib.accounts.signup(email, password)
+    except InvalidInput as exc:
+        return render(
+            request, "login.html",
+            {"signup": True, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
+            status_code=400,
+        )
+    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    return _with_session(response, request, lib.accounts.open_session(user))
+
+
+@router.get("/login", response_class=HTMLResponse)
+def login_form(request: Request, next: str = "/") -> HTMLResponse:
+    return render(request, "login.html", {"signup": False, "next": _safe_next(next), "email": ""})
+
+
+@router.post("/login")
+async def login(request: Request) -> Response:
+    form = await _form(request)
+    check_csrf(request, form.get("csrf"))
+    lib = library(request)
+    email = form.get("email", "")
+    client = request.client.host if request.client else ""
+    try:
+        new = lib.accounts.login(email, form.get("password", ""), client=client)
+    except InvalidInput as exc:
+        status = 429 if isinstance(exc, TooManyAttempts) else 400
+        return render(
+            request, "login.html",
+            {"signup": False, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
+            status_code=status,
+        )
+    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    return _with_session(response, request, new)
+
+
+@router.post("/logout")
+async def logout(request: Request) -> Response:
+    form = await _form(request)
+    check_csrf(request, form.get("csrf"))
+    library(request).accounts.logout(request.cookies.get(SESSION_COOKIE))
+    response = RedirectResponse("/", status_code=303)
+    response.delete_cookie(SESSION_COOKIE, path="/")
+    return response
+
+
+@router.post("/papers/{paper_id:path}/upvote")
+async def upvote(request: Request, paper_id: str) -> Response:
+    form = await _form(request)
+    back = _safe_next(form.get("next"))
+    current = session(request)
+    if current is None:
+        return _login_redirect(request, back)
+    check_csrf(request, form.get("csrf"))
+    lib = library(request)
+    lib.upvote(current.user.id, paper_id[:200])
+    return RedirectResponse(back, status_code=303)
+
+
+@router.get("/account", response_class=HTMLResponse)
+def account(request: Request) -> Response:
+    current = session(request)
+    if current is None:
+        return _login_redirect(request, "/account")
+    return _account_page(request, current)
+
+
+def _account_page(request: Request, current: Session, **extra: Any) -> HTMLResponse:
+    lib = library(request)
+    ids = [v["paper_id"] for v in lib.accounts.export(current.user)["upvotes"]]
+    papers = lib.store.get_many(ids[-200:])
+    upvoted = [papers[i] for i in reversed(ids) if i in papers]
+    return render(request, "account.html", {"upvoted": upvoted, **extra})
+
+
+@router.get("/account/export.json")
+def export(request: Request) -> Response:
+    current = session(request)
+    if current is None:
+        return _login_redirect(request, "/account")
+    data = library(request).accounts.export(current.user)
+    return Response(
+        orjson.dumps(data, option=orjson.OPT_INDENT_2),
+        media_type="application/json",
+        headers={"content-disposition": 'attachment; filename="paperfeed-export.json"'},
+    )
+
+
+@router.post("/admin/import", response_class=HTMLResponse)
+async def admin_import(request: Request) -> Response:
+    current = session(request)
+    if current is None:
+        return _login_redirect(request, "/account")
+    form = await _form(request)
+    check_csrf(request, form.get("csrf"))
+    if not current.user.is_admin:
+        return render(request, "error.html", {"status": 403, "message": "only an admin may import"}, 403)
+    uploads: list[UploadFile] = [f for f in form.get("files[]", []) if isinstance(f, UploadFile)]
+    if not uploads:
+        raise InvalidInput("choose at least one file to import")
+    lib = library(request)
+    with tempfile.TemporaryDirectory(prefix="upload-", dir=_upload_dir(request)) as tmp:
+        paths = []
+        total = 0
+        for i, upload in enumerate(uploads):
+            name = Path(upload.filename or "upload").name[:100] or "upload"
+            path = Path(tmp) / f"{i:02d}-{name}"
+            with path.open("wb") as out:
+                await upload.seek(0)
+                shutil.copyfileobj(upload.file, out)
+            total += path.stat().st_size
+            if total > MAX_UPLOAD_BYTES:
+                raise InvalidInput(f"uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB in all")
+            paths.append(path)
+        from starlette.concurrency import run_in_threadpool
+
+        report = await run_in_threadpool(lib.import_files, paths)
+    request.app.state.stats.clear()
+    summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.summary().items())
+    return _account_page(request, current, report=summary)
+
+
+def _upload_dir(request: Request) -> str:
+    home = library(request).config.home
+    folder = home / "uploads"
+    folder.mkdir(parents=True, exist_ok=True)
+    return str(folder)

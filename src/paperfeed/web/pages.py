@@ -1,0 +1,267 @@
+"""The HTML pages: daily / weekly / monthly lists, trending, search, paper pages with related
+papers, organization and author pages, about. Server-rendered; the only script loads related
+papers after a paper page."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import HTMLResponse
+
+from paperfeed import feeds
+from paperfeed.errors import InvalidInput, NotFound
+from paperfeed.records import Paper
+from paperfeed.search import Hit
+from paperfeed.web.common import library, render, session
+
+router = APIRouter(include_in_schema=False)
+
+PAGE_SIZE = 50
+TRENDING_DAYS = 7
+SEARCH_PAGE = 20
+RELATED_LIMIT = 8
+MODES = [("", "auto"), ("keyword", "keyword"), ("hybrid", "hybrid"), ("semantic", "semantic")]
+Text = Annotated[str | None, Query(max_length=1000)]
+Page = Annotated[int, Query(ge=0, le=10_000)]
+
+
+def _voted(request: Request, papers: list[Paper]) -> set[str]:
+    current = session(request)
+    if current is None:
+        return set()
+    return library(request).accounts.has_voted(current.user, [p.id for p in papers])
+
+
+def _path_qs(request: Request) -> str:
+    return request.url.path + (f"?{request.url.query}" if request.url.query else "")
+
+
+def _href(path: str, **params: Any) -> str:
+    kept = {k: v for k, v in params.items() if v not in (None, "", 0)}
+    return path + ("?" + urlencode(kept) if kept else "")
+
+
+def _period_nav(request: Request, period: feeds.Period, sort: str) -> dict[str, Any]:
+    lib = library(request)
+    s = sort if sort == "trending" else None
+    if period.kind == "day":
+        before = lib.adjacent_day(period.start, -1)
+        after = lib.adjacent_day(period.start, 1)
+        prev = (_href("/daily", date=before.isoformat(), sort=s), before.isoformat()) if before else None
+        nxt = (_href("/daily", date=after.isoformat(), sort=s), after.isoformat()) if after else None
+    else:
+        key = "week" if period.kind == "week" else "month"
+        p, n = period.shifted(-1), period.shifted(1)
+        prev = (_href("/daily", **{key: p.label}, sort=s), p.label)
+        nxt = (_href("/daily", **{key: n.label}, sort=s), n.label)
+    day = period.start
+    views = [
+        ("day", None if period.kind == "day" else _href("/daily", date=day.isoformat(), sort=s)),
+        ("week", None if period.kind == "week" else _href("/daily", week=day.strftime("%G-W%V"), sort=s)),
+        ("month", None if period.kind == "month" else _href("/daily", month=day.strftime("%Y-%m"), sort=s)),
+    ]
+    key = {"day": "date", "week": "week", "month": "month"}[period.kind]
+    sort_links = [
+        ("by upvotes", None if sort != "trending" else _href("/daily", **{key: period.label})),
+        ("trending", None if sort == "trending" else _href("/daily", **{key: period.label}, sort="trending")),
+    ]
+    return {
+        "prev_href": prev[0] if prev else None,
+        "prev_label": prev[1] if prev else None,
+        "next_href": nxt[0] if nxt else None,
+        "next_label": nxt[1] if nxt else None,
+        "views": views,
+        "sort_links": sort_links,
+        "feed_href": _href("/feeds/daily.atom", **{key: period.label}, sort=s),
+    }
+
+
+@router.get("/", response_class=HTMLResponse)
+@router.get("/daily", response_class=HTMLResponse)
+def daily(
+    request: Request,
+    date: Text = None,
+    week: Text = None,
+    month: Text = None,
+    sort: Text = None,
+    p: Page = 0,
+) -> HTMLResponse:
+    lib = library(request)
+    mode = "trending" if sort == "trending" else "published"
+    if sort not in (None, "", "trending", "published", "upvotes"):
+        raise InvalidInput("sort must be upvotes or trending")
+    period, scored = lib.daily_scored(date, week, month, sort=mode, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    context: dict[str, Any] = {
+        "papers": scored[:PAGE_SIZE],
+        "voted": _voted(request, [x for x, _ in scored]),
+        "path_qs": _path_qs(request),
+        "show_score": mode == "trending",
+        "feed_href": "/feeds/daily.atom",
+        "heading": "Daily papers",
+    }
+    if period is not None:
+        names = {"day": "Papers of", "week": "Papers of week", "month": "Papers of"}
+        label = period.start.strftime("%B %Y") if period.kind == "month" else period.label
+        context["heading"] = f"{names[period.kind]} {label}"
+        context.update(_period_nav(request, period, mode))
+        if len(scored) > PAGE_SIZE:
+            key = {"day": "date", "week": "week", "month": "month"}[period.kind]
+            context["more_href"] = _href(
+                "/daily", **{key: period.label}, sort="trending" if mode == "trending" else None, p=p + 1
+            )
+    return render(request, "daily.html", context)
+
+
+@router.get("/trending", response_class=HTMLResponse)
+def trending(request: Request, p: Page = 0) -> HTMLResponse:
+    scored = library(request).trending(TRENDING_DAYS, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    return render(
+        request,
+        "daily.html",
+        {
+            "heading": "Trending",
+            "explanation": f"The last {TRENDING_DAYS} days, by upvotes with a time decay "
+            f"(upvotes / (age in hours + 2)^{feeds.GRAVITY}; see About).",
+            "papers": scored[:PAGE_SIZE],
+            "voted": _voted(request, [x for x, _ in scored]),
+            "path_qs": _path_qs(request),
+            "show_score": True,
+            "feed_href": "/feeds/trending.atom",
+            "more_href": _href("/trending", p=p + 1) if len(scored) > PAGE_SIZE else None,
+        },
+    )
+
+
+def _date_or_none(text: str | None, what: str) -> date | None:
+    return feeds.parse_date(text.strip(), what) if text and text.strip() else None
+
+
+@router.get("/search", response_class=HTMLResponse)
+def search_page(
+    request: Request,
+    q: Text = None,
+    mode: Text = None,
+    since: Text = None,
+    until: Text = None,
+    category: Text = None,
+    organization: Text = None,
+    author: Text = None,
+    p: Annotated[int, Query(ge=0, le=49)] = 0,
+) -> HTMLResponse:
+    lib = library(request)
+    form = {
+        "q": q or "", "mode": mode or "", "since": since or "", "until": until or "",
+        "category": category or "", "organization": organization or "", "author": author or "",
+    }
+    hits: list[Hit] = []
+    error = None
+    searched = bool((q or "").strip() or organization or author)
+    status = 200
+    if searched:
+        try:
+            if (q or "").strip():
+                hits = lib.search(
+                    q or "",
+                    mode=(mode or None),  # type: ignore[arg-type]
+                    limit=(p + 1) * SEARCH_PAGE,
+                    since=_date_or_none(since, "since"),
+                    until=_date_or_none(until, "until"),
+                    category=(category or "").strip() or None,
+                    organization=(organization or "").strip() or None,
+                    author=(author or "").strip() or None,
+                )
+            else:
+                papers = lib.papers_by(
+                    organization=(organization or "").strip() or None,
+                    author=(author or "").strip() or None,
+                    limit=(p + 1) * SEARCH_PAGE,
+                )
+                hits = [Hit(x, float(x.upvotes or 0)) for x in papers]
+        except InvalidInput as exc:
+            error, status, searched = str(exc), 400, False
+    more = len(hits) == (p + 1) * SEARCH_PAGE and p < 49
+    hits = hits[p * SEARCH_PAGE :]
+    feed_params = {k: v for k, v in form.items() if v}
+    return render(
+        request,
+        "search.html",
+        {
+            **form,
+            "modes": MODES,
+            "hits": hits,
+            "error": error,
+            "searched": searched,
+            "voted": _voted(request, [h.paper for h in hits]),
+            "path_qs": _path_qs(request),
+            "feed_href": _href("/feeds/search.atom", **feed_params),
+            "more_href": _href("/search", **feed_params, p=p + 1) if more else None,
+            "first": p * SEARCH_PAGE + 1,
+        },
+        status_code=status,
+    )
+
+
+def _paper_or_404(request: Request, paper_id: str) -> Paper:
+    paper = library(request).get(paper_id[:200])
+    if paper is None:
+        raise NotFound(f"no such paper: {paper_id[:80]}")
+    return paper
+
+
+@router.get("/papers/{paper_id:path}/related", response_class=HTMLResponse)
+def related_page(
+    request: Request, paper_id: str, fragment: Annotated[int, Query(ge=0, le=1)] = 0
+) -> HTMLResponse:
+    lib = library(request)
+    paper = _paper_or_404(request, paper_id)
+    hits = lib.related(paper.id, limit=RELATED_LIMIT)
+    context = {
+        "p": paper,
+        "hits": hits,
+        "voted": _voted(request, [h.paper for h in hits]),
+        "path_back": f"/papers/{paper.id}",
+    }
+    return render(request, "related_fragment.html" if fragment else "related.html", context)
+
+
+@router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
+def paper_page(request: Request, paper_id: str) -> HTMLResponse:
+    paper = _paper_or_404(request, paper_id)
+    return render(request, "paper.html", {"p": paper, "voted": _voted(request, [paper])})
+
+
+def _listing(request: Request, heading: str, papers: list[Paper], p: int, more: str) -> HTMLResponse:
+    return render(
+        request,
+        "list.html",
+        {
+            "heading": heading,
+            "papers": papers[:PAGE_SIZE],
+            "voted": _voted(request, papers),
+            "path_qs": _path_qs(request),
+            "more_href": _href(more, p=p + 1) if len(papers) > PAGE_SIZE else None,
+        },
+    )
+
+
+@router.get("/organizations/{name:path}", response_class=HTMLResponse)
+def organization_page(request: Request, name: str, p: Page = 0) -> HTMLResponse:
+    name = name[:300]
+    papers = library(request).papers_by(organization=name, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    shown = next((x.organization_name for x in papers if x.organization_name), None) or name
+    return _listing(request, f"Papers from {shown}", papers, p, f"/organizations/{quote(name, safe='')}")
+
+
+@router.get("/authors/{name:path}", response_class=HTMLResponse)
+def author_page(request: Request, name: str, p: Page = 0) -> HTMLResponse:
+    name = name[:300]
+    papers = library(request).papers_by(author=name, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    return _listing(request, f"Papers by {name}", papers, p, f"/authors/{quote(name, safe='')}")
+
+
+@router.get("/about", response_class=HTMLResponse)
+def about(request: Request) -> HTMLResponse:
+    return render(request, "about.html", {"trending_days": TRENDING_DAYS, "gravity": feeds.GRAVITY})

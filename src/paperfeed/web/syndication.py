@@ -1,0 +1,118 @@
+"""RSS 2.0 and Atom feeds of the daily list, trending, and any search (built with feedgen on
+lxml, so every piece of paper text is escaped by the XML serializer)."""
+
+from __future__ import annotations
+
+import re
+from datetime import UTC, datetime, time
+from typing import Annotated, Literal
+from urllib.parse import quote, urlencode
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import Response
+from feedgen.feed import FeedGenerator
+
+from paperfeed.errors import InvalidInput
+from paperfeed.records import Paper
+from paperfeed.web.common import library
+
+router = APIRouter(prefix="/feeds", tags=["feeds"])
+
+FEED_SIZE = 50
+Format = Literal["atom", "rss"]
+Text = Annotated[str | None, Query(max_length=1000)]
+# Characters XML 1.0 cannot carry at all (lxml refuses them): dropped from untrusted text.
+_NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+MEDIA = {"atom": "application/atom+xml; charset=utf-8", "rss": "application/rss+xml; charset=utf-8"}
+
+
+def _x(text: object) -> str:
+    return _NOT_XML.sub("", str(text or ""))
+
+
+def _feed(request: Request, fmt: str, title: str, subtitle: str, papers: list[Paper]) -> Response:
+    if fmt not in MEDIA:
+        raise InvalidInput("feeds end in .atom or .rss")
+    base = str(request.base_url).rstrip("/")
+    self_url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
+    fg = FeedGenerator()
+    fg.id(_x(self_url))
+    fg.title(_x(title))
+    fg.subtitle(_x(subtitle))
+    fg.description(_x(subtitle))
+    fg.link(href=_x(self_url), rel="self")
+    fg.link(href=base + "/", rel="alternate")
+    fg.language("en")
+    fg.generator("paperfeed")
+    newest = max((p.day for p in papers if p.day), default=None)
+    fg.updated(datetime.combine(newest, time(12), tzinfo=UTC) if newest else datetime.now(UTC))
+    for paper in papers:
+        url = f"{base}/papers/{quote(paper.id, safe='/')}"
+        entry = fg.add_entry(order="append")
+        entry.id(_x(url))
+        entry.title(_x(paper.title))
+        entry.link(href=_x(url))
+        summary = _x(paper.abstract)
+        entry.summary(summary if summary else None)
+        if fmt == "rss":
+            entry.description(summary or _x(paper.title))
+            entry.guid(_x(url), permalink=True)
+        for name in paper.author_names[:20]:
+            entry.author({"name": _x(name) or "unknown"})
+        for cat in paper.categories[:5]:
+            entry.category(term=_x(cat))
+        when = datetime.combine(paper.day, time(12), tzinfo=UTC) if paper.day else datetime.now(UTC)
+        entry.published(when)
+        entry.updated(when)
+    body = fg.atom_str(pretty=True) if fmt == "atom" else fg.rss_str(pretty=True)
+    return Response(body, media_type=MEDIA[fmt])
+
+
+@router.get("/daily.{fmt}", summary="The daily list as a feed")
+def daily_feed(
+    request: Request,
+    fmt: Format,
+    date: Text = None,
+    week: Text = None,
+    month: Text = None,
+    sort: Literal["upvotes", "published", "trending"] = "upvotes",
+) -> Response:
+    mode = "trending" if sort == "trending" else "published"
+    period, scored = library(request).daily_scored(date, week, month, sort=mode, limit=FEED_SIZE)
+    label = period.label if period else "no papers yet"
+    return _feed(request, fmt, f"paperfeed: papers of {label}", "Daily papers, most upvoted first",
+                 [p for p, _ in scored])
+
+
+@router.get("/trending.{fmt}", summary="Trending papers as a feed")
+def trending_feed(request: Request, fmt: Format) -> Response:
+    scored = library(request).trending(limit=FEED_SIZE)
+    return _feed(request, fmt, "paperfeed: trending papers",
+                 "The last 7 days by upvotes with a time decay", [p for p, _ in scored])
+
+
+@router.get("/search.{fmt}", summary="Any search as a feed")
+def search_feed(
+    request: Request,
+    fmt: Format,
+    q: Annotated[str, Query(min_length=1, max_length=1000)],
+    mode: Text = None,
+    since: Text = None,
+    until: Text = None,
+    category: Text = None,
+    organization: Text = None,
+    author: Text = None,
+) -> Response:
+    hits = library(request).search(
+        q,
+        mode=(mode or None),  # type: ignore[arg-type]
+        limit=FEED_SIZE,
+        since=since or None,
+        until=until or None,
+        category=category or None,
+        organization=organization or None,
+        author=author or None,
+    )
+    params = urlencode({"q": q[:100]})
+    return _feed(request, fmt, f"paperfeed: {q[:100]}", f"Search results for {params}",
+                 [h.paper for h in hits])

@@ -1,0 +1,127 @@
+"""A real browser (Playwright driving Debian's Chromium) against the real app on a real uvicorn
+server: browse a day and the next, open a paper, follow a related paper, sign up, upvote, search
+with a filter, and subscribe to a search's feed. Screenshots of the main pages are written to
+`test-artifacts/screenshots/` for a person to look at."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import webdata
+from lxml import etree
+from playwright.sync_api import Browser, Page, expect, sync_playwright
+
+import paperfeed
+
+CHROMIUM = "/usr/bin/chromium"
+ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+        "--disable-component-update", "--disable-sync", "--no-first-run"]
+SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    root = tmp_path_factory.mktemp("browser")
+    with paperfeed.open(root / "home") as lib:
+        webdata.build(lib, root / "data")
+        with webdata.serving(lib) as url:
+            yield url
+
+
+@pytest.fixture(scope="module")
+def browser() -> Iterator[Browser]:
+    assert Path(CHROMIUM).exists(), "install Debian's chromium (make setup does)"
+    with sync_playwright() as pw:
+        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser: Browser, base_url: str) -> Iterator[Page]:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
+    p = context.new_page()
+    errors: list[str] = []
+    p.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    yield p
+    context.close()
+    assert not errors, f"browser console errors (CSP violations?): {errors}"
+
+
+def shot(page: Page, name: str) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
+
+
+def test_browse_a_day_then_the_next_then_a_paper_and_a_related_one(page: Page) -> None:
+    page.goto("/daily?date=2025-02-04")
+    expect(page.locator("h1")).to_have_text("Papers of 2025-02-04")
+    shot(page, "daily")
+    page.click("#next")
+    expect(page.locator("h1")).to_have_text("Papers of 2025-02-06")
+    page.click("#prev")
+    expect(page.locator("h1")).to_have_text("Papers of 2025-02-04")
+    page.click("text=Speculative Decoding for Large Language Models")
+    expect(page.locator("#title")).to_have_text("Speculative Decoding for Large Language Models")
+    # Related papers arrive by the page's one script; then follow one.
+    related = page.locator("#related article h3 a")
+    expect(related.first).to_be_visible()
+    shot(page, "paper")
+    target = page.locator("#related article h3 a", has_text="Speculative Sampling with Draft Trees")
+    target.click()
+    expect(page.locator("#title")).to_have_text("Speculative Sampling with Draft Trees")
+
+
+def test_hostile_paper_text_shows_as_text(page: Page) -> None:
+    page.goto("/papers/2502.00003")
+    expect(page.locator("#title")).to_have_text(webdata.XSS_TITLE)
+    expect(page.locator("#abstract")).to_contain_text('<img src=x onerror="alert(1)">')
+    assert page.locator("img").count() == 0 and page.locator("main script").count() == 0
+
+
+def test_sign_up_and_upvote(page: Page) -> None:
+    page.goto("/signup")
+    shot(page, "signup")
+    page.fill("input[name=email]", "ada@example.org")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button:has-text('Sign up')")
+    expect(page.locator("header .account")).to_contain_text("ada@example.org")
+    page.goto("/daily?date=2025-02-06")
+    vote = page.locator("form[action='/papers/2502.00007/upvote'] button")
+    expect(vote.locator(".count")).to_have_text("3")
+    vote.click()
+    expect(page.locator("h1")).to_have_text("Papers of 2025-02-06")  # back where we were
+    expect(vote.locator(".count")).to_have_text("4")
+    expect(vote).to_have_class("on")
+    shot(page, "daily-voted")
+    page.goto("/account")
+    expect(page.locator("main")).to_contain_text("Graph Neural Networks for Molecules")
+    shot(page, "account")
+
+
+def test_search_with_a_filter_and_subscribe_to_its_feed(page: Page) -> None:
+    page.goto("/search")
+    page.fill("#search-form input[name=q]", "speculative decoding")
+    page.fill("#search-form input[name=category]", "cs.CL")
+    page.click("#search-form button[type=submit]")
+    results = page.locator("article h3 a")
+    expect(results).to_have_count(1)
+    expect(results.first).to_have_text("Language Model Decoding Strategies Revisited")
+    shot(page, "search")
+    feed_url = page.locator("#search-feed").get_attribute("href")
+    assert feed_url and feed_url.startswith("/feeds/search.atom?")
+    feed = page.request.get(feed_url)  # what a feed reader subscribing to that URL gets
+    assert feed.ok and feed.headers["content-type"].startswith("application/atom+xml")
+    root = etree.fromstring(feed.body())
+    titles = root.xpath("//a:entry/a:title/text()", namespaces={"a": "http://www.w3.org/2005/Atom"})
+    assert titles == ["Language Model Decoding Strategies Revisited"]
+
+
+def test_trending_and_about_pages(page: Page) -> None:
+    page.goto("/trending")
+    expect(page.locator("h1")).to_have_text("Trending")
+    shot(page, "trending")
+    page.goto("/about")
+    expect(page.locator("#trending")).to_be_visible()

@@ -1,0 +1,126 @@
+"""Several app servers on one PostgreSQL: two `paperfeed serve` processes answer while an import
+writes, and upvotes sent to both at once are neither lost nor doubled."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import httpx
+import orjson
+import pytest
+
+from paperfeed.config import Config
+from paperfeed.library import Library
+
+USERS = 24
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def cli(url: str, *args: str) -> list[str]:
+    return [sys.executable, "-m", "paperfeed.cli", "--database", url, *args]
+
+
+def snapshot(path: Path, n: int) -> Path:
+    """n records in the arXiv bulk-snapshot format."""
+    with path.open("wb") as out:
+        for i in range(n):
+            out.write(orjson.dumps({
+                "id": f"2403.{i:05d}", "title": f"Concurrent paper number {i}",
+                "authors": "Ada Lovelace, Alan Turing", "categories": "cs.DB",
+                "abstract": f"We study concurrency control, case {i}.",
+                "versions": [{"version": "v1", "created": "Mon, 4 Mar 2024 10:00:00 GMT"}],
+                "update_date": "2024-03-04",
+            }) + b"\n")
+    return path
+
+
+def wait_up(base: str, proc: subprocess.Popen) -> None:
+    for _ in range(300):
+        if proc.poll() is not None:
+            raise AssertionError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            if httpx.get(base + "/api/daily_papers", timeout=2).status_code == 200:
+                return
+        except httpx.TransportError:
+            pass
+        time.sleep(0.1)
+    raise AssertionError("server did not start")
+
+
+@pytest.fixture
+def two_servers(pg_server, tmp_path: Path):
+    url = pg_server.new_database()
+    with Library(Config.from_env(home=tmp_path / "setup", database_url=url)) as lib:
+        assert subprocess.run(cli(url, "import", "--sample"), capture_output=True).returncode == 0
+        sessions = [
+            lib.accounts.open_session(lib.accounts.signup(f"u{i}@example.org", "long enough pw"))
+            for i in range(USERS)
+        ]
+    procs, bases = [], []
+    for _ in range(2):
+        port = free_port()
+        procs.append(subprocess.Popen(
+            cli(url, "serve", "--host", "127.0.0.1", "--port", str(port)),
+            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        ))
+        bases.append(f"http://127.0.0.1:{port}")
+    try:
+        for base, proc in zip(bases, procs, strict=True):
+            wait_up(base, proc)
+        yield url, bases, sessions
+    finally:
+        for proc in procs:
+            proc.terminate()
+            proc.wait(timeout=30)
+
+
+def test_upvotes_on_two_servers_during_an_import_are_counted_exactly_once(
+    two_servers, tmp_path: Path
+) -> None:
+    url, bases, sessions = two_servers
+    paper = httpx.get(bases[0] + "/api/daily_papers").json()[0]["paper"]
+    before = paper["upvotes"]
+    importing = subprocess.Popen(
+        cli(url, "import", "--no-index", str(snapshot(tmp_path / "snap.jsonl", 8000))),
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )
+
+    def vote(i: int) -> int:
+        """User i upvotes the paper on one server and a paper the import just wrote on the
+        other, reading the first paper back from each."""
+        s = sessions[i]
+        cookies = {"pf_session": s.token}
+        statuses = []
+        for base, pid in ((bases[i % 2], paper["id"]), (bases[(i + 1) % 2], "2403.00000")):
+            with httpx.Client(base_url=base, cookies=cookies) as client:
+                statuses.append(client.post(f"/papers/{pid}/upvote", data={"csrf": s.csrf}).status_code)
+                statuses.append(client.get(f"/api/papers/{paper['id']}").status_code)
+        return max(statuses)
+
+    deadline = time.time() + 120
+    while httpx.get(f"{bases[1]}/api/papers/2403.00000").status_code != 200:  # import under way
+        assert time.time() < deadline and importing.poll() in (None, 0)
+        time.sleep(0.05)
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(vote, range(USERS)))
+    assert all(s < 400 for s in statuses)
+    assert importing.wait(timeout=300) == 0, importing.stderr.read().decode()[-2000:]
+
+    for base in bases:  # both servers see every vote exactly once, and the whole import
+        assert httpx.get(f"{base}/api/papers/{paper['id']}").json()["upvotes"] == before + USERS
+        assert httpx.get(f"{base}/api/papers/2403.00000").json()["upvotes"] == USERS
+        assert httpx.get(f"{base}/api/papers/2403.07999").status_code == 200
+    with Library(Config.from_env(home=tmp_path / "check", database_url=url)) as lib:
+        assert lib.store.count() == 86 + 8000
+        votes = lib.store.db.query("SELECT count(*) FROM votes")[0][0]
+        assert votes == 2 * USERS
