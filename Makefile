@@ -18,11 +18,13 @@ $(STAMP): pyproject.toml Makefile
 	touch $(STAMP)
 
 # Debian packages the tests and benchmarks drive (issue 4): Chromium for the Playwright browser
-# tests (`playwright install` cannot download browsers here), wrk for the web benchmark.
+# tests (`playwright install` cannot download browsers here), wrk for the web benchmark; iproute2
+# (`ip`) to bring up loopback in the Ray test's network namespace (issue 7).
 debian-packages:
-	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wrk >/dev/null; then \
+	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wrk >/dev/null \
+		|| ! command -v ip >/dev/null; then \
 		SUDO=$$(test "$$(id -u)" = 0 || echo sudo); \
-		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver wrk; \
+		$$SUDO apt-get update -qq && $$SUDO apt-get install -y -qq chromium chromium-driver wrk iproute2; \
 	fi
 
 demo: setup

@@ -124,3 +124,34 @@ def test_upvotes_on_two_servers_during_an_import_are_counted_exactly_once(
         assert lib.store.count() == 86 + 8000
         votes = lib.store.db.query("SELECT count(*) FROM votes")[0][0]
         assert votes == 2 * USERS
+
+
+def _try_lease(url: str, start_at: float) -> bool:
+    """In a separate process: take the arXiv harvest lease at `start_at`, hold it a moment."""
+    from paperfeed.harvest.locks import SourceLock, SourceLocked
+    from paperfeed.store.postgres import PostgresStore
+
+    store = PostgresStore(url, max_size=1)
+    try:
+        time.sleep(max(0.0, start_at - time.time()))
+        try:
+            with SourceLock(store.db, "arxiv"):
+                time.sleep(1.0)
+                return True
+        except SourceLocked:
+            return False
+    finally:
+        store.close()
+
+
+def test_a_harvest_lease_is_held_by_one_process_of_many(pg_server) -> None:
+    """Processes on several app servers race for the same harvest lease: exactly one wins."""
+    import multiprocessing
+
+    url = pg_server.new_database()
+    PostgresStore_ = __import__("paperfeed.store.postgres", fromlist=["PostgresStore"]).PostgresStore
+    PostgresStore_(url).close()  # migrated once before the race
+    start_at = time.time() + 3.0
+    with multiprocessing.get_context("spawn").Pool(6) as pool:
+        won = pool.starmap(_try_lease, [(url, start_at)] * 6)
+    assert sorted(won) == [False] * 5 + [True]

@@ -67,6 +67,16 @@ class HarvestConfig:
         )
 
 
+def _digest_at(raw: str | None) -> str | None:
+    """PAPERFEED_DIGEST_HOUR: an hour `7` or a time `07:30` (UTC)."""
+    if not raw:
+        return None
+    text = raw.strip()
+    if text.isdigit() and 0 <= int(text) <= 23:
+        return f"{int(text):02d}:00"
+    return text  # checked as HH:MM by schedule.parse_time_of_day when the job is made
+
+
 @dataclass(frozen=True)
 class Config:
     """Where data lives and how to reach the outside.
@@ -85,6 +95,11 @@ class Config:
     # Imports of at least this many bytes into an empty store build the keyword index in one pass.
     bulk_min_bytes: int = 64 * 1024 * 1024
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
+    # Email digests (issue 5): when `serve --schedule` sends them (UTC), the first retry delay of
+    # a transient SMTP failure (doubled per attempt), a CA file to trust for the SMTP server.
+    digest_at: str = "07:00"
+    digest_retry_seconds: float = 600.0
+    smtp_cafile: str | None = None
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -100,6 +115,11 @@ class Config:
             secret_key=env.get("PAPERFEED_SECRET_KEY") or None,
             bulk_min_bytes=int(env.get("PAPERFEED_BULK_MIN_BYTES") or cls.bulk_min_bytes),
             harvest=HarvestConfig.from_env(env),
+            digest_at=_digest_at(env.get("PAPERFEED_DIGEST_HOUR")) or cls.digest_at,
+            digest_retry_seconds=_env_float(
+                env, "PAPERFEED_DIGEST_RETRY_SECONDS", cls.digest_retry_seconds
+            ),
+            smtp_cafile=env.get("PAPERFEED_SMTP_CAFILE") or None,
         )
 
     @property
