@@ -196,7 +196,7 @@ def free_port() -> int:
 
 def serve(url: str, port: int) -> subprocess.Popen:
     proc = subprocess.Popen(
-        [sys.executable, "-m", "paperfeed.cli", "--database", url, "serve", "--port", str(port)],
+        [str(Path(sys.executable).with_name("paperfeed")), "--database", url, "serve", "--port", str(port)],
         stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
     )
     import httpx

@@ -95,6 +95,7 @@ def main() -> None:
     parser.add_argument("--home", required=True)
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--queries", type=int, default=300)
+    parser.add_argument("--engines", default="hnswlib,faiss,usearch-f32,usearch-f16,usearch-i8")
     args = parser.parse_args()
     keys, vecs = load(args.home, args.n)
     rng = np.random.default_rng(3)
@@ -106,13 +107,15 @@ def main() -> None:
     print(f"{len(keys):,} vectors of {vecs.shape[1]} dims; M={M} ef_add={EF_ADD} "
           f"ef_search={EF_SEARCH}; {args.queries} queries, k=10")
     engines = {
-        "usearch f32": usearch_engine("f32"),
-        "usearch f16": usearch_engine("f16"),
-        "usearch i8": usearch_engine("i8"),
-        "hnswlib f32": hnswlib_engine(),
-        "faiss HNSWFlat f32": faiss_engine(),
+        "hnswlib": ("hnswlib f32", hnswlib_engine),
+        "faiss": ("faiss HNSWFlat f32", faiss_engine),
+        "usearch-f32": ("usearch f32", lambda: usearch_engine("f32")),
+        "usearch-f16": ("usearch f16", lambda: usearch_engine("f16")),
+        "usearch-i8": ("usearch i8", lambda: usearch_engine("i8")),
     }
-    for name, (build, search, memory) in engines.items():
+    for key in args.engines.split(","):
+        name, make = engines[key]
+        build, search, memory = make()
         started = time.perf_counter()
         index = build(keys, vecs)
         build_s = time.perf_counter() - started

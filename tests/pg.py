@@ -54,6 +54,7 @@ class PgServer:
         # A given `root` is kept (and reused when it holds a cluster): benchmarks load once.
         self.keep = root is not None
         if root is not None:
+            root = root.resolve()
             root.mkdir(parents=True, exist_ok=True)
         self.root = root or Path(tempfile.mkdtemp(prefix="paperfeed-pg-"))
         self.data = self.root / "data"

@@ -15,6 +15,12 @@ import pytest
 from paperfeed.library import Library
 
 
+@pytest.fixture
+def lib(any_lib: Library) -> Library:
+    """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
+    return any_lib
+
+
 def snapshot_line(i: int, **overrides) -> bytes:
     rec = {
         "id": f"2402.{i:05d}",

@@ -17,7 +17,7 @@ SAMPLE_DIR = Path(paperfeed.__file__).parent / "sample"
 
 def index_files(lib: Library) -> list[Path]:
     assert lib.semantic is not None
-    return sorted(lib.semantic.directory.glob("*.usearch"))
+    return sorted(lib.semantic.directory.glob("*.hnsw"))
 
 
 def exact_top(lib: Library, query: str, k: int) -> list[str]:
@@ -40,7 +40,7 @@ def test_import_embeds_new_papers_and_persists_the_index(sample_lib: Library, ho
     assert sample_lib.semantic.vectors.encoder() == ("minilm-static", 256)
     assert len(sample_lib.semantic.index) == 86
     sample_lib.close()
-    assert [p.name for p in index_files(sample_lib)] == ["minilm-static.usearch"]
+    assert [p.name for p in index_files(sample_lib)] == ["minilm-static.hnsw"]
     with paperfeed.open(home) as again:
         assert again.semantic is not None
         assert len(again.semantic.index) == 86
@@ -141,5 +141,5 @@ def test_switching_encoders_re_embeds_and_never_mixes(sample_lib: Library, home:
     with paperfeed.open(home) as again:  # the choice is recorded in the store
         assert again.semantic is not None and again.semantic.encoder_name == "minilm"
         assert sorted(p.name for p in index_files(again)) == [
-            "minilm-static.usearch", "minilm.usearch"
+            "minilm-static.hnsw", "minilm.hnsw"
         ]

@@ -8,6 +8,14 @@ import pytest
 
 import paperfeed
 from paperfeed.errors import InvalidInput
+from paperfeed.library import Library
+
+
+@pytest.fixture
+def lib(any_lib: Library) -> Library:
+    """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
+    return any_lib
+
 
 SAMPLE = sorted((Path(paperfeed.__file__).parent / "sample").glob("*.txt"))
 

@@ -1,5 +1,6 @@
 """Several app servers on one PostgreSQL: two `paperfeed serve` processes answer while an import
-writes, and upvotes sent to both at once are neither lost nor doubled."""
+writes, upvotes sent to both at once are neither lost nor doubled, and a lease (the harvest lock)
+raced for by many processes is held by exactly one."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import pytest
 
 from paperfeed.config import Config
 from paperfeed.library import Library
+from paperfeed.store.postgres import PostgresStore
 
 USERS = 24
 
@@ -27,7 +29,7 @@ def free_port() -> int:
 
 
 def cli(url: str, *args: str) -> list[str]:
-    return [sys.executable, "-m", "paperfeed.cli", "--database", url, *args]
+    return [str(Path(sys.executable).with_name("paperfeed")), "--database", url, *args]
 
 
 def snapshot(path: Path, n: int) -> Path:
@@ -129,7 +131,6 @@ def test_upvotes_on_two_servers_during_an_import_are_counted_exactly_once(
 def _try_lease(url: str, start_at: float) -> bool:
     """In a separate process: take the arXiv harvest lease at `start_at`, hold it a moment."""
     from paperfeed.harvest.locks import SourceLock, SourceLocked
-    from paperfeed.store.postgres import PostgresStore
 
     store = PostgresStore(url, max_size=1)
     try:
@@ -149,9 +150,47 @@ def test_a_harvest_lease_is_held_by_one_process_of_many(pg_server) -> None:
     import multiprocessing
 
     url = pg_server.new_database()
-    PostgresStore_ = __import__("paperfeed.store.postgres", fromlist=["PostgresStore"]).PostgresStore
-    PostgresStore_(url).close()  # migrated once before the race
+    PostgresStore(url).close()  # migrated once before the race
     start_at = time.time() + 3.0
     with multiprocessing.get_context("spawn").Pool(6) as pool:
         won = pool.starmap(_try_lease, [(url, start_at)] * 6)
     assert sorted(won) == [False] * 5 + [True]
+
+
+def _send_digests(url: str, smtp_url: str, start_at: float) -> int:
+    """In a separate process (another app server): run the day's digest send at `start_at`."""
+    import os
+
+    from digestdata import BASE_URL, DAY, MAIL_FROM, later
+
+    os.environ.update(PAPERFEED_SMTP_URL=smtp_url, PAPERFEED_MAIL_FROM=MAIL_FROM,
+                      PAPERFEED_BASE_URL=BASE_URL, PAPERFEED_DIGEST_RETRY_SECONDS="0")
+    with Library(Config.from_env(home=Path(f"/tmp/unused-{os.getpid()}"), database_url=url)) as lib:
+        time.sleep(max(0.0, start_at - time.time()))
+        return lib.digests.send(DAY, now=later()).sent
+
+
+def test_digests_sent_from_several_processes_at_once_go_out_exactly_once(pg_server) -> None:
+    """The outbox and its send lock hold across processes on PostgreSQL: three senders started
+    together, then three more, deliver one digest per subscriber in all."""
+    import multiprocessing
+
+    from digestdata import TRENDING
+    from smtp_sink import SmtpSink
+
+    url = pg_server.new_database()
+    sink = SmtpSink().start()
+    try:
+        with Library(Config.from_env(home=Path("/tmp/unused"), database_url=url)) as lib:
+            lib.store.upsert(TRENDING)
+            for i in range(12):
+                lib.subscribers.add(f"reader{i}@example.org", confirmed=True)
+        with multiprocessing.get_context("spawn").Pool(3) as pool:
+            for _ in range(2):
+                start_at = time.time() + 4.0
+                sent = pool.starmap(_send_digests, [(url, sink.url, start_at)] * 3)
+                assert sum(sent) in (0, 12)
+        assert sink.recorder.count() == 12
+        assert all(len(sink.recorder.to(f"reader{i}@example.org")) == 1 for i in range(12))
+    finally:
+        sink.stop()

@@ -164,7 +164,7 @@ def test_an_unreachable_database_is_a_clear_error_not_a_traceback(tmp_path: Path
     with pytest.raises(InvalidInput, match="cannot use postgresql://u:\\*\\*\\*@127.0.0.1:1/x"):
         PostgresStore("postgresql://u:secret@127.0.0.1:1/x")
     proc = subprocess.run(
-        [sys.executable, "-m", "paperfeed.cli", "--database", "postgresql://127.0.0.1:1/x", "stats"],
+        [str(Path(sys.executable).with_name("paperfeed")), "--database", "postgresql://127.0.0.1:1/x", "stats"],
         capture_output=True, text=True,
     )
     assert proc.returncode == 2 and "cannot use" in proc.stderr and "Traceback" not in proc.stderr

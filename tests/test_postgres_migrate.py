@@ -18,7 +18,7 @@ from paperfeed.records import Author, make_paper
 
 def run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "paperfeed.cli", *args], capture_output=True, text=True, timeout=300
+        [str(Path(sys.executable).with_name("paperfeed")), *args], capture_output=True, text=True, timeout=300
     )
 
 

@@ -27,7 +27,7 @@ UNSHARE = ["unshare", "--net", "--pid", "--fork", "--mount-proc"]
 
 
 def paperfeed(*args: str) -> list[str]:
-    return [sys.executable, "-m", "paperfeed.cli", *args]
+    return [str(Path(sys.executable).with_name("paperfeed")), *args]
 
 
 def vectors(home: Path) -> dict[str, bytes]:

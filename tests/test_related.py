@@ -15,6 +15,12 @@ from paperfeed.library import Library
 from paperfeed.records import Paper
 from paperfeed.sources import FORMATS
 
+
+@pytest.fixture
+def lib(any_lib: Library) -> Library:
+    """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
+    return any_lib
+
 SAMPLE_DIR = Path(paperfeed.__file__).parent / "sample"
 runner = CliRunner()
 

@@ -21,6 +21,12 @@ from paperfeed.web.app import create_app
 
 
 @pytest.fixture
+def lib(any_lib: Library) -> Library:
+    """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
+    return any_lib
+
+
+@pytest.fixture
 def web_lib(lib: Library, tmp_path: Path) -> Library:
     return webdata.build(lib, tmp_path / "data")
 

@@ -346,8 +346,11 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
         emit_json(data)
         return
     for key, value in data.items():
-        if key != "imports":
+        if key not in ("imports", "harvests"):
             typer.echo(f"{key}: {value}")
+    for source, run in data.get("harvests", {}).items():  # issue 6: the last run of each source
+        outcome = f"{run['status']}: {run['error']}" if run["error"] else f"{run['status']} {run['counts']}"
+        typer.echo(f"harvest {source}: {run['finished_at'] or run['started_at']}  {outcome}")
     for entry in data["imports"]:
         status = f"error: {entry['error']}" if entry["error"] else entry["counts"]
         typer.echo(f"  {entry['finished_at']}  {entry['source']}  {status}")
@@ -381,6 +384,9 @@ def serve(
     host: Annotated[str, typer.Option()] = "127.0.0.1",
     port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
     workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Also run the daily jobs (harvests, email digests).")
+    ] = False,
 ) -> None:
     """Serve the web app and the JSON API."""
     import uvicorn
@@ -388,6 +394,13 @@ def serve(
     from paperfeed.web.app import create_app
 
     config = ctx.ensure_object(State).config()
+    if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
+        from paperfeed.schedule import Scheduler, configured_jobs
+
+        try:
+            Scheduler(configured_jobs(config)).start()
+        except PaperfeedError as exc:
+            raise fail(str(exc)) from None
     if workers == 1:
         uvicorn.run(create_app(config), host=host, port=port, log_level="info")
         return
@@ -456,6 +469,19 @@ def users_export(ctx: typer.Context, email: Annotated[str, typer.Argument()]) ->
     """A user's own data (upvotes, ...) as JSON on stdout."""
     with library(ctx) as lib:
         emit_json(lib.accounts.export(lib.accounts.user(email)))
+
+
+if __name__ == "__main__":  # `python -m paperfeed.cli`: the sub-apps below import this module by
+    sys.modules.setdefault("paperfeed.cli", sys.modules[__name__])  # name; let them find this one
+
+from paperfeed.cli_digest import digest_app, subscribers_app  # noqa: E402 - needs the helpers above
+
+app.add_typer(subscribers_app, name="subscribers")
+app.add_typer(digest_app, name="digest")
+
+from paperfeed.cli_harvest import harvest_app  # noqa: E402 - needs the helpers above
+
+app.add_typer(harvest_app, name="harvest")
 
 
 def main() -> None:

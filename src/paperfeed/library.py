@@ -122,6 +122,7 @@ class Library:
         max_results: int = 100,
         base_url: str | None = None,
         *,
+        page_size: int = 100,
         progress: HarvestProgress | None = None,
         index: bool = True,
         log: Callable[[str], None] | None = None,
@@ -135,7 +136,7 @@ class Library:
             query=query or None,
             ids=tuple(ids),
             max_results=max_results,
-            page_size=min(max_results, 100),
+            page_size=min(max_results, page_size),
         )
         return self._harvest(params, progress, index, log)
 
@@ -390,6 +391,23 @@ class Library:
     def import_log(self, limit: int = 10) -> list[dict[str, Any]]:
         return [_log_dict(e) for e in self.store.import_log(limit)]
 
+    # -- subscriptions and email digests (issue 5) -----------------------------------------------
+
+    @property
+    def digests(self) -> Any:
+        """Digests: subscribe / confirm / unsubscribe, compose, preview and send
+        (`paperfeed.digest.Digests`); `lib.subscribers` manages the subscriber rows."""
+        if getattr(self, "_digests", None) is None:
+            from paperfeed.digest import Digests
+
+            self._digests = Digests(self)
+        return self._digests
+
+    @property
+    def subscribers(self) -> Any:
+        """Subscribers (`paperfeed.digest.Subscriptions`): add, list, get, remove."""
+        return self.digests.subscribers
+
     # -- moving to PostgreSQL (issue 7) ---------------------------------------------------------
 
     def migrate_rows(self) -> int:
@@ -429,12 +447,13 @@ def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:
 
 def open_semantic(config: Config, store: Store) -> SemanticEngine | None:
     """The vectors side of a store: its vectors table and an index file beside the database."""
+    from paperfeed.store.postgres import PostgresStore
     from paperfeed.store.sqlite import SQLiteStore
 
-    if type(store).__name__ == "PostgresStore":  # vectors and their HNSW index in pgvector
+    if isinstance(store, PostgresStore):  # vectors and their HNSW index in pgvector: no file
         from paperfeed.embed.pg_vectors import PgVectors
 
-        return SemanticEngine(PgVectors(store), config.home / "vectors", config.encoder)  # type: ignore[arg-type]
+        return SemanticEngine(PgVectors(store), config.home / "vectors", config.encoder)
     if not isinstance(store, SQLiteStore):
         return None
     from paperfeed.embed.sqlite_vectors import SQLiteVectors

@@ -23,6 +23,7 @@ import numpy as np
 
 from paperfeed.errors import InvalidInput
 from paperfeed.store.db import FEATURE_MIGRATIONS
+from paperfeed.store.postgres import PostgresStore, nul_free
 from paperfeed.store.sqlite import SQLiteStore
 
 BATCH = 5_000
@@ -76,8 +77,6 @@ def rows_to_copy(source: SQLiteStore) -> int:
 
 
 def migrate(source: SQLiteStore, target_url: str, progress: Progress | None = None) -> MigrationReport:
-    from paperfeed.store.postgres import PostgresStore
-
     if not target_url.startswith(("postgresql:", "postgres:")):
         raise InvalidInput("--to must be a postgresql://… URL")
     target = PostgresStore(target_url)
@@ -155,7 +154,7 @@ def _copy_papers(source: SQLiteStore, target: Any, tick: Progress) -> int:
             cur.copy(f"COPY papers (pk, {cols}) FROM STDIN") as copy,
         ):
             for row in rows:  # SQLite may hold JSON as bytes (authors): PostgreSQL has TEXT
-                copy.write_row([v.decode() if isinstance(v, bytes) else v for v in row])
+                copy.write_row(nul_free([v.decode() if isinstance(v, bytes) else v for v in row]))
         copied += len(rows)
         tick(len(rows))
     with target.connection() as conn:  # new papers get keys after the copied ones
@@ -231,5 +230,5 @@ def _replace_table(
         cur.execute(f'DELETE FROM "{table}"')
         if rows:
             marks = ", ".join(["%s"] * len(columns))
-            cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', rows)
+            cur.executemany(f'INSERT INTO "{table}" ({names}) VALUES ({marks})', nul_free(rows))
     return len(rows)

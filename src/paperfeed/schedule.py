@@ -24,6 +24,7 @@ log = logging.getLogger("paperfeed.schedule")
 # "module:function" job factories; append yours (issue 6: harvests; the digest adds its own).
 FACTORIES: list[str] = [
     "paperfeed.harvest.jobs:harvest_jobs",
+    "paperfeed.digest.jobs:digest_jobs",
 ]
 
 

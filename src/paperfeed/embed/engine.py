@@ -18,6 +18,9 @@ EXACT_FILTERED_MAX = 100_000
 """A filtered semantic search over at most this many papers scans their vectors exactly (a few ms
 per 10k); above it, the ANN index is asked for more and more neighbours until enough pass."""
 
+SAVE_EVERY = 100_000
+"""`paperfeed index` saves the index file after every this many vectors."""
+
 IndexProgress = Callable[[int], None]
 
 
@@ -102,6 +105,8 @@ class SemanticEngine:
             done += self.embed_rows(rows)
             if progress:
                 progress(len(rows))
+            if done % SAVE_EVERY < len(rows):
+                self.index.save()  # bounds what a crash leaves for the next catch-up
         self.index.save()
         return done
 

@@ -6,8 +6,10 @@ jitter; a `Retry-After` header (seconds or an HTTP date) is honoured, bounded by
 `retry_after_max` so a server cannot park a harvest for hours. Other 4xx fail at once.
 
 Spacing: `min_interval` seconds pass between the END of one response and the START of the next
-request, so the server sees its requests at least that far apart whatever the network does
-(arXiv asks for one request every 3 seconds over one connection).
+request to the same host, so the server sees its requests at least that far apart whatever the
+network does (arXiv asks for one request every 3 seconds over one connection). The spacing is
+kept per host for the whole process, so back-to-back harvests (or two clients) stay polite too;
+two processes are kept apart by the per-source harvest lock.
 """
 
 from __future__ import annotations
@@ -24,6 +26,16 @@ from typing import Any
 import httpx
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+# host -> time.monotonic() at the end of the last response from it, for the whole process.
+_last_end: dict[str, float] = {}
+_host_locks: dict[str, threading.Lock] = {}
+_registry_lock = threading.Lock()
+
+
+def _host_lock(host: str) -> threading.Lock:
+    with _registry_lock:
+        return _host_locks.setdefault(host, threading.Lock())
 
 
 class FetchError(Exception):
@@ -73,7 +85,7 @@ def retry_after_seconds(value: str | None, now: datetime | None = None) -> float
 
 
 class HttpClient:
-    """One connection, spaced requests, retries. Thread-safe: requests are serialised."""
+    """One connection, spaced requests, retries. Thread-safe: requests to a host are serialised."""
 
     def __init__(
         self,
@@ -85,8 +97,6 @@ class HttpClient:
         self.settings = settings
         self._sleep = sleep
         self._log = log or (lambda _message: None)
-        self._lock = threading.Lock()
-        self._last_end: float | None = None
         self.requests = 0  # attempts made, retries included
         self._client = httpx.Client(
             headers={"User-Agent": user_agent(settings.contact), "Accept-Encoding": "gzip"},
@@ -106,23 +116,24 @@ class HttpClient:
 
     def get(self, url: str, params: Mapping[str, Any] | None = None) -> httpx.Response:
         """GET with retries; returns a 2xx response (body read) or raises FetchError."""
-        with self._lock:
-            return self._get(url, dict(params or {}))
+        host = httpx.URL(url).host
+        with _host_lock(host):  # one request at a time per host, spaced
+            return self._get(url, host, dict(params or {}))
 
-    def _get(self, url: str, params: dict[str, Any]) -> httpx.Response:
+    def _get(self, url: str, host: str, params: dict[str, Any]) -> httpx.Response:
         s = self.settings
         last_problem = "no attempt made"
         for attempt in range(1, s.max_attempts + 1):
-            self._space()
+            self._space(host)
             wait: float | None = None
             self.requests += 1
             try:
                 response = self._client.get(url, params=params)
                 response.read()
             except httpx.TimeoutException:
-                last_problem = f"timed out after {s.timeout:g} s"
+                last_problem = f"{url} timed out after {s.timeout:g} s"
             except httpx.TransportError as exc:
-                last_problem = f"connection failed: {exc or type(exc).__name__}"
+                last_problem = f"connection to {url} failed: {exc or type(exc).__name__}"
             else:
                 if response.is_success:
                     return response
@@ -131,7 +142,7 @@ class HttpClient:
                     raise FetchError(last_problem, response.status_code, response.content[:4096])
                 wait = retry_after_seconds(response.headers.get("Retry-After"))
             finally:
-                self._last_end = time.monotonic()
+                _last_end[host] = time.monotonic()
             if attempt == s.max_attempts:
                 break
             delay = min(wait, s.retry_after_max) if wait is not None else self._backoff(attempt)
@@ -145,8 +156,9 @@ class HttpClient:
         ceiling = min(self.settings.backoff_max, self.settings.backoff_base * 2 ** (attempt - 1))
         return random.uniform(ceiling / 2, ceiling)
 
-    def _space(self) -> None:
-        if self._last_end is None or self.settings.min_interval <= 0:
+    def _space(self, host: str) -> None:
+        last = _last_end.get(host)
+        if last is None or self.settings.min_interval <= 0:
             return
-        while (remaining := self._last_end + self.settings.min_interval - time.monotonic()) > 0:
+        while (remaining := last + self.settings.min_interval - time.monotonic()) > 0:
             self._sleep(remaining)

@@ -131,6 +131,13 @@ class Store(ABC):
         """Papers passing the filters, newest day first (organization and author pages)."""
         raise NotImplementedError(f"{type(self).__name__} cannot list papers by filters yet")
 
+    def papers_added_between(
+        self, after: str, until: str, *, limit: int = 10_000
+    ) -> list[tuple[Paper, str]]:
+        """Papers that arrived in the store (`added_at`, ISO UTC) in (after, until], newest
+        first, with their arrival time: the candidates of an email digest (issue 5)."""
+        raise NotImplementedError(f"{type(self).__name__} cannot list papers by arrival yet")
+
     def after_import(self) -> None:  # noqa: B027 - a hook backends may leave empty
         """Maintenance after an import (e.g. refreshing search statistics); none by default."""
 

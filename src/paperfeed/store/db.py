@@ -155,3 +155,50 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Issue 5 (digest/): email subscribers and their topics (saved searches), and the digest outbox:
+# one row per subscriber and digest day (the unique key makes sending exactly-once), holding the
+# papers chosen (so nothing is sent twice) and the delivery state.
+FEATURE_MIGRATIONS.append(
+    (
+        "digest: subscribers, topics, outbox",
+        """
+    CREATE TABLE subscribers (
+        id TEXT PRIMARY KEY,
+        email TEXT NOT NULL UNIQUE,
+        name TEXT,
+        status TEXT NOT NULL,
+        trending INTEGER NOT NULL DEFAULT 1,
+        frequency TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        confirmed_at TEXT,
+        since TEXT NOT NULL,
+        last_error TEXT,
+        last_error_at TEXT
+    );
+    CREATE TABLE subscriber_topics (
+        subscriber_id TEXT NOT NULL,
+        position INTEGER NOT NULL,
+        topic TEXT NOT NULL,
+        PRIMARY KEY (subscriber_id, position)
+    );
+    CREATE TABLE digest_outbox (
+        id TEXT PRIMARY KEY,
+        subscriber_id TEXT NOT NULL,
+        digest_date TEXT NOT NULL,
+        status TEXT NOT NULL,
+        content TEXT NOT NULL,
+        cutoff TEXT NOT NULL,
+        message_id TEXT NOT NULL,
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at TEXT NOT NULL,
+        error TEXT,
+        created_at TEXT NOT NULL,
+        sent_at TEXT,
+        UNIQUE (subscriber_id, digest_date)
+    );
+    CREATE INDEX digest_outbox_due ON digest_outbox(status, next_attempt_at)
+        """,
+    )
+)

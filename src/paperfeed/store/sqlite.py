@@ -647,6 +647,16 @@ class SQLiteStore(Store):
         ).fetchall()
         return [row_to_paper(r) for r in rows]
 
+    def papers_added_between(
+        self, after: str, until: str, *, limit: int = 10_000
+    ) -> list[tuple[Paper, str]]:
+        rows = self.conn.execute(
+            f"{_SELECT.replace(' FROM papers', ', added_at FROM papers')} "
+            "WHERE added_at > ? AND added_at <= ? ORDER BY added_at DESC, rowid DESC LIMIT ?",
+            (after, until, limit),
+        ).fetchall()
+        return [(row_to_paper(r[:-1]), r[-1]) for r in rows]
+
     def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
         """Organizations are found through their indexes (migration 3). For an author, newest
         papers are scanned with the filter's LIKE under a work budget (quick for a frequent

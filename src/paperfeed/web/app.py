@@ -18,7 +18,7 @@ from paperfeed.accounts import TooManyAttempts
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
-from paperfeed.web import api, auth, pages, syndication
+from paperfeed.web import api, auth, pages, subscribe, syndication
 from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
 
 # More features add their router here (e.g. `subscribe.router`, issue 5). The pages router is
@@ -27,6 +27,7 @@ ROUTERS = [
     api.router,
     syndication.router,
     auth.router,
+    subscribe.router,
     pages.router,
 ]
 
