@@ -273,13 +273,13 @@ def main() -> None:
     try:
         if "import" not in skip:
             result["import_records_per_s"] = import_rate(server, args.import_records)
-        url = server.url("paperfeed_1m")
+        url = server.url("paperfeed_bench")
         import psycopg
 
         with psycopg.connect(server.admin_url, autocommit=True) as conn:
-            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'paperfeed_1m'").fetchone()
+            exists = conn.execute("SELECT 1 FROM pg_database WHERE datname = 'paperfeed_bench'").fetchone()
             if not exists:
-                conn.execute("CREATE DATABASE paperfeed_1m TEMPLATE paperfeed_template")
+                conn.execute("CREATE DATABASE paperfeed_bench TEMPLATE paperfeed_template")
         with Library(Config.from_env(home=args.home)) as sq:
             t = time.perf_counter()
             copied = sq.migrate_to(url)

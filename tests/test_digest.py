@@ -315,3 +315,22 @@ def test_serve_schedule_sends_the_due_digests_at_the_configured_hour(
     assert scheduler.run_pending() == ["email digests"]
     assert len(smtp.recorder.to("ada@example.org")) == 1
     assert scheduler.run_pending() == []  # not again until tomorrow 07:00
+
+
+def test_topics_rank_arrivals_by_bm25_needing_every_word_or_all_but_one_of_a_long_topic() -> None:
+    from paperfeed.digest.topics import ArrivalIndex
+
+    papers = [
+        paper(1, "Graph networks for molecules"),                      # 2 of 3 words
+        paper(2, "Neural graph networks", "Graph neural networks."),   # all 3, twice
+        paper(3, "Neural fields"),                                     # 1 of 3
+        paper(4, "Graph neural network pruning"),                      # all 3 (plural folded)
+        paper(5, "Transformers", "Graph neural networks in the abstract only."),
+    ]
+    index = ArrivalIndex(papers)
+    ranked = [papers[doc].id for doc, _ in index.match("graph neural networks")]
+    assert ranked[:2] == ["2611.00002", "2611.00004"]  # all words, the title weighs most
+    assert set(ranked[2:]) == {"2611.00005", "2611.00001"} and ranked[2] == "2611.00005"
+    assert "2611.00003" not in ranked
+    assert [papers[d].id for d, _ in index.match("neural fields")] == ["2611.00003"]  # two words: both
+    assert index.match("the of and") == [] and index.match("unknownword") == []

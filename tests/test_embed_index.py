@@ -143,3 +143,23 @@ def test_switching_encoders_re_embeds_and_never_mixes(sample_lib: Library, home:
         assert sorted(p.name for p in index_files(again)) == [
             "minilm-static.hnsw", "minilm.hnsw"
         ]
+
+
+def test_cli_index_is_quiet_when_piped_and_rejects_unknown_encoders(home: Path) -> None:
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
+    runner = CliRunner()
+
+    def cli(*args: str):
+        return runner.invoke(app, ["--home", str(home), *args], catch_exceptions=False)
+
+    assert cli("import", "--sample", "--no-index").exit_code == 0
+    result = cli("index", "--json")
+    assert result.exit_code == 0, result.output
+    assert '"embedded": 86' in result.stdout
+    assert "━" not in result.stderr and "\r" not in result.stderr  # no progress bar when piped
+    bad = cli("index", "--encoder", "bert-huge")
+    assert bad.exit_code == 2 and "unknown encoder" in bad.stderr
+    assert "Traceback" not in bad.output

@@ -185,8 +185,11 @@ def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
     vectors.set_encoder(*encoder)  # makes the table (a no-op when a previous run did)
     with target.connection() as conn:
         after = conn.execute("SELECT coalesce(max(paper_pk), 0) FROM embeddings").fetchone()[0]
-        # One HNSW build at the end beats growing the graph row by row.
-        conn.execute("DROP INDEX IF EXISTS embeddings_hnsw")
+        to_copy = source.conn.execute(
+            "SELECT count(*) FROM embeddings WHERE paper_rowid > ?", (after,)
+        ).fetchone()[0]
+        if to_copy:  # one HNSW build at the end beats growing the graph row by row
+            conn.execute("DROP INDEX IF EXISTS embeddings_hnsw")
     tick(after and _count_upto(source, "embeddings", "paper_rowid", after))
     copied = 0
     for rows in _batches(

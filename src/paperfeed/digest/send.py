@@ -151,7 +151,7 @@ class Digests:
         try:
             lock.acquire()
         except SourceLocked as exc:
-            report.locked = str(exc).replace("harvest", "digest send")
+            report.locked = f"another digest send is running ({exc})"
             return report
         try:
             self.outbox.recover()
@@ -179,6 +179,7 @@ class Digests:
     _last_error_was_connection = False
 
     def _deliver(self, smtp: SmtpConnection, from_addr: str, row: OutboxRow, now: datetime) -> str:
+        self._last_error, self._last_error_was_connection = None, False
         sub = self.subscribers.find_id(row.subscriber_id)
         if sub is None or sub.status != "active":
             self.outbox.mark_failed(row.id, "the subscriber left before it was sent", "cancelled")

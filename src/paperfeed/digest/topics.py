@@ -19,6 +19,8 @@ import re
 import unicodedata
 from collections import defaultdict
 
+import numpy as np
+
 from paperfeed.records import Paper
 from paperfeed.search import query_terms
 
@@ -28,6 +30,7 @@ K1, B = 1.2, 0.75
 
 
 def normalise(word: str) -> str:
+    """A lower-cased word with accents folded and a plural `s` dropped."""
     word = word.lower()
     if not word.isascii():
         word = "".join(c for c in unicodedata.normalize("NFKD", word) if not unicodedata.combining(c))
@@ -36,32 +39,45 @@ def normalise(word: str) -> str:
     return word
 
 
-def _words(text: str) -> list[str]:
-    return [normalise(w) for w in _WORD.findall(text)]
-
-
 class ArrivalIndex:
-    """An in-memory BM25 index over a list of papers (the arrivals window)."""
+    """An in-memory BM25 index over a list of papers (the arrivals window). Postings are numpy
+    arrays, so ranking a topic is a few vector operations over the window, whatever its size."""
 
     def __init__(self, papers: list[Paper]) -> None:
         self.papers = papers
-        self.postings: dict[str, dict[int, float]] = defaultdict(dict)
-        self.lengths: list[float] = []
+        postings: dict[str, tuple[list[int], list[float]]] = defaultdict(lambda: ([], []))
+        lengths: list[float] = []
+        seen: dict[str, str] = {}  # word → normalised word: most words repeat
         for doc, paper in enumerate(papers):
             weighted: dict[str, float] = defaultdict(float)
             length = 0.0
             fields = (paper.title, paper.abstract, " ".join(a.name for a in paper.authors))
             for text, weight in zip(fields, FIELD_WEIGHTS, strict=True):
-                words = _words(text or "")
+                words = _WORD.findall((text or "").lower())
                 length += weight * len(words)
                 for word in words:
-                    weighted[word] += weight
+                    norm = seen.get(word)
+                    if norm is None:
+                        norm = seen[word] = normalise(word)
+                    weighted[norm] += weight
             for word, tf in weighted.items():
-                self.postings[word][doc] = tf
-            self.lengths.append(length)
-        self.avg_length = (sum(self.lengths) / len(self.lengths)) if self.lengths else 1.0
-        self._norms = [K1 * (1 - B + B * length / self.avg_length) for length in self.lengths]
+                docs, tfs = postings[word]
+                docs.append(doc)
+                tfs.append(tf)
+            lengths.append(length)
+        self._postings = postings
+        self._arrays: dict[str, tuple[np.ndarray, np.ndarray]] = {}
+        length_array = np.asarray(lengths, dtype=np.float64)
+        avg = float(length_array.mean()) if len(lengths) else 1.0
+        self._norms = K1 * (1 - B + B * length_array / (avg or 1.0))
         self._cache: dict[str, list[tuple[int, float]]] = {}
+
+    def _posting(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        array = self._arrays.get(term)
+        if array is None:
+            docs, tfs = self._postings.get(term, ([], []))
+            array = self._arrays[term] = (np.asarray(docs, dtype=np.int64), np.asarray(tfs, dtype=np.float64))
+        return array
 
     def match(self, topic: str) -> list[tuple[int, float]]:
         """(document number, score) of the papers matching a topic, best first."""
@@ -73,29 +89,22 @@ class ArrivalIndex:
 
     def _match(self, topic: str) -> list[tuple[int, float]]:
         terms = list(dict.fromkeys(normalise(t) for t in query_terms(topic)))
-        if not terms:
+        n = len(self.papers)
+        if not terms or not n:
             return []
         needed = len(terms) if len(terms) <= 2 else len(terms) - 1
-        postings = sorted((self.postings.get(t, {}) for t in terms), key=len)
-        if needed == len(terms) and not postings[0]:
-            return []  # a word no arrival has
-        # A paper with `needed` of the n words is in one of the n - needed + 1 rarest postings:
-        # only those are walked; the other words are looked up.
-        candidates: set[int] = set()
-        for posting in postings[: len(terms) - needed + 1]:
-            candidates.update(posting)
-        n = len(self.papers)
-        idfs = [math.log(1 + (n - len(p) + 0.5) / (len(p) + 0.5)) for p in postings]
-        norms = self._norms
-        ranked: list[tuple[int, int, float]] = []
-        for doc in candidates:
-            hits, score = 0, 0.0
-            for posting, idf in zip(postings, idfs, strict=True):
-                tf = posting.get(doc)
-                if tf is not None:
-                    hits += 1
-                    score += idf * tf * (K1 + 1) / (tf + norms[doc])
-            if hits >= needed:
-                ranked.append((-hits, doc, score))
-        ranked.sort(key=lambda x: (x[0], -x[2], x[1]))
-        return [(doc, score) for _, doc, score in ranked]
+        scores = np.zeros(n)
+        hits = np.zeros(n, dtype=np.int32)
+        for term in terms:
+            docs, tfs = self._posting(term)
+            if not len(docs):
+                continue
+            idf = math.log(1 + (n - len(docs) + 0.5) / (len(docs) + 0.5))
+            scores[docs] += idf * tfs * (K1 + 1) / (tfs + self._norms[docs])
+            hits[docs] += 1
+        found = np.flatnonzero(hits >= needed)
+        if not len(found):
+            return []
+        order = np.lexsort((found, -scores[found], -hits[found]))  # last key sorts first
+        ranked = found[order]
+        return list(zip(ranked.tolist(), scores[ranked].tolist(), strict=True))
