@@ -233,10 +233,13 @@ class Accounts:
                 "DELETE FROM votes WHERE user_id = ? AND paper_id = ?", (user.id, paper.id)
             )
             if not removed:
-                tx.execute(
-                    "INSERT INTO votes (user_id, paper_id, created_at) VALUES (?, ?, ?)",
+                added = tx.execute(
+                    "INSERT INTO votes (user_id, paper_id, created_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (user_id, paper_id) DO NOTHING",
                     (user.id, paper.id, now_iso()),
                 )
+                if not added:  # a concurrent request of the same user voted first
+                    return True
             tx.execute(
                 "INSERT INTO paper_votes (paper_id, day, count) VALUES (?, ?, ?) "
                 "ON CONFLICT (paper_id) DO UPDATE SET count = paper_votes.count + excluded.count, "
