@@ -20,8 +20,8 @@ from paperfeed.search import STOPWORDS, Hit, query_terms
 from paperfeed.store.base import Store
 
 DENSE_CANDIDATES = 100
-KEYWORD_CANDIDATES = 30
-TITLE_TERMS = 6
+KEYWORD_CANDIDATES = 15
+TITLE_TERMS = 4
 MAX_DOC_TERMS = 24
 _WORD_RE = re.compile(r"[^\W\d_][\w-]*\w|[^\W\d_]", re.UNICODE)
 

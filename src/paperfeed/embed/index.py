@@ -6,8 +6,10 @@ the store fingerprint (vector count, last write's sequence number) the file was 
 a file missing, unreadable or of another encoder is rebuilt from the stored vectors (no
 re-embedding); a file behind the store (a crash between the store's write and the index's, or
 another process's import) is caught up with the vectors written since, and rebuilt if that does
-not make it whole. Writes go to a temporary file renamed into place, index first, sidecar second,
-so the sidecar never claims more than the file holds.
+not make it whole. Writes go to a temporary file renamed into place, index first, sidecar second;
+the sidecar also holds the file's size and a hash of its ends, so a file that does not match its
+sidecar (a crash between the two renames, two writers racing, a truncated or overwritten file)
+is rebuilt rather than trusted.
 """
 
 from __future__ import annotations
