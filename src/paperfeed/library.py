@@ -205,6 +205,7 @@ class Library:
             cluster.pop("encoder", None)
         else:
             embedded = self.semantic.embed_missing(progress)
+        self.store.after_import()  # search statistics, for stores imported before they existed
         return {
             "encoder": self.semantic.encoder_name,
             "embedded": embedded,
