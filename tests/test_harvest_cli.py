@@ -97,6 +97,15 @@ def seeded_home(home: Path) -> Path:
     return home
 
 
+def harvested(home: Path) -> int:
+    """Papers of the crash harvest stored so far (read while the harvest writes: WAL)."""
+    try:
+        with sqlite3.connect(f"file:{home / 'paperfeed.db'}?mode=ro", uri=True, timeout=1) as conn:
+            return conn.execute("SELECT count(*) FROM papers WHERE title LIKE 'Crash paper%'").fetchone()[0]
+    except sqlite3.Error:
+        return 0
+
+
 def papers(home: Path) -> list[tuple]:
     with sqlite3.connect(home / "paperfeed.db") as conn:
         return conn.execute(
@@ -123,7 +132,13 @@ def test_a_harvest_killed_at_any_moment_and_run_again_ends_as_an_uninterrupted_o
                  "--base-url", url, "--no-index"],
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=ENV,
             )
-            time.sleep(rng.uniform(0.8, 3.0))  # start-up takes most of a second
+            # Kill once the harvest has stored a random number more papers (so every kill lands
+            # mid-harvest, whatever the machine's speed), plus a few random milliseconds.
+            target = min(harvested(crashed) + rng.randint(1, 120), N_RECORDS - 40)
+            deadline = time.monotonic() + 60
+            while harvested(crashed) < target and process.poll() is None and time.monotonic() < deadline:
+                time.sleep(0.01)
+            time.sleep(rng.uniform(0, 0.05))
             if process.poll() is None:
                 process.send_signal(signal.SIGKILL)
                 kills += 1
