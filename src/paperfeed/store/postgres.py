@@ -30,8 +30,8 @@ from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper, title_key
 from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
-from paperfeed.store.merge import merge
-from paperfeed.store.sqlite import SQLiteStore, filter_sql, paper_to_row, row_to_paper
+from paperfeed.store.merge import plan_upsert
+from paperfeed.store.sqlite import filter_sql, paper_to_row, row_to_paper
 
 # ts_rank weights are {D, C, B, A}: authors (C) 0.4, abstract (B) 0.2, title (A) 1.0 = 2:1:5.
 TS_WEIGHTS = "{0.0, 0.4, 0.2, 1.0}"
@@ -286,8 +286,8 @@ class PostgresStore(Store):
     # -- writes -------------------------------------------------------------------------------
 
     def upsert(self, papers: Sequence[Paper]) -> UpsertCounts:
-        """The algorithm of `SQLiteStore.upsert`: read the rows the batch can touch, merge in
-        Python, write the changes, all in one transaction under the writers' lock."""
+        """As `SQLiteStore.upsert`: read the rows the batch can touch, merge them in memory
+        (`plan_upsert`), write the changes, all in one transaction under the writers' lock."""
         counts = UpsertCounts()
         if not papers:
             return counts
@@ -299,44 +299,9 @@ class PostgresStore(Store):
                 f"{_SELECT} WHERE id = ANY(%s) OR title_key = ANY(%s)",
                 nul_free((list({p.id for p in papers}), list(set(keys)))),
             ).fetchall()
-            by_pk: dict[int, Paper] = {}
-            by_id: dict[str, int] = {}
-            by_key: dict[str, list[int]] = {}
-            for row in rows:
-                by_pk[row[0]] = row_to_paper(row)
-                by_id[row[1]] = row[0]
-                by_key.setdefault(row[2], []).append(row[0])
-            original = dict(by_pk)
-            touched: set[int] = set()
-            new: dict[str, Paper] = {}
-            new_keys: dict[str, str] = {}
-            new_by_key: dict[str, list[str]] = {}
-            for paper, key in zip(papers, keys, strict=True):
-                pk = by_id.get(paper.id)
-                if pk is None:
-                    pk = SQLiteStore._title_match(paper, by_key.get(key, ()), by_pk)
-                if pk is not None:
-                    merged = merge(by_pk[pk], paper)
-                    by_pk[pk] = merged
-                    by_id[merged.id] = pk
-                    touched.add(pk)
-                    continue
-                pid = paper.id if paper.id in new else None
-                if pid is None:
-                    pid = SQLiteStore._title_match_new(paper, new_by_key.get(key, ()), new)
-                if pid is None:
-                    new[paper.id] = paper
-                    new_keys[paper.id] = key
-                    new_by_key.setdefault(key, []).append(paper.id)
-                    continue
-                merged = merge(new[pid], paper)
-                if merged.id != pid:
-                    del new[pid]
-                    new_by_key[key] = [merged.id if i == pid else i for i in new_by_key[key]]
-                new[merged.id] = merged
-            updates = [
-                (*_row(by_pk[pk]), now, pk) for pk in sorted(touched) if by_pk[pk] != original[pk]
-            ]
+            plan = plan_upsert(papers, keys, ((r[0], r[1], r[2], row_to_paper(r)) for r in rows))
+            new, new_keys = plan.new, plan.new_keys
+            updates = [(*_row(p), now, pk) for pk, p in plan.changed.items()]
             with conn.cursor() as cur:
                 if updates:
                     cur.executemany(_UPDATE, updates)
@@ -347,7 +312,7 @@ class PostgresStore(Store):
             counts.imported = len(new)
             counts.changed_ids = [*new, *(u[0] for u in updates)]
             counts.updated = len(updates)
-            counts.unchanged = len(touched) - len(updates)
+            counts.unchanged = plan.touched - len(updates)
         return counts
 
     def delete(self, ids: Iterable[str]) -> int:

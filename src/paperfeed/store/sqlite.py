@@ -16,7 +16,7 @@ import orjson
 from paperfeed.records import Author, Paper, title_key
 from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
-from paperfeed.store.merge import merge
+from paperfeed.store.merge import plan_upsert
 
 # bm25 weights of the FTS columns: title, abstract, author names.
 FTS_WEIGHTS = (5.0, 1.0, 2.0)
@@ -359,81 +359,20 @@ class SQLiteStore(Store):
             keys = [title_key(p.title) for p in papers]
             rows = self._rows_where(conn, "id", list({p.id for p in papers}))
             rows += self._rows_where(conn, "title_key", list(set(keys)))
-            by_rowid: dict[int, Paper] = {}
-            by_id: dict[str, int] = {}
-            by_key: dict[str, list[int]] = {}
-            for row in rows:
-                if row[0] in by_rowid:
-                    continue
-                by_rowid[row[0]] = row_to_paper(row)
-                by_id[row[1]] = row[0]
-                by_key.setdefault(row[2], []).append(row[0])
-            original = dict(by_rowid)
-            touched: set[int] = set()
-            new: dict[str, Paper] = {}  # id -> paper not yet in the table
-            new_keys: dict[str, str] = {}
-            new_by_key: dict[str, list[str]] = {}
-            for paper, key in zip(papers, keys, strict=True):
-                rowid = by_id.get(paper.id)
-                if rowid is None:
-                    rowid = self._title_match(paper, by_key.get(key, ()), by_rowid)
-                if rowid is not None:
-                    merged = merge(by_rowid[rowid], paper)
-                    by_rowid[rowid] = merged
-                    by_id[merged.id] = rowid
-                    touched.add(rowid)
-                    continue
-                pid = paper.id if paper.id in new else None
-                if pid is None:
-                    pid = self._title_match_new(paper, new_by_key.get(key, ()), new)
-                if pid is None:
-                    new[paper.id] = paper
-                    new_keys[paper.id] = key
-                    new_by_key.setdefault(key, []).append(paper.id)
-                    continue
-                merged = merge(new[pid], paper)
-                if merged.id != pid:
-                    del new[pid]
-                    new_by_key[key] = [merged.id if i == pid else i for i in new_by_key[key]]
-                new[merged.id] = merged
-            updates = [
-                (*paper_to_row(by_rowid[rowid]), now, rowid)
-                for rowid in touched
-                if by_rowid[rowid] != original[rowid]
-            ]
+            plan = plan_upsert(papers, keys, ((r[0], r[1], r[2], row_to_paper(r)) for r in rows))
+            updates = [(*paper_to_row(p), now, pk) for pk, p in plan.changed.items()]
             if updates:
                 conn.executemany(_UPDATE, updates)
-            if new:
+            if plan.new:
                 conn.executemany(
                     _INSERT,
-                    [(*paper_to_row(p, new_keys.get(pid)), now, now) for pid, p in new.items()],
+                    [(*paper_to_row(p, plan.new_keys.get(pid)), now, now) for pid, p in plan.new.items()],
                 )
-            counts.imported = len(new)
-            counts.changed_ids = [*new, *(u[0] for u in updates)]
+            counts.imported = len(plan.new)
+            counts.changed_ids = [*plan.new, *(p.id for p in plan.changed.values())]
             counts.updated = len(updates)
-            counts.unchanged = len(touched) - len(updates)
+            counts.unchanged = plan.touched - len(updates)
         return counts
-
-    @staticmethod
-    def _title_match(paper: Paper, rowids: Iterable[int], by_rowid: dict[int, Paper]) -> int | None:
-        """An existing row that is the same paper by title: a title-only record joins any row
-        with its title (an arXiv row first); an arXiv record joins only a title-only row."""
-        candidates = [r for r in rowids if by_rowid[r].title]
-        if paper.arxiv_id is None:
-            candidates.sort(key=lambda r: by_rowid[r].arxiv_id is None)
-            return candidates[0] if candidates else None
-        for r in candidates:
-            if by_rowid[r].arxiv_id is None:
-                return r
-        return None
-
-    @staticmethod
-    def _title_match_new(paper: Paper, ids: Iterable[str], new: dict[str, Paper]) -> str | None:
-        ids = list(ids)
-        if paper.arxiv_id is None:
-            ids.sort(key=lambda i: new[i].arxiv_id is None)
-            return ids[0] if ids else None
-        return next((i for i in ids if new[i].arxiv_id is None), None)
 
     @staticmethod
     def _rows_where(conn: sqlite3.Connection, column: str, values: list[str]) -> list[Any]:
