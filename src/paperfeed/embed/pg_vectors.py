@@ -24,7 +24,7 @@ from paperfeed.store.postgres import TS_WEIGHTS, PostgresStore, _tsquery, pg_fil
 ENCODER_KEY = "vector_encoder"
 SEQ_KEY = "vector_seq"
 ENCODER_LOCK = 0x7061706574
-# HNSW build and search parameters (the same M as the usearch index; pgvector's defaults
+# HNSW build and search parameters (the same M as the hnswlib index; pgvector's defaults
 # otherwise). ef_search 100 with iterative scans gives recall@10 close to exact (BENCHMARKS.md).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
