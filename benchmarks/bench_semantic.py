@@ -145,14 +145,35 @@ def cmd_scale(args: argparse.Namespace) -> None:
             keys.append(k)
             vecs.append(v)
         all_keys, matrix = np.concatenate(keys), np.vstack(vecs)
-        qs = semantic.encoder.encode(titles[: args.recall])
-        recall = []
-        for q in qs:
-            exact = set(all_keys[np.argpartition(-(matrix @ q), 10)[:10]].tolist())
-            found, _ = semantic.index.search(q, 10)
-            recall.append(len(exact & set(found.tolist())) / 10)
-        print(f"ANN recall@10 vs exact float32 search: {np.mean(recall):.3f} "
-              f"(n={len(recall)} queries)")
+        # Two query sets: search queries (2-4 title words, encoded as queries) and stored
+        # papers' own vectors (what `related` asks; the paper itself excluded from both lists).
+        sample = rng.sample(range(len(matrix)), args.recall)
+        queries = {
+            "title-word queries": (semantic.encoder.encode(titles[: args.recall]), [None] * args.recall),
+            "stored paper vectors": (matrix[sample], [int(all_keys[i]) for i in sample]),
+        }
+        from paperfeed.embed import index as index_module
+
+        shipped = index_module.EXPANSION_SEARCH
+        for name, (qs, owners) in queries.items():
+            exact_sets = []
+            for q, own in zip(qs, owners, strict=True):
+                top = np.argpartition(-(matrix @ q), 11)[:11]
+                top = top[np.argsort(-(matrix[top] @ q))]
+                exact_sets.append([int(k) for k in all_keys[top] if k != own][:10])
+            for ef in sorted({shipped, 32, 64, 256, 512}):
+                index_module.EXPANSION_SEARCH = ef
+                recall, ms = [], []
+                for q, own, exact in zip(qs, owners, exact_sets, strict=True):
+                    started = time.perf_counter()
+                    found, _ = semantic.index.search(q, 11)
+                    ms.append((time.perf_counter() - started) * 1000)
+                    got = [int(k) for k in found if int(k) != own][:10]
+                    recall.append(len(set(exact) & set(got)) / 10)
+                mark = " (shipped)" if ef == shipped else ""
+                print(f"ANN recall@10 vs exact float32, {name}, ef={ef}{mark}: {np.mean(recall):.3f}, "
+                      f"query p50 {pct(ms, 50):.2f} ms (n={len(recall)})")
+            index_module.EXPANSION_SEARCH = shipped
 
 
 def main() -> None:
