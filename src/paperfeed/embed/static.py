@@ -3,10 +3,11 @@ under `models/minilm-static` (rebuilt by `scripts/distill.py`). A text's vector 
 tokens' vectors: no neural network runs at query or import time, so it embeds thousands of
 abstracts a second on a laptop CPU.
 
-The model files are read with model2vec; the pooling is done here, in float32 with one gather and
-`np.add.reduceat` per chunk of texts, which gives model2vec's own vectors (mean of the token rows,
-unknown tokens dropped, the first MAX_TOKENS tokens) at about twice its speed (its float16 mean
-is slow in numpy).
+The model files are read with model2vec; the pooling is done here, in float32, as one sparse
+matrix product (texts x vocabulary weights of 1/length, times the embedding table), which gives
+model2vec's own vectors (mean of the token rows, unknown tokens dropped, the first MAX_TOKENS
+tokens) without materialising every token's row: about 3x faster than a gather + `np.add.reduceat`
+and several times faster than model2vec's float16 mean.
 """
 
 from __future__ import annotations
@@ -15,13 +16,13 @@ from itertools import chain
 from pathlib import Path
 
 import numpy as np
+from scipy.sparse import csr_matrix
 
 from paperfeed.embed.base import Encoder
 
 MODEL_DIR = Path(__file__).resolve().parent / "models" / "minilm-static"
 MAX_TOKENS = 256
 """The teacher (all-MiniLM-L6-v2) reads 256 tokens; reading more costs time and adds little."""
-POOL_CHUNK = 128  # texts per gather: 128 x 256 tokens x 256 dims x 4 bytes = 32 MB at most
 
 
 class StaticEncoder(Encoder):
@@ -47,16 +48,12 @@ class StaticEncoder(Encoder):
         else:
             unk = self._unk
             ids = [[t for t in e.ids if t != unk][:MAX_TOKENS] for e in encodings]
-        out = np.zeros((len(texts), self.dim), dtype=np.float32)
-        for start in range(0, len(ids), POOL_CHUNK):
-            chunk = ids[start : start + POOL_CHUNK]
-            lengths = np.fromiter((len(i) for i in chunk), dtype=np.int64, count=len(chunk))
-            total = int(lengths.sum())
-            if total == 0:
-                continue
-            flat = np.fromiter(chain.from_iterable(chunk), dtype=np.int64, count=total)
-            offsets = np.concatenate(([0], np.cumsum(lengths)[:-1]))
-            nonempty = lengths > 0
-            sums = np.add.reduceat(self._table[flat], offsets[nonempty], axis=0)
-            out[start : start + len(chunk)][nonempty] = sums / lengths[nonempty, None]
-        return out
+        lengths = np.fromiter((len(i) for i in ids), dtype=np.int64, count=len(ids))
+        total = int(lengths.sum())
+        if total == 0:
+            return np.zeros((len(texts), self.dim), dtype=np.float32)
+        flat = np.fromiter(chain.from_iterable(ids), dtype=np.int32, count=total)
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        weights = np.repeat(1.0 / np.maximum(lengths, 1), lengths).astype(np.float32)
+        mean = csr_matrix((weights, flat, indptr), shape=(len(ids), len(self._table)))
+        return np.asarray(mean @ self._table, dtype=np.float32)
