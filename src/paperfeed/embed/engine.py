@@ -4,6 +4,7 @@ them, kept in step. `Library` owns one of these."""
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
@@ -80,7 +81,13 @@ class SemanticEngine:
             return 0
         if self.vectors.encoder() is None:
             self.use_encoder(None)
-        vecs = self.encoder.encode([paper_text(t, a) for _, t, a in rows])
+        return self._keep(rows, self._encode_rows(rows))
+
+    def _encode_rows(self, rows: Sequence[tuple[int, str, str]]) -> np.ndarray:
+        return self.encoder.encode([paper_text(t, a) for _, t, a in rows])
+
+    def _keep(self, rows: Sequence[tuple[int, str, str]], vecs: np.ndarray) -> int:
+        """Store the vectors of `rows` and add them to the index."""
         keys = np.array([r[0] for r in rows], dtype=np.uint64)
         seq = self.vectors.put(keys.tolist(), vecs)
         self.index.add(keys, vecs, seq)
@@ -93,20 +100,34 @@ class SemanticEngine:
             done += self.embed_rows(self.vectors.texts(ids[start : start + EMBED_BATCH]))
         return done
 
-    def embed_missing(self, progress: IndexProgress | None = None) -> int:
-        """Embed every paper that lacks a vector, in batches; progress gets each batch's size."""
+    def embed_missing(self, progress: IndexProgress | None = None, batch: int = EMBED_BATCH) -> int:
+        """Embed every paper that lacks a vector, `batch` papers per encoder call; progress gets
+        each batch's size."""
         if self.vectors.encoder() is None:
             self.use_encoder(None)
         self.index.sync()
         done = 0
         after = 0
-        while rows := self.vectors.missing(EMBED_BATCH, after_key=after):
-            after = rows[-1][0]
-            done += self.embed_rows(rows)
-            if progress:
-                progress(len(rows))
-            if done % SAVE_EVERY < len(rows):
-                self.index.save()  # bounds what a crash leaves for the next catch-up
+        # Two stages on two cores: a worker thread encodes the next batch (the tokenizer and the
+        # pooling release the GIL) while this thread stores the last one and adds it to the ANN
+        # index (hnswlib releases it too). Batches, and so vectors, are the same as one by one.
+        with ThreadPoolExecutor(1, thread_name_prefix="encode") as encoding:
+            pending: tuple[Sequence[tuple[int, str, str]], Future[np.ndarray]] | None = None
+            while True:
+                rows = self.vectors.missing(batch, after_key=after)
+                if rows:
+                    after = rows[-1][0]
+                    upcoming = (rows, encoding.submit(self._encode_rows, rows))
+                if pending is not None:
+                    kept = self._keep(pending[0], pending[1].result())
+                    done += kept
+                    if progress:
+                        progress(kept)
+                    if done % SAVE_EVERY < kept:
+                        self.index.save()  # bounds what a crash leaves for the next catch-up
+                if not rows:
+                    break
+                pending = upcoming
         self.index.save()
         return done
 
