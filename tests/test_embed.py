@@ -96,3 +96,14 @@ def test_static_pooling_gives_model2vec_own_vectors() -> None:
     assert not ours[-2].any() and not theirs[-2].any()
     cosines = (ours * theirs).sum(axis=1)
     assert np.delete(cosines, -2).min() > 0.999  # the float16 table: ~1e-3 per coordinate
+
+
+def test_numpy_runs_one_blas_thread() -> None:
+    """Small products on OpenBLAS worker threads were 50-200x slower on a busy machine; importing
+    paperfeed keeps BLAS on one thread unless the user set OPENBLAS_NUM_THREADS."""
+    from threadpoolctl import threadpool_info
+
+    import paperfeed  # noqa: F401
+
+    blas = [i for i in threadpool_info() if i["user_api"] == "blas"]
+    assert blas and all(i["num_threads"] == 1 for i in blas)
