@@ -125,3 +125,24 @@ def test_trending_and_about_pages(page: Page) -> None:
     shot(page, "trending")
     page.goto("/about")
     expect(page.locator("#trending")).to_be_visible()
+
+
+def test_api_docs_render_without_the_internet(browser: Browser, base_url: str) -> None:
+    """Swagger UI and ReDoc come from the package, not a CDN: the machine has no internet, so a
+    CDN script would leave the page blank. ReDoc's bundle still asks for its own logo from
+    cdn.redoc.ly; the docs' CSP blocks that (the only console error allowed here)."""
+    context = browser.new_context(base_url=base_url, viewport={"width": 1200, "height": 900})
+    page = context.new_page()
+    errors: list[str] = []
+    requested: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("request", lambda r: requested.append(r.url))
+    page.goto("/docs")
+    expect(page.locator(".opblock-summary-path", has_text="/api/daily_papers").first).to_be_visible()
+    shot(page, "api-docs")
+    page.goto("/redoc")
+    expect(page.get_by_text("/api/papers/search").first).to_be_attached()
+    context.close()
+    fetched = [u for u in requested if u.startswith("http") and not u.startswith(base_url)]
+    assert all("cdn.redoc.ly" in u for u in fetched), fetched
+    assert all("cdn.redoc.ly" in e and "Content Security Policy" in e for e in errors), errors

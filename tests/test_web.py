@@ -340,7 +340,12 @@ def test_openapi_schema_and_docs_are_served(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     assert {"/api/daily_papers", "/api/papers/search", "/api/papers/{paper_id}",
             "/api/papers/{paper_id}/related"} <= set(schema["paths"])
-    assert "swagger" in client.get("/docs").text.lower()
+    docs = client.get("/docs").text
+    assert "swagger" in docs.lower() and "cdn." not in docs and "https://" not in docs
+    redoc = client.get("/redoc").text
+    assert "redoc" in redoc.lower() and "https://" not in redoc
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "redoc.standalone.js"):
+        assert client.get(f"/static-offline-docs/{asset}").status_code == 200
     json.dumps(schema)
 
 

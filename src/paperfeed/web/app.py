@@ -11,6 +11,7 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -35,11 +36,12 @@ CSP = (
     "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
-# FastAPI's interactive docs load Swagger UI / ReDoc from a CDN with an inline bootstrap script.
+# The interactive docs (Swagger UI / ReDoc) are served from the package's own copies
+# (fastapi-offline: a self-hosted server may have no internet), but start with an inline script.
 DOCS_CSP = (
-    "default-src 'self'; script-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; "
-    "style-src 'self' 'unsafe-inline' https://cdn.jsdelivr.net; img-src 'self' data: https:; "
-    "worker-src 'self' blob:; object-src 'none'; base-uri 'none'; frame-ancestors 'none'"
+    "default-src 'self'; script-src 'self' 'unsafe-inline'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; worker-src 'self' blob:; object-src 'none'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
 DOCS_PATHS = ("/docs", "/redoc")
 
@@ -99,7 +101,7 @@ def _error(request: Request, status: int, message: str, detail: Any = None) -> R
 
 def create_app(config: Config | None = None, library: Library | None = None) -> FastAPI:
     lib = library or Library(config or Config.from_env())
-    app = FastAPI(
+    app = FastAPIOffline(
         title="paperfeed",
         version="0.1.0",
         description="Daily papers, search and related papers. The `/api/...` endpoints speak the "
