@@ -46,7 +46,7 @@ SNAPSHOT = ROOT / "benchmarks" / "data" / "snapshot-1M.jsonl"
 PG_SETTINGS = {
     "shared_buffers": "'3GB'",
     "effective_cache_size": "'12GB'",
-    "maintenance_work_mem": "'1GB'",
+    "maintenance_work_mem": "'4GB'",  # 1M vectors' HNSW graph must fit, or the build crawls
     "work_mem": "'32MB'",
     "max_wal_size": "'8GB'",
     "checkpoint_timeout": "'30min'",
@@ -56,8 +56,12 @@ PG_SETTINGS = {
 }
 
 
+def load() -> str:
+    return " ".join(f"{x:.1f}" for x in os.getloadavg())
+
+
 def log(*args: object) -> None:
-    print(time.strftime("%H:%M:%S"), *args, file=sys.stderr, flush=True)
+    print(time.strftime("%H:%M:%S"), f"[load {load()}]", *args, file=sys.stderr, flush=True)
 
 
 def pct(values: list[float], q: float) -> float:
@@ -76,22 +80,49 @@ def timed(fn, items) -> list[float]:
 # -- 1. import rate ----------------------------------------------------------------------------------
 
 
-def import_rate(server: PgServer, n: int) -> dict[str, float]:
-    path = Path(tempfile.mkdtemp()) / "head.jsonl"
-    with SNAPSHOT.open("rb") as src, path.open("wb") as dst:
-        for _, line in zip(range(n), src, strict=False):
-            dst.write(line)
-    rates = {}
-    for name, url in (("sqlite", None), ("postgresql", server.new_database())):
+class ByteClock:
+    """Import progress (bytes read) logged at every 5 % of the file, with the elapsed time: a
+    long import shows its rate as the store grows (and what a stopped run had reached)."""
+
+    def __init__(self, name: str, total: int) -> None:
+        self.name, self.total, self.done, self.next = name, total, 0, 0.05
+        self.t0 = time.perf_counter()
+
+    def __call__(self, n: int) -> None:
+        self.done += n
+        if self.done >= self.next * self.total:
+            log(f"import {self.name}: {self.done / self.total:.0%} of the bytes after "
+                f"{time.perf_counter() - self.t0:.0f} s")
+            self.next += 0.05
+
+
+def import_rate(server: PgServer, n: int, backends: list[str]) -> dict[str, float]:
+    """Records/s importing the first `n` records (0: the whole snapshot) into each backend."""
+    path = SNAPSHOT
+    if n:
+        path = Path(tempfile.mkdtemp()) / "head.jsonl"
+        with SNAPSHOT.open("rb") as src, path.open("wb") as dst:
+            for _, line in zip(range(n), src, strict=False):
+                dst.write(line)
+    rates: dict[str, float] = {}
+    for name in backends:
+        url = server.new_database() if name == "postgresql" else None
         home = Path(tempfile.mkdtemp())
         with Library(Config.from_env(home=home, database_url=url)) as lib:
             t = time.perf_counter()
-            report = lib.import_files([path], index=False)
+            report = lib.import_files([path], index=False, progress=ByteClock(name, path.stat().st_size))
             elapsed = time.perf_counter() - t
-        assert report.counts.imported == n, report.summary()
-        rates[name] = round(n / elapsed)
-        log("import", name, rates[name], "records/s")
-    path.unlink()
+        imported = report.counts.imported
+        assert imported == n or not n, report.summary()
+        rates[name] = round(imported / elapsed)
+        rates[f"{name}_records"] = imported
+        rates[f"{name}_seconds"] = round(elapsed)
+        rates[f"{name}_load_after"] = load()
+        log("import", name, imported, "records in", round(elapsed), "s:", rates[name], "records/s")
+        if url:
+            server.drop_database(url)
+    if n:
+        path.unlink()
     return rates
 
 
@@ -242,7 +273,7 @@ def page_rate(url: str, ids: list[str], seconds: int, runs: int) -> dict[str, fl
             res["1_server"].append(wrk(ports[:1], script, seconds))
             res["2_servers"].append(wrk(ports, script, seconds))
         log("page req/s", res)
-        return {k: statistics.median(v) for k, v in res.items()} | {"runs": res}
+        return {k: statistics.median(v) for k, v in res.items()} | {"runs": res, "load_after": load()}
     finally:
         for s in servers:
             s.terminate()
@@ -253,18 +284,22 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--home", type=Path, default=ROOT / "benchmarks/data/home-backends")
     ap.add_argument("--pg-root", type=Path, default=ROOT / "benchmarks/data/pg-backends")
-    ap.add_argument("--import-records", type=int, default=100_000)
+    ap.add_argument("--import-records", type=int, default=100_000, help="0: the whole snapshot")
+    ap.add_argument("--import-backends", default="sqlite,postgresql")
     ap.add_argument("--queries", type=int, default=300)
     ap.add_argument("--wrk-seconds", type=int, default=15)
     ap.add_argument("--wrk-runs", type=int, default=3)
     ap.add_argument("--skip", default="", help="comma list of: import,search,web")
+    ap.add_argument("--only-import", action="store_true", help="step 1 only (no --home needed)")
     ap.add_argument("--out", type=Path, default=ROOT / "benchmarks/out/backends-1M.json")
     args = ap.parse_args()
     skip = set(filter(None, args.skip.split(",")))
     result: dict = {"machine": f"{os.cpu_count()} cores, shared", "started": time.strftime("%F %T")}
 
-    with Library(Config.from_env(home=args.home)) as lib:
-        missing = lib.missing_vectors()
+    missing = 0
+    if not args.only_import:
+        with Library(Config.from_env(home=args.home)) as lib:
+            missing = lib.missing_vectors()
     if missing:
         log("prepare:", missing, "papers without vectors")
         prepare(args.home)
@@ -272,7 +307,11 @@ def main() -> None:
     server = PgServer(durable=True, settings=PG_SETTINGS, root=args.pg_root).start()
     try:
         if "import" not in skip:
-            result["import_records_per_s"] = import_rate(server, args.import_records)
+            result["import_records_per_s"] = import_rate(
+                server, args.import_records, args.import_backends.split(",")
+            )
+        if args.only_import:
+            return
         url = server.url("paperfeed_bench")
         import psycopg
 
@@ -284,7 +323,7 @@ def main() -> None:
             t = time.perf_counter()
             copied = sq.migrate_to(url)
             result["migrate"] = {"seconds": round(time.perf_counter() - t), **copied["copied"],
-                                 "ok": copied["ok"]}
+                                 "ok": copied["ok"], "load_after": load()}
             log("migrate", result["migrate"])
             with psycopg.connect(url, autocommit=True) as conn:
                 conn.execute("VACUUM ANALYZE")
@@ -293,15 +332,16 @@ def main() -> None:
                 result["papers"] = {"sqlite": sq.store.count(), "postgresql": pg.store.count()}
                 if "search" not in skip:
                     result["search"] = search_side_by_side({"sqlite": sq, "postgresql": pg}, texts, ids)
+                    result["search"]["load_after"] = load()
         if "web" not in skip:
             result["paper_page_req_per_s_postgresql"] = page_rate(
                 url, ids[:2000], args.wrk_seconds, args.wrk_runs
             )
     finally:
         server.stop()
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(result, indent=2))
-    print(json.dumps(result, indent=2))
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(json.dumps(result, indent=2))
+        print(json.dumps(result, indent=2))
 
 
 if __name__ == "__main__":

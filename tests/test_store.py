@@ -190,6 +190,14 @@ def test_common_words_are_dropped_when_rarer_ones_remain(tmp_path: Path, monkeyp
     newest = {p.id for p in papers[-50:]}
     hits = store.keyword_search(["model"], limit=20)
     assert len(hits) == 20 and {p.id for p, _ in hits} <= newest
+    # ... papers with the words in their title first, newest first (no bm25: see
+    # `_newest_matches`); scores fall with the rank, as hybrid fusion expects.
+    store.upsert([arxiv(f"2503.{i:05d}", f"Zebra notes {i}", abstract="A model inside.") for i in range(3)])
+    hits = store.keyword_search(["model"], limit=60)
+    ids = [p.id for p, _ in hits]
+    assert ids[:3] == ["2501.00299", "2501.00298", "2501.00297"]
+    assert set(ids[-3:]) == {"2503.00000", "2503.00001", "2503.00002"}  # newest, but abstract only
+    assert [s for _, s in hits] == sorted((s for _, s in hits), reverse=True)
 
 
 def test_a_bulk_load_indexes_in_one_pass_and_an_interrupted_one_heals(tmp_path: Path) -> None:

@@ -226,6 +226,12 @@ def index(
         typer.Option("--ray", metavar="ADDRESS|auto|local",
                      help="Spread the embedding over a Ray cluster (host:port of its head)."),
     ] = None,
+    batch: Annotated[
+        int | None,
+        typer.Option("--batch", min=1, metavar="N",
+                     help="Papers per encoder call, and per Ray task with --ray (default 1024). "
+                     "The transformer's vectors depend on the batching in their last bits."),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Embed every paper that has no vector yet (and keep the vector index in step)."""
@@ -239,7 +245,7 @@ def index(
                       "re-embedding every paper", markup=False)
             total = lib.store.count()
         with _count_progress(total, "embedding") as advance:
-            result = lib.index(encoder, progress=advance, ray=ray)
+            result = lib.index(encoder, progress=advance, ray=ray, batch=batch)
     if as_json:
         emit_json(result)
         return

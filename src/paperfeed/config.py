@@ -100,6 +100,9 @@ class Config:
     digest_at: str = "07:00"
     digest_retry_seconds: float = 600.0
     smtp_cafile: str | None = None
+    # Search results (papers) cached per process, ~2-3 KB each (0: none); emptied whenever the
+    # store changes. 20,000 is ~1,000 pages of 20 results.
+    search_cache: int = 20_000
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -120,6 +123,7 @@ class Config:
                 env, "PAPERFEED_DIGEST_RETRY_SECONDS", cls.digest_retry_seconds
             ),
             smtp_cafile=env.get("PAPERFEED_SMTP_CAFILE") or None,
+            search_cache=int(_env_float(env, "PAPERFEED_SEARCH_CACHE", cls.search_cache)),
         )
 
     @property

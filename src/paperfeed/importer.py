@@ -4,10 +4,12 @@ import killed at any moment and run again ends with the same store as an uninter
 
 from __future__ import annotations
 
+import gc
 import gzip
 import io
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -167,6 +169,20 @@ def import_items(
     flush()
 
 
+@contextmanager
+def fewer_gc_passes() -> Iterator[None]:
+    """An import allocates millions of short-lived objects (records, rows) that reference
+    counting frees, since they hold no cycles; the cyclic collector's passes over them, every
+    700 allocations by default, cost ~5 % of a bulk import. Run it a hundred times less often
+    meanwhile (memory stays bounded: a pass still comes every 100,000 allocations)."""
+    old = gc.get_threshold()
+    gc.set_threshold(max(old[0], 100_000), *old[1:])
+    try:
+        yield
+    finally:
+        gc.set_threshold(*old)
+
+
 def import_files(
     store: Store,
     paths: Iterable[Path | str],
@@ -178,8 +194,21 @@ def import_files(
 ) -> ImportReport:
     """Import every file; a file that cannot be read at all is reported and the rest go on.
 
-    A large load into an empty store (`bulk_min_bytes`) defers keyword indexing to one rebuild
-    at the end, about twice as fast; a killed bulk load is finished by the next import."""
+    A large load into an empty store (`bulk_min_bytes`) leaves keyword indexing to the store's
+    bulk mode (SQLite: built on the other core while the load goes on); a killed bulk load is
+    finished by the next import."""
+    with fewer_gc_passes():
+        return _import_files(store, paths, fmt, progress, on_change, bulk_min_bytes)
+
+
+def _import_files(
+    store: Store,
+    paths: Iterable[Path | str],
+    fmt: str | None,
+    progress: Progress | None,
+    on_change: ChangeHook | None,
+    bulk_min_bytes: int | None,
+) -> ImportReport:
     report = ImportReport()
     paths = [Path(p) for p in paths]
     store.heal()

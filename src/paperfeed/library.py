@@ -24,6 +24,7 @@ from paperfeed.importer import ImportReport, Progress
 from paperfeed.importer import import_files as _import_files
 from paperfeed.records import Paper, parse_arxiv_id
 from paperfeed.search import Hit
+from paperfeed.search_cache import SearchCache
 from paperfeed.store.base import Filters, ImportLogEntry, Store
 
 SearchMode = Literal["keyword", "semantic", "hybrid"]
@@ -51,6 +52,8 @@ class Library:
         # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
+        # Repeated searches are answered from memory until the store changes (search_cache.py).
+        self.search_cache = SearchCache(self.config.search_cache, self.store.change_token)
 
     # -- context manager ----------------------------------------------------------------------
 
@@ -189,22 +192,25 @@ class Library:
         encoder: str | None = None,
         progress: Callable[[int], None] | None = None,
         ray: str | None = None,
+        batch: int | None = None,
     ) -> dict[str, Any]:
         """Embed every paper that lacks a vector. With `encoder` naming another encoder than
         the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
-        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster."""
+        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster.
+        `batch`: papers per encoder call (per Ray task); the same batches give the same vectors."""
         if self.semantic is None:
             raise InvalidInput("vectors need the SQLite backend for now")
         switched = self.semantic.use_encoder(encoder)
         cluster: dict[str, Any] = {}
+        sized = {"batch": batch} if batch else {}
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 
-            cluster = embed_missing_ray(self.semantic, ray, progress)
+            cluster = embed_missing_ray(self.semantic, ray, progress, **sized)
             embedded = cluster.pop("embedded")
             cluster.pop("encoder", None)
         else:
-            embedded = self.semantic.embed_missing(progress)
+            embedded = self.semantic.embed_missing(progress, **sized)
         self.store.after_import()  # search statistics, for stores imported before they existed
         return {
             "encoder": self.semantic.encoder_name,
@@ -270,9 +276,9 @@ class Library:
         author: str | None = None,
         min_upvotes: int | None = None,
     ) -> list[Hit]:
-        if mode is None:  # hybrid once vectors exist
-            mode = "hybrid" if self.has_vectors() else "keyword"
-        if mode not in MODES:
+        """Ranked papers for a query (see `paperfeed.search`); mode None is hybrid once vectors
+        exist, else keyword. Answers repeat from `search_cache` until the store changes."""
+        if mode is not None and mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}")
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
@@ -284,7 +290,16 @@ class Library:
             author=author or None,
             min_upvotes=min_upvotes,
         )
-        if mode != "keyword" and not self.has_vectors():
+        query = " ".join(query.split())  # runs of white space mean one space to every ranker
+        hits = self.search_cache.get(
+            (query, mode, limit, filters), lambda: self._search(query, mode, limit, filters)
+        )
+        return [Hit(h.paper, h.score, list(h.why)) for h in hits]  # callers may change theirs
+
+    def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
+        if mode is None:  # hybrid once vectors exist
+            mode = "hybrid" if self.has_vectors() else "keyword"
+        elif mode != "keyword" and not self.has_vectors():
             raise InvalidInput(f"{mode} search needs vectors: run `paperfeed index` first")
         if mode == "semantic":
             hits = search.semantic_search(

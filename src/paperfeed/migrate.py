@@ -158,7 +158,7 @@ def _copy_papers(source: SQLiteStore, target: Any, tick: Progress) -> int:
         copied += len(rows)
         tick(len(rows))
     with target.connection() as conn:  # new papers get keys after the copied ones
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        _index_build_memory(conn)
         for index, column in _KEYWORD_INDEXES.items():
             conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON papers USING gin({column})")
         conn.execute(
@@ -166,6 +166,16 @@ def _copy_papers(source: SQLiteStore, target: Any, tick: Progress) -> int:
             "greatest((SELECT coalesce(max(pk), 0) FROM papers), 1))"
         )
     return copied
+
+
+def _index_build_memory(conn: Any) -> None:
+    """At least 1 GB of `maintenance_work_mem` for the GIN and HNSW builds, or the server's own
+    setting when it is higher (1M vectors' HNSW graph needs more than 1 GB to build in memory)."""
+    kb = conn.execute(
+        "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'"
+    ).fetchone()[0]
+    if kb < 1024 * 1024:
+        conn.execute("SET maintenance_work_mem = '1GB'")
 
 
 def _count_upto(source: SQLiteStore, table: str, key: str, upto: int) -> int:
@@ -212,7 +222,7 @@ def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
     from paperfeed.embed.pg_vectors import HNSW_EF_CONSTRUCTION, HNSW_M
 
     with target.connection() as conn:
-        conn.execute("SET maintenance_work_mem = '1GB'")
+        _index_build_memory(conn)
         conn.execute(
             "CREATE INDEX IF NOT EXISTS embeddings_hnsw ON embeddings USING hnsw (vector halfvec_ip_ops) "
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"

@@ -163,11 +163,10 @@ def hybrid_search(
     if not query_terms(query):
         return []
     pool = max(CANDIDATES, limit)
-    kw_hits = keyword_search(store, query, limit=pool, filters=filters)
+    # Scores only: the papers are fetched for the `limit` kept, not for every candidate.
+    keyword = dict(store.keyword_ids(query_terms(query), limit=pool, filters=filters))
     vector = engine.embed_query(query)
     dense_found = engine.nearest(vector, pool, filters) if vector.any() else []
-    keyword = {h.paper.id: h.score for h in kw_hits}
-    papers = {h.paper.id: h.paper for h in kw_hits}
     dense = {pid: sim for _, pid, sim in dense_found}
     if vector.any():
         # Vectors of keyword candidates the ANN list missed: exact cosine from the store.
@@ -177,7 +176,7 @@ def hybrid_search(
         dense.update({pid: sims[key] for pid, key in keys.items() if key in sims})
     fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
     ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-    papers.update(store.get_many([pid for pid in ranked if pid not in papers]))
+    papers = store.get_many(ranked)
     return [
         Hit(
             papers[pid],

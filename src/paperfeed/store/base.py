@@ -91,6 +91,13 @@ class Store(ABC):
         first, with a keyword score where higher is better: papers with every word first, then
         papers with any of them to fill the list. Backends may bound the work per query."""
 
+    def keyword_ids(
+        self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
+    ) -> list[tuple[str, float]]:
+        """`keyword_search` as (paper id, score): for rankers that fetch only the papers they
+        keep (hybrid search asks for 100 candidates and shows 10-20)."""
+        return [(p.id, s) for p, s in self.keyword_search(terms, limit=limit, filters=filters)]
+
     @abstractmethod
     def papers_between(
         self, start: date, end: date, *, limit: int | None = None, offset: int = 0
@@ -150,6 +157,12 @@ class Store(ABC):
     def heal(self) -> bool:
         """Finish index work a killed bulk load left undone; True when there was some."""
         return False
+
+    def change_token(self) -> Any:
+        """A cheap value that changes whenever the stored data may have changed (committed by
+        anyone); None when the backend cannot tell, and then nothing is cached (see
+        `paperfeed.search_cache`)."""
+        return None
 
     @abstractmethod
     def close(self) -> None: ...

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import time
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
@@ -46,6 +47,11 @@ TITLE_BUDGET = 20_000
 COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
+# A query of common words only is ranked among the newest COMMON_WINDOW papers: through the GIN
+# index, unless even its rarest word is in more than this fraction of papers; then reading the
+# window by key is faster (the crossover measured at 1M papers, BENCHMARKS.md).
+SCAN_WINDOW_FRACTION = 0.1
+TERM_STATS_TTL = 60.0  # seconds a server keeps the lexeme statistics (`_lexeme_stats`)
 MIGRATION_LOCK = 0x7061706572  # advisory lock keys ("paper")
 WRITE_LOCK = 0x7061706573
 
@@ -128,6 +134,13 @@ MIGRATIONS: list[str] = [
     """
     CREATE INDEX papers_organization ON papers(lower(organization));
     CREATE INDEX papers_organization_name ON papers(lower(organization_name));
+    """,
+    # 4: keyword IDF comes from the tsvector's statistics (`_lexeme_stats`): list the 10,000 most
+    # common lexemes instead of 1,000 (ANALYZE samples 300,000 rows instead of 30,000). Words
+    # beyond the list all get one floor IDF; more listed words brought rankings closer to
+    # SQLite's BM25 (BENCHMARKS.md, issue 7). Metadata only: instant at any size.
+    """
+    ALTER TABLE papers ALTER COLUMN tsv SET STATISTICS 1000;
     """,
 ]
 
@@ -214,6 +227,7 @@ class PostgresStore(Store):
         from psycopg_pool import ConnectionPool
 
         self.url = url
+        self._stats_cache: tuple[float, tuple[dict[str, float], float, float]] | None = None
         try:  # a wrong URL or a server that is down is the user's to fix: say so clearly
             with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
                 # Before the pool: its connections register the pgvector types on connect.
@@ -363,7 +377,8 @@ class PostgresStore(Store):
                 if not rare:
                     top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
                     found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters,
-                                         COMMON_WINDOW, min_pk=top - COMMON_WINDOW) or []
+                                         COMMON_WINDOW, min_pk=top - COMMON_WINDOW,
+                                         scan_window=min(fractions) > SCAN_WINDOW_FRACTION) or []
                     return self._papers(conn, found)
                 terms = rare
             found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters, SEARCH_BUDGET)
@@ -399,21 +414,25 @@ class PostgresStore(Store):
         filters: Filters,
         budget: int | None,
         min_pk: int | None = None,
+        scan_window: bool = False,
     ) -> list[tuple[int, float]] | None:
         """(pk, score) best first; None when more than `budget` papers match. With no budget:
-        the newest `limit` matches (no ranking work beyond them), scored."""
+        the newest `limit` matches (no ranking work beyond them), scored. `min_pk`: only papers
+        after it; `scan_window`: read those papers by key instead of using the GIN index."""
         query = _tsquery(len(terms), match)
         where, params = pg_filter_sql(filters)
-        if min_pk is not None:
+        source, window = "papers p", []
+        if min_pk is not None and scan_window:
+            # Only the newest papers, for very common words: read them by key and test each.
+            # Left to itself the planner ANDs the key range with a GIN bitmap of every paper that
+            # has the words (hundreds of thousands at 1M): up to 10x slower (BENCHMARKS.md).
+            source, window = "(SELECT * FROM papers WHERE pk > %s OFFSET 0) p", [min_pk]
+        elif min_pk is not None:
             where += " AND p.pk > %s"
             params.append(min_pk)
-        base = f"FROM papers p WHERE p.{column} @@ {query}{where}"
-        args = [*terms, *params]
-        weights = f"'{TS_WEIGHTS}'" if column == "tsv" else "'{0.1, 0.2, 0.4, 1.0}'"
-        score = " + ".join(
-            f"{idf[t]:.6f} * ts_rank({weights}, p.{column}, plainto_tsquery('{TS_CONFIG}', %s), 1)"
-            for t in terms
-        )
+        base = f"FROM {source} WHERE p.{column} @@ {query}{where}"
+        args = [*window, *terms, *params]
+        score = self._score_sql(column, terms, idf)
         if budget is None:
             rows = conn.execute(
                 f"SELECT pk, {score.replace('p.', 'm.')} FROM "
@@ -432,36 +451,59 @@ class PostgresStore(Store):
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
+    @staticmethod
+    def _score_sql(column: str, terms: Sequence[str], idf: dict[str, float]) -> str:
+        """The score of a match (SQL over `p.<column>`, one `%s` per term): each word's ts_rank
+        weighted by its IDF."""
+        weights = f"'{TS_WEIGHTS}'" if column == "tsv" else "'{0.1, 0.2, 0.4, 1.0}'"
+        return " + ".join(
+            f"{idf[t]:.6f} * ts_rank({weights}, p.{column}, plainto_tsquery('{TS_CONFIG}', %s), 1)"
+            for t in terms
+        )
+
     def _term_stats(self, conn: Any, terms: Sequence[str]) -> tuple[list[float], float]:
         """(the fraction of papers holding each word, the number of papers), from the planner's
         statistics: `pg_stats.most_common_elems` of the tsvector (ANALYZE keeps them: no scan);
         a word not among them is rarer than the rarest listed (half its fraction)."""
-        row = conn.execute(
-            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, "
-            "(SELECT reltuples FROM pg_class WHERE relname = 'papers') "
-            "FROM pg_stats s WHERE s.tablename = 'papers' AND s.attname = 'tsv'"
-        ).fetchone()
+        freq, floor, docs = self._lexeme_stats(conn)
         lexemes = conn.execute(
             "SELECT array_to_string(tsvector_to_array(to_tsvector(%s::regconfig, t)), ' ') "
             "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
             (TS_CONFIG, list(terms)),
         ).fetchall()
+        return [
+            max((freq.get(x, floor) for x in (lex or "").split()), default=floor)
+            for (lex,) in lexemes
+        ], docs
+
+    def _lexeme_stats(self, conn: Any) -> tuple[dict[str, float], float, float]:
+        """(lexeme -> fraction of papers, the fraction assumed for unlisted ones, papers), read
+        from `pg_stats` at most every `TERM_STATS_TTL` seconds: fetching and parsing the list on
+        every query cost more than the ranking. Another server's import shows within the TTL."""
+        cached = self._stats_cache
+        now = time.monotonic()
+        if cached is not None and now - cached[0] < TERM_STATS_TTL:
+            return cached[1]
+        row = conn.execute(
+            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, "
+            "(SELECT reltuples FROM pg_class WHERE relname = 'papers') "
+            "FROM pg_stats s WHERE s.tablename = 'papers' AND s.attname = 'tsv'"
+        ).fetchone()
         freq: dict[str, float] = {}
         floor, docs = 0.0, 1.0
         if row and row[0]:
             freq = dict(zip(row[0], row[1][: len(row[0])], strict=False))
             floor = min(freq.values(), default=0.0) / 2
             docs = max(float(row[2] or 1.0), 1.0)
-        return [
-            max((freq.get(x, floor) for x in (lex or "").split()), default=floor)
-            for (lex,) in lexemes
-        ], docs
+        self._stats_cache = (now, (freq, floor, docs))
+        return freq, floor, docs
 
     def after_import(self) -> None:
         """Refresh the planner's statistics (and with them the lexeme frequencies `_term_stats`
         reads); ANALYZE samples a fixed number of rows, so this is quick at any size."""
         with self.connection() as conn:
             conn.execute("ANALYZE papers")
+        self._stats_cache = None
 
     def papers_between(
         self, start: date, end: date, *, limit: int | None = None, offset: int = 0
@@ -563,6 +605,18 @@ class PostgresStore(Store):
             )
             for r in rows
         ]
+
+    def change_token(self) -> str | None:
+        """The server's WAL insert position: it moves with every write committed anywhere in the
+        cluster (and with some that change no papers, which only empties a cache needlessly).
+        None on a standby, where it cannot be read. See `paperfeed.search_cache`."""
+        import psycopg
+
+        try:
+            row = self._fetchone("SELECT pg_current_wal_insert_lsn()::text")
+        except psycopg.Error:
+            return None
+        return row[0] if row else None
 
     def get_meta(self, key: str) -> str | None:
         row = self._fetchone("SELECT value FROM meta WHERE key = %s", (key,))

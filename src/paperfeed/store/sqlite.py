@@ -3,6 +3,7 @@ triggers (so a transaction that writes a paper writes its index entry too, or ne
 
 from __future__ import annotations
 
+import contextlib
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -17,6 +18,15 @@ from paperfeed.records import Author, Paper, title_key
 from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import plan_upsert
+from paperfeed.store.sqlite_bulk import (
+    LOG_CLEANUP,
+    LOG_TABLE,
+    LOG_TRIGGERS,
+    FtsFollower,
+    remove_side_file,
+    side_path,
+    swap_in,
+)
 
 # bm25 weights of the FTS columns: title, abstract, author names.
 FTS_WEIGHTS = (5.0, 1.0, 2.0)
@@ -28,6 +38,8 @@ COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
 TOKENIZER = "porter unicode61 remove_diacritics 2"
+STEM_CACHE = 100_000
+_STEMS: dict[str, str] = {}  # query word -> its index token under TOKENIZER (see `_stems`)
 
 # Keep the FTS5 index in step with the papers table, row by row (dropped during a bulk load,
 # after which the index is rebuilt in one pass: see `SQLiteStore.begin_bulk`).
@@ -234,6 +246,25 @@ def row_to_paper(row: Sequence[Any]) -> Paper:
     )
 
 
+def term_stats(conn: sqlite3.Connection, n: int) -> str:
+    """The `fts_common_terms` record of an index of `n` papers (in the connection's main
+    database): the terms found in more than `COMMON_FRACTION` of them."""
+    conn.execute(
+        "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, papers_fts, row)"
+    )
+    rows = conn.execute(
+        "SELECT term, doc FROM temp.fts_terms WHERE doc > ?", (int(n * COMMON_FRACTION),)
+    ).fetchall()
+    return orjson.dumps({"docs": n, "terms": dict(rows)}).decode()
+
+
+def _side_term_stats(conn: sqlite3.Connection) -> str | None:
+    """Term statistics of a bulk load's side index, computed on the follower's thread while the
+    index is copied in (so `after_import` has nothing left to do)."""
+    n = conn.execute("SELECT count(*) FROM main.papers_fts_docsize").fetchone()[0]
+    return term_stats(conn, n) if n >= TERM_STATS_MIN_DOCS else None
+
+
 def fts_query(terms: Sequence[str], match: Literal["all", "any"]) -> str:
     """Quote every term as an FTS5 string so no user text is ever read as query syntax."""
     quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
@@ -279,6 +310,8 @@ class SQLiteStore(Store):
         self._local = threading.local()
         self._connections: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
+        self._follower: FtsFollower | None = None  # the keyword index of a bulk load
+        self._watch: sqlite3.Connection | None = None  # see `change_token`
         self._migrate()
 
     # -- connections and transactions ---------------------------------------------------------
@@ -342,10 +375,14 @@ class SQLiteStore(Store):
         return self.conn.execute("PRAGMA user_version").fetchone()[0]
 
     def close(self) -> None:
+        if self._follower is not None:  # closed in the middle of a bulk load
+            self._follower.abort()
+            self._follower = None
         with self._lock:
             for conn in self._connections:
                 conn.close()
             self._connections.clear()
+            self._watch = None
         self._local = threading.local()
 
     # -- writes -------------------------------------------------------------------------------
@@ -375,12 +412,16 @@ class SQLiteStore(Store):
         return counts
 
     @staticmethod
-    def _rows_where(conn: sqlite3.Connection, column: str, values: list[str]) -> list[Any]:
+    def _rows_where(
+        conn: sqlite3.Connection, column: str, values: list[Any], columns: str | None = None
+    ) -> list[Any]:
+        """Rows (all of `_SELECT`'s columns, or the given ones) whose `column` is in `values`."""
+        select = f"SELECT {columns} FROM papers" if columns else _SELECT
         rows: list[Any] = []
         for start in range(0, len(values), 900):
             chunk = values[start : start + 900]
             marks = ",".join("?" * len(chunk))
-            rows += conn.execute(f"{_SELECT} WHERE {column} IN ({marks})", chunk).fetchall()
+            rows += conn.execute(f"{select} WHERE {column} IN ({marks})", chunk).fetchall()
         return rows
 
     def delete(self, ids: Iterable[str]) -> int:
@@ -421,21 +462,31 @@ class SQLiteStore(Store):
         0. words that occur in more than `COMMON_FRACTION` of all papers (see
            `refresh_term_stats`) are dropped when rarer words remain: their BM25 weight is
            small, and their posting lists are what makes a query slow; a query of nothing but
-           common words ("the model") is ranked among the newest `COMMON_WINDOW` papers only;
+           common words ("the model") is answered from the newest `COMMON_WINDOW` papers, title
+           matches first, newest first, without bm25 (`_newest_matches`);
         1. papers with every word, ranked over title, abstract and authors;
         2. if that is too much work: papers whose *title* has every word;
         3. if that is still too much: the same among the newest `RECENT_WINDOW` papers;
         then, when step 1 found fewer than `limit`, papers with any of the words fill the list
         (ranked below every all-words hit), if that fits in the budget.
         """
+        return self._papers(self._keyword_rowids(terms, limit, filters))
+
+    def keyword_ids(
+        self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
+    ) -> list[tuple[str, float]]:
+        found = self._keyword_rowids(terms, limit, filters)
+        ids = dict(self._rows_where(self.conn, "rowid", [r for r, _ in found], "rowid, id"))
+        return [(ids[r], s) for r, s in found if r in ids]
+
+    def _keyword_rowids(self, terms: Sequence[str], limit: int, filters: Filters) -> list[tuple[int, float]]:
+        """(rowid, score) best first: the steps `keyword_search` describes."""
         if not terms or limit <= 0:
             return []
         terms, all_common = self._selective(terms)
         all_words = fts_query(terms, "all")
         if all_common:
-            floor = max(0, self._max_rowid() - COMMON_WINDOW)
-            found = self._ranked(all_words, limit, filters, min_rowid=floor) or []
-            return self._papers(found)
+            return self._newest_matches(all_words, limit, filters)
         found: list[tuple[int, float]] | None = self._ranked(all_words, limit, filters)
         if found is None:
             title_only = "{title} : (" + all_words + ")"
@@ -450,7 +501,34 @@ class SQLiteStore(Store):
             for rowid, score in extra:
                 if rowid not in seen and len(found) < limit:
                     found.append((rowid, min(score, floor_score - 1e-6) if seen else score))
-        return self._papers(found)
+        return found
+
+    def _newest_matches(self, all_words: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
+        """A query of nothing but common words: the newest `COMMON_WINDOW` papers that have every
+        word, those with every word in the title first. No bm25() here: to weigh a word it reads
+        the word's whole posting list (every paper that has it: ~40 ms per word found in most
+        papers at a million), while newest-first with a limit stops after `limit` matches."""
+        floor = max(0, self._max_rowid() - COMMON_WINDOW)
+        found: list[int] = []
+        for match in ("{title} : (" + all_words + ")", all_words):
+            more = self._newest(match, limit - len(found), filters, floor, exclude=set(found))
+            found += more or []
+            if len(found) >= limit:
+                break
+        return [(rowid, float(limit - i)) for i, rowid in enumerate(found)]
+
+    def _newest(
+        self, match: str, limit: int, filters: Filters, min_rowid: int, exclude: set[int]
+    ) -> list[int] | None:
+        """Rowids matching `match` above `min_rowid`, newest first; None when over budget."""
+        where, params = filter_sql(filters)
+        join = "" if filters.empty else " JOIN papers p ON p.rowid = papers_fts.rowid"
+        sql = (
+            f"SELECT papers_fts.rowid FROM papers_fts{join} WHERE papers_fts MATCH ?{where} "
+            "AND papers_fts.rowid > ? ORDER BY papers_fts.rowid DESC LIMIT ?"
+        )
+        rows = self._within_budget(sql, [match, *params, min_rowid, limit + len(exclude)])
+        return None if rows is None else [r[0] for r in rows if r[0] not in exclude][:limit]
 
     def _papers(self, found: list[tuple[int, float]]) -> list[tuple[Paper, float]]:
         rows = {r[0]: r for r in self._rows_where(self.conn, "rowid", [r for r, _ in found])}
@@ -470,6 +548,11 @@ class SQLiteStore(Store):
             f"SELECT papers_fts.rowid, bm25(papers_fts, {weights}) AS score FROM papers_fts{join} "
             f"WHERE papers_fts MATCH ?{where} ORDER BY score LIMIT ?"
         )
+        rows = self._within_budget(sql, [match, *params, limit])
+        return None if rows is None else [(r[0], -r[1]) for r in rows]
+
+    def _within_budget(self, sql: str, params: Sequence[Any]) -> list[Row] | None:
+        """The query's rows, or None when it ran past `SEARCH_BUDGET` VM instructions."""
         conn = self.conn
         steps = [0]
 
@@ -479,14 +562,13 @@ class SQLiteStore(Store):
 
         conn.set_progress_handler(over_budget, 10_000)
         try:
-            rows = conn.execute(sql, [match, *params, limit]).fetchall()
+            return conn.execute(sql, params).fetchall()
         except sqlite3.OperationalError as exc:
             if "interrupted" in str(exc):
                 return None
             raise
         finally:
             conn.set_progress_handler(None, 0)
-        return [(r[0], -r[1]) for r in rows]
 
     def _selective(self, terms: Sequence[str]) -> tuple[list[str], bool]:
         """(the words worth searching for, whether every word is a common one)."""
@@ -498,7 +580,19 @@ class SQLiteStore(Store):
 
     def _stems(self, terms: Sequence[str]) -> list[str]:
         """The index's own tokens for query words (Porter stems), by running them through a temp
-        FTS5 table with the same tokenizer: exact, and private to this connection."""
+        FTS5 table with the same tokenizer: exact, and private to this connection. Remembered
+        per process (the tokenizer never changes): a search then runs no statements for it."""
+        stems = {t: _STEMS.get(t) for t in terms}
+        missing = [t for t, stem in stems.items() if stem is None]
+        if missing:
+            found = dict(zip(missing, self._stems_now(missing), strict=True))
+            stems.update(found)
+            if len(_STEMS) > STEM_CACHE:
+                _STEMS.clear()
+            _STEMS.update(found)
+        return [stems[t] for t in terms]
+
+    def _stems_now(self, terms: Sequence[str]) -> list[str]:
         conn = self.conn
         if not getattr(self._local, "stemmer", False):
             conn.execute(
@@ -530,14 +624,7 @@ class SQLiteStore(Store):
         last = orjson.loads(raw)["docs"] if raw else 0
         if not force and (n < TERM_STATS_MIN_DOCS or (last and abs(n - last) < last / 5)):
             return False
-        conn = self.conn
-        conn.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, papers_fts, row)"
-        )
-        rows = conn.execute(
-            "SELECT term, doc FROM temp.fts_terms WHERE doc > ?", (int(n * COMMON_FRACTION),)
-        ).fetchall()
-        self.set_meta("fts_common_terms", orjson.dumps({"docs": n, "terms": dict(rows)}).decode())
+        self.set_meta("fts_common_terms", term_stats(self.conn, n))
         return True
 
     def after_import(self) -> None:
@@ -546,25 +633,74 @@ class SQLiteStore(Store):
     # -- bulk loading -------------------------------------------------------------------------
 
     def begin_bulk(self) -> None:
-        """Stop indexing row by row for a large load: FTS5 indexes ~2x faster when it rebuilds
-        from the table in one pass. Until `end_bulk` (or `heal`) runs, new papers are stored but
-        not yet found by keyword search. A load killed half-way leaves `fts_state` set, and the
-        next import (or `heal()`) finishes the job, so no crash leaves the index out of step."""
+        """Stop indexing row by row for a large load: the keyword index is built on the other
+        core, in a side file, while the load goes on (see `store.sqlite_bulk`). Until `end_bulk`
+        (or `heal`) runs, new papers are stored but not yet found by keyword search. A load
+        killed half-way leaves `fts_state` set, and the next import (or `heal()`) rebuilds the
+        index from the table, so no crash leaves the index out of step."""
         with self.transaction() as c:
             for name in FTS_TRIGGER_NAMES:
                 c.execute(f"DROP TRIGGER IF EXISTS {name}")
+            c.execute(LOG_TABLE)
+            for sql in LOG_TRIGGERS:
+                c.execute(sql)
             c.execute(
                 "INSERT INTO meta (key, value) VALUES ('fts_state', 'rebuilding') "
                 "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
             )
+        fts_sql = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'papers_fts'"
+        ).fetchone()[0]
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the follower checkpoints meanwhile
+        self._follower = FtsFollower(self.path, fts_sql, on_complete=_side_term_stats)
+        self._follower.start()
 
     def end_bulk(self) -> None:
-        """Rebuild the keyword index from the table and index row by row again, atomically."""
+        """Bring the keyword index up to date and index row by row again, atomically: take the
+        index the follower built when it is complete, else rebuild it from the table."""
+        follower, self._follower = self._follower, None
+        self.conn.execute("PRAGMA wal_autocheckpoint=1000")
+        if follower is not None:
+            swapped = follower.wait_indexed() and self._swap_in_side_index()
+            stats = follower.finish()
+            remove_side_file(self.path)
+            if swapped:
+                if stats is not None:
+                    self.set_meta("fts_common_terms", stats)
+                return
         with self.transaction() as c:
             c.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
-            for sql in FTS_TRIGGERS:
-                c.execute(sql)
-            c.execute("DELETE FROM meta WHERE key = 'fts_state'")
+            self._leave_bulk(c)
+        remove_side_file(self.path)
+
+    def _swap_in_side_index(self) -> bool:
+        """Copy the side file's index in (a fresh connection: no FTS5 state cached)."""
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("ATTACH DATABASE ? AS side", (str(side_path(self.path)),))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not swap_in(conn):
+                    conn.execute("ROLLBACK")
+                    return False
+                self._leave_bulk(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            return True
+        except sqlite3.Error:  # e.g. the side file is damaged: rebuild from the table instead
+            return False
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _leave_bulk(c: sqlite3.Connection) -> None:
+        for sql in LOG_CLEANUP + FTS_TRIGGERS:
+            c.execute(sql)
+        c.execute("DELETE FROM meta WHERE key = 'fts_state'")
 
     def heal(self) -> bool:
         """Finish a bulk load that was interrupted; True when there was one."""
@@ -572,6 +708,16 @@ class SQLiteStore(Store):
             return False
         self.end_bulk()
         return True
+
+    def change_token(self) -> int:
+        """`PRAGMA data_version` of a connection kept for this and nothing else: it moves
+        whenever any other connection (every thread's own, another process's) commits, and this
+        one never writes. See `paperfeed.search_cache`."""
+        with self._lock:
+            if self._watch is None:
+                self._watch = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+                self._connections.append(self._watch)
+            return self._watch.execute("PRAGMA data_version").fetchone()[0]
 
     def _max_rowid(self) -> int:
         return self.conn.execute("SELECT coalesce(max(rowid), 0) FROM papers").fetchone()[0]
@@ -606,21 +752,9 @@ class SQLiteStore(Store):
         words = "".join(c if c.isalnum() else " " for c in filters.author or "").split()
         conn = self.conn
         if words:
-            steps = [0]
-
-            def over_budget() -> int:
-                steps[0] += 1
-                return steps[0] * 10_000 > SEARCH_BUDGET
-
-            conn.set_progress_handler(over_budget, 10_000)
-            try:
-                rows = conn.execute(sql.format(""), [*params, limit, offset]).fetchall()
+            rows = self._within_budget(sql.format(""), [*params, limit, offset])
+            if rows is not None:
                 return [row_to_paper(r) for r in rows]
-            except sqlite3.OperationalError as exc:
-                if "interrupted" not in str(exc):
-                    raise
-            finally:
-                conn.set_progress_handler(None, 0)
             fts = " AND p.rowid IN (SELECT rowid FROM papers_fts WHERE papers_fts MATCH ?)"
             rows = conn.execute(
                 sql.format(fts), ['{author_names} : "' + " ".join(words) + '"', *params, limit, offset]

@@ -4,6 +4,7 @@ papers after a paper page."""
 
 from __future__ import annotations
 
+import time
 from datetime import date
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -160,9 +161,11 @@ def search_page(
     error = None
     searched = bool((q or "").strip() or organization or author)
     status = 200
+    timing = None
     if searched:
         try:
             if (q or "").strip():
+                started = time.perf_counter()
                 hits = lib.search(
                     q or "",
                     mode=(mode or None),  # type: ignore[arg-type]
@@ -173,6 +176,9 @@ def search_page(
                     organization=(organization or "").strip() or None,
                     author=(author or "").strip() or None,
                 )
+                took = (time.perf_counter() - started) * 1000
+                hit = lib.search_cache.last_was_hit()
+                timing = f'search;dur={took:.1f};desc="{"cache hit" if hit else "cache miss"}"'
             else:
                 papers = lib.papers_by(
                     organization=(organization or "").strip() or None,
@@ -185,7 +191,7 @@ def search_page(
     more = len(hits) == (p + 1) * SEARCH_PAGE and p < 49
     hits = hits[p * SEARCH_PAGE :]
     feed_params = {k: v for k, v in form.items() if v}
-    return render(
+    response = render(
         request,
         "search.html",
         {
@@ -202,6 +208,9 @@ def search_page(
         },
         status_code=status,
     )
+    if timing:  # how long the search took and whether the cache answered (browser dev tools)
+        response.headers["Server-Timing"] = timing
+    return response
 
 
 def _paper_or_404(request: Request, paper_id: str) -> Paper:
