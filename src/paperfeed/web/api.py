@@ -53,8 +53,9 @@ def daily_papers(
     return [hf_api.daily_item(paper) for paper in papers]
 
 
+# On the event loop like the search page (see web/pages.py `search_page`): fairer under load.
 @router.get("/papers/search", summary="Search papers")
-def search_papers(
+async def search_papers(
     request: Request,
     q: Annotated[str | None, Query(max_length=250, description="query text, an arXiv id or a title")] = None,
     limit: Annotated[int, Query(ge=1, le=120)] = 50,
