@@ -19,6 +19,7 @@ Every stage reports wall time, CPU time and the load average around it.
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import os
 import random
@@ -27,6 +28,7 @@ import shutil
 import statistics
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import orjson
@@ -107,22 +109,24 @@ def stages(snapshot: Path, home: Path, lines: int, json_s: float) -> dict:
     return out
 
 
-def realistic_queries(lib: paperfeed.Library, n: int, seed: int = 11) -> list[str]:
-    """2-4 consecutive words from random titles (what people type), plus whole short titles."""
+def title_fragments(lib: paperfeed.Library, seed: int = 11) -> Iterator[str]:
+    """Endless realistic queries: 2-4 consecutive words of random titles (what people type)."""
     rng = random.Random(seed)
-    total = lib.stats()["papers"]
-    queries = []
     conn = lib.store.conn  # type: ignore[attr-defined]
-    while len(queries) < n:
-        rowid = rng.randint(1, total)
-        row = conn.execute("SELECT title FROM papers WHERE rowid = ?", (rowid,)).fetchone()
+    total = conn.execute("SELECT max(rowid) FROM papers").fetchone()[0] or 0
+    while total:
+        row = conn.execute("SELECT title FROM papers WHERE rowid = ?", (rng.randint(1, total),)).fetchone()
         if not row:
             continue
         words = row[0].split()
         k = rng.randint(2, 4)
         start = rng.randint(0, max(0, len(words) - k))
-        queries.append(" ".join(words[start : start + k]))
-    return queries
+        yield " ".join(words[start : start + k])
+
+
+def realistic_queries(lib: paperfeed.Library, n: int, seed: int = 11) -> list[str]:
+    """n realistic queries (`title_fragments`), repeats allowed, as a search box sees them."""
+    return list(itertools.islice(title_fragments(lib, seed), n))
 
 
 def search_latency(lib: paperfeed.Library, n: int) -> dict[str, float]:

@@ -43,6 +43,8 @@ import urllib.request
 from pathlib import Path
 from urllib.parse import quote, urlencode
 
+from bench_import import title_fragments
+
 import paperfeed
 
 ROOT = Path(__file__).resolve().parent
@@ -219,20 +221,12 @@ def median_of(runs: list[dict]) -> dict:
 
 
 def distinct_queries(lib: paperfeed.Library, n: int, seed: int = 11) -> list[str]:
-    """n different realistic queries: 2-4 consecutive words of random titles (as
-    bench_import.realistic_queries, without repeats)."""
-    rng = random.Random(seed)
-    total = lib.store.conn.execute("SELECT max(rowid) FROM papers").fetchone()[0]  # type: ignore[attr-defined]
+    """n different realistic queries (bench_import.title_fragments without repeats)."""
     seen: dict[str, None] = {}
-    conn = lib.store.conn  # type: ignore[attr-defined]
-    while len(seen) < n:
-        row = conn.execute("SELECT title FROM papers WHERE rowid = ?", (rng.randint(1, total),)).fetchone()
-        if not row:
-            continue
-        words = row[0].split()
-        k = rng.randint(2, 4)
-        start = rng.randint(0, max(0, len(words) - k))
-        seen.setdefault(" ".join(words[start : start + k]))
+    for query in title_fragments(lib, seed):
+        seen.setdefault(query)
+        if len(seen) >= n:
+            break
     return list(seen)
 
 

@@ -160,11 +160,12 @@ def hybrid_search(
     candidate outside the keyword list scores 0 on that side. (Scoring those with BM25 too was
     tried: FTS5 cannot rank a given set of rows without reading whole posting lists, which took
     seconds per query at a million papers.)"""
-    if not query_terms(query):
+    terms = query_terms(query)
+    if not terms:
         return []
     pool = max(CANDIDATES, limit)
     # Scores only: the papers are fetched for the `limit` kept, not for every candidate.
-    keyword = dict(store.keyword_ids(query_terms(query), limit=pool, filters=filters))
+    keyword = dict(store.keyword_ids(terms, limit=pool, filters=filters))
     vector = engine.embed_query(query)
     dense_found = engine.nearest(vector, pool, filters) if vector.any() else []
     dense = {pid: sim for _, pid, sim in dense_found}
