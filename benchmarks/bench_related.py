@@ -12,11 +12,12 @@ page with everyone). Rankers:
   related/X    `Library.related` (paperfeed's combined ranking) over encoder X's vectors
 
 It also reports a paired bootstrap (95 % interval of the per-paper difference between the combined
-ranking and the best single signal) and, with --grid, the grid of the vector diffusion's settings
+ranking and the best single signal), with --experiments the re-rankings tried and not shipped
+(see `experiments`), and, with --grid, the grid of the vector diffusion's settings
 (graph neighbours x alpha; alpha 0 = plain cosine) with a 2-fold check (settings chosen on half the
 papers, scored on the other half), to show how much is tuning.
 
-    python benchmarks/bench_related.py [--no-minilm] [--grid]
+    python benchmarks/bench_related.py [--no-minilm] [--grid] [--experiments]
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from __future__ import annotations
 import argparse
 import json
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -117,10 +119,275 @@ def library_with(encoder: str, home: Path) -> paperfeed.Library:
     return lib
 
 
+# -- experiments (--experiments): re-rankings tried for issue 3 item 6, none shipped -----------------
+#
+# Each experiment replaces the dense signal of `related` (the diffusion) by another score over the
+# same candidates (here: the other 85 papers), keeping the rest of the combination (0.9 x min-max
+# dense + 0.1 x min-max BM25 of the title's words; the pages carry no authors or categories). Each
+# runs on the library's stored vectors; a check row re-implements the shipped ranking this way and
+# must equal `related` itself. Settings are the published defaults where there are any.
+
+
+def _unit_rows(x: np.ndarray) -> np.ndarray:
+    return x / (np.linalg.norm(x, axis=1, keepdims=True) + 1e-12)
+
+
+def _minmax(x: np.ndarray) -> np.ndarray:
+    lo, hi = x.min(), x.max()
+    return (x - lo) / (hi - lo) if hi > lo else np.ones_like(x)
+
+
+def _graph(affinity: np.ndarray, k: int = 15, mutual: bool = False, power: float = 1.0) -> np.ndarray:
+    """Symmetric-normalised k-NN graph of an affinity matrix (as in `related.diffusion_scores`)."""
+    w = np.clip(affinity, 0.0, None) ** power
+    np.fill_diagonal(w, 0.0)
+    drop = np.argsort(-w, axis=1)[:, min(k, len(w) - 1):]
+    np.put_along_axis(w, drop, 0.0, axis=1)
+    w = np.minimum(w, w.T) if mutual else np.maximum(w, w.T)
+    d = 1.0 / np.sqrt(w.sum(axis=1) + 1e-12)
+    return d[:, None] * w * d[None, :]
+
+
+def _diffuse(spread: np.ndarray, seed: np.ndarray | None = None, alpha: float = 0.8) -> np.ndarray:
+    if seed is None:
+        seed = np.zeros(len(spread))
+        seed[0] = 1.0
+    return np.linalg.solve(np.eye(len(spread)) - alpha * spread, seed)
+
+
+def _k_reciprocal(x: np.ndarray, k1: int = 20, k2: int = 6, lam: float = 0.3) -> np.ndarray:
+    """Re-ranking similarity of every pair of rows by k-reciprocal encoding (Zhong et al. 2017,
+    with the paper's defaults): 1 - ((1 - lam) Jaccard distance of the expanded k-reciprocal
+    sets + lam original distance)."""
+    n = len(x)
+    dist = np.clip(2.0 - 2.0 * (x @ x.T), 0.0, None)
+    dist = dist / dist.max(axis=0, keepdims=True)
+    rank = np.argsort(dist, axis=1)
+    k1 = min(k1, n - 1)
+
+    def reciprocal(i: int, k: int) -> np.ndarray:
+        forward = rank[i, : k + 1]
+        return forward[np.any(rank[forward, : k + 1] == i, axis=1)]
+
+    v = np.zeros((n, n))
+    for i in range(n):
+        own = reciprocal(i, k1)
+        expanded = own
+        for c in own:
+            theirs = reciprocal(int(c), round(k1 / 2))
+            if len(np.intersect1d(theirs, own)) > 2 / 3 * len(theirs):
+                expanded = np.append(expanded, theirs)
+        expanded = np.unique(expanded)
+        e = np.exp(-dist[i, expanded])
+        v[i, expanded] = e / e.sum()
+    if k2 > 1:
+        v = v[rank[:, :k2]].mean(axis=1)
+    jaccard = 1.0 - np.minimum(v[:, None], v[None]).sum(-1) / np.maximum(
+        np.maximum(v[:, None], v[None]).sum(-1), 1e-12
+    )
+    return 1.0 - ((1.0 - lam) * jaccard + lam * dist)
+
+
+def _tfidf(papers: list[Paper]) -> np.ndarray:
+    """Unit tf-idf rows (sublinear tf, smooth idf) of title+abstract words, the idf taken over
+    these papers only: what `related` could compute from the candidates it already fetched."""
+    from collections import Counter
+
+    from paperfeed.related import _WORD_RE
+    from paperfeed.search import STOPWORDS
+
+    counts = [
+        Counter(w for w in (t.lower() for t in _WORD_RE.findall(f"{p.title} {p.abstract}"))
+                if w not in STOPWORDS and len(w) > 2)
+        for p in papers
+    ]
+    df = Counter(w for c in counts for w in c)
+    vocab = {w: j for j, w in enumerate(df)}
+    out = np.zeros((len(papers), len(vocab)))
+    for r, c in enumerate(counts):
+        for w, tf in c.items():
+            out[r, vocab[w]] = (1 + np.log(tf)) * (np.log((1 + len(papers)) / (1 + df[w])) + 1)
+    return _unit_rows(out)
+
+
+def _augmented(x: np.ndarray, k: int = 10, power: float = 3.0) -> np.ndarray:
+    """Database-side augmentation / alpha query expansion (Radenovic et al. 2018): each row
+    replaced by the sum of itself and its k nearest rows weighted by cosine^power, re-normalised."""
+    a = x @ x.T
+    top = np.argsort(-a, axis=1)[:, : k + 1]
+    w = np.zeros_like(a)
+    np.put_along_axis(w, top, np.clip(np.take_along_axis(a, top, axis=1), 0.0, None) ** power, axis=1)
+    return _unit_rows(w @ x)
+
+
+def _csls(x: np.ndarray, k: int = 10) -> np.ndarray:
+    """Cross-domain similarity local scaling (Conneau et al. 2018): 2 cos - r_x - r_y, r = mean
+    cosine to the k nearest: a hub (close to everyone) loses."""
+    a = x @ x.T
+    b = a.copy()
+    np.fill_diagonal(b, -np.inf)
+    r = np.sort(b, axis=1)[:, -k:].mean(axis=1)
+    return 2 * a - r[:, None] - r[None, :]
+
+
+def _mutual_proximity(x: np.ndarray) -> np.ndarray:
+    """Empirical mutual proximity (Schnitzer et al. 2012), another hubness reduction."""
+    a = x @ x.T
+    b = a.copy()
+    np.fill_diagonal(b, np.nan)
+    p = np.nanmean(b[:, None, :] < a[:, :, None], axis=2)
+    return p * p.T
+
+
+NO_KEYWORD = "shipped diffusion, keyword weight 0"
+Scorer = Callable[[np.ndarray, np.ndarray, np.ndarray, np.ndarray], np.ndarray]
+"""(vectors, tf-idf rows, title vectors, BM25 seed), rows = the paper then its candidates ->
+dense scores of the candidates."""
+
+
+def _scorers() -> dict[str, Scorer]:
+    def shipped(x, t, ti, kw):
+        return _diffuse(_graph(x @ x.T))[1:]
+
+    def qe_round(m: int) -> Scorer:
+        def f(x, t, ti, kw):
+            s = _graph(x @ x.T)
+            seed = np.zeros(len(x))
+            seed[0] = 1.0
+            seed[1 + np.argsort(-_diffuse(s)[1:])[:m]] = 1.0
+            return _diffuse(s, seed)[1:]
+        return f
+
+    def bm25_seed(beta: float) -> Scorer:
+        return lambda x, t, ti, kw: _diffuse(_graph(x @ x.T), np.r_[1.0, beta * kw])[1:]
+
+    def two_views(mix: float) -> Scorer:
+        return lambda x, t, ti, kw: _diffuse(
+            (1 - mix) * _graph(x @ x.T) + mix * _graph(t @ t.T)
+        )[1:]
+
+    def krec_and_diffusion(k1: int) -> Scorer:
+        return lambda x, t, ti, kw: 0.5 * _minmax(_k_reciprocal(x, k1=k1)[0, 1:]) + 0.5 * _minmax(
+            _diffuse(_graph(x @ x.T))[1:]
+        )
+
+    def contextual(x, t, ti, kw):
+        f = _unit_rows(np.linalg.inv(np.eye(len(x)) - 0.8 * _graph(x @ x.T)))
+        return f[1:] @ f[0]
+
+    out: dict[str, Scorer] = {
+        "shipped diffusion (check: must equal related)": shipped,
+        NO_KEYWORD: shipped,
+        "two graphs, vectors + tf-idf, mixed 3:1": two_views(0.25),
+        "two graphs, vectors + tf-idf, mixed 1:1": two_views(0.5),
+        "diffusion on mean of cosine and tf-idf cosine": lambda x, t, ti, kw: _diffuse(
+            _graph((x @ x.T + t @ t.T) / 2))[1:],
+        "diffusion on product of cosine and tf-idf cosine": lambda x, t, ti, kw: _diffuse(
+            _graph(np.clip(x @ x.T, 0, None) * (t @ t.T)))[1:],
+        "diffusion on mean of cosine and title-vector cosine": lambda x, t, ti, kw: _diffuse(
+            _graph((x @ x.T + ti @ ti.T) / 2))[1:],
+        "diffusion, mutual k-NN graph": lambda x, t, ti, kw: _diffuse(_graph(x @ x.T, mutual=True))[1:],
+        "diffusion, affinity cubed (Iscen 2017)": lambda x, t, ti, kw: _diffuse(
+            _graph(x @ x.T, power=3))[1:],
+        "diffusion, mutual k-NN + cubed (Iscen 2017)": lambda x, t, ti, kw: _diffuse(
+            _graph(x @ x.T, mutual=True, power=3))[1:],
+        "diffusion, soft seed cos^3": lambda x, t, ti, kw: _diffuse(
+            _graph(x @ x.T), np.clip(x @ x[0], 0, None) ** 3)[1:],
+        "diffusion + BM25 second seed 0.1": bm25_seed(0.1),
+        "diffusion + BM25 second seed 0.3": bm25_seed(0.3),
+        "second diffusion round, expanded by top 1": qe_round(1),
+        "second diffusion round, expanded by top 3": qe_round(3),
+        "second diffusion round, expanded by top 5": qe_round(5),
+        "k-reciprocal (Zhong 2017: 20, 6, 0.3)": lambda x, t, ti, kw: _k_reciprocal(x)[0, 1:],
+        "diffusion on the k-reciprocal similarity": lambda x, t, ti, kw: _diffuse(
+            _graph(_k_reciprocal(x)))[1:],
+        "cosine of diffusion rows (contextual similarity)": contextual,
+        "cosine after augmentation (alpha-QE / DBA: 10, 3)": lambda x, t, ti, kw: (
+            lambda y: y[1:] @ y[0])(_augmented(x)),
+        "CSLS (k 10)": lambda x, t, ti, kw: _csls(x)[0, 1:],
+        "diffusion on CSLS": lambda x, t, ti, kw: _diffuse(_graph(_csls(x)))[1:],
+        "diffusion on mutual proximity": lambda x, t, ti, kw: _diffuse(_graph(_mutual_proximity(x)))[1:],
+    }
+    for k1 in (10, 15, 20, 30):
+        out[f"mean of k-reciprocal (k1 {k1}) and diffusion"] = krec_and_diffusion(k1)
+    return out
+
+
+def experiments(
+    libs: dict[str, paperfeed.Library], papers: list[Paper], on: dict[str, set[int]],
+    shipped: dict[str, dict[str, float]], reference: dict[str, float],
+) -> list[str]:
+    """P@10 of every experiment for each encoder, the paired bootstrap against `reference` (the
+    strongest single signal), and a cross-fitted check of the whole search: the experiment best
+    on the even papers (for both encoders together) is scored on the odd ones and vice versa."""
+    from paperfeed.related import KEYWORD_CANDIDATES, TITLE_TERMS
+    from paperfeed.search import query_terms
+
+    ids = [p.id for p in papers]
+    n = len(ids)
+    tfidf = _tfidf(papers)
+    bm25 = np.zeros((n, n))
+    store = next(iter(libs.values())).store
+    for i, p in enumerate(papers):
+        hits = {o.id: s for o, s in store.keyword_search(query_terms(p.title)[:TITLE_TERMS],
+                                                           limit=KEYWORD_CANDIDATES) if o.id != p.id}
+        cols = [ids.index(pid) for pid in hits]
+        if cols:
+            bm25[i, cols] = _minmax(np.array(list(hits.values())))
+    table: dict[str, dict[str, dict[str, float]]] = {}
+    for e, lib in libs.items():
+        vectors = lib.semantic.vectors
+        keys = vectors.keys_of(ids)
+        found, vecs = vectors.get_vectors([keys[pid] for pid in ids])
+        by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
+        x_all = np.vstack([by_key[keys[pid]] for pid in ids]).astype(np.float64)
+        titles = _unit_rows(get_encoder(e).encode([p.title for p in papers]).astype(np.float64))
+        for name, scorer in _scorers().items():
+            lists = {}
+            for i, pid in enumerate(ids):
+                others = np.array([j for j in range(n) if j != i])
+                rows = np.r_[i, others]
+                dense = scorer(x_all[rows], tfidf[rows], titles[rows], bm25[i, others])
+                score = 0.9 * _minmax(dense) + (0.0 if name == NO_KEYWORD else 0.1) * bm25[i, others]
+                order = sorted(range(len(others)), key=lambda r: (-score[r], ids[others[r]]))
+                lists[pid] = [ids[others[r]] for r in order[:K]]
+            table.setdefault(name, {})[e] = per_paper(lists, on)
+    check = table["shipped diffusion (check: must equal related)"]
+    for e in libs:
+        assert check[e] == shipped[e], f"re-implementation differs from related ({e})"
+    encoders = list(libs)
+    lines = [f"experiments ({len(table)} x {len(encoders)} configurations): P@10, and minus the "
+          "strongest single signal (95 % paired bootstrap interval)"]
+    for name, per_encoder in table.items():
+        cells = []
+        for e in encoders:
+            lo, hi = paired_interval(per_encoder[e], reference)
+            mean = np.mean(list(per_encoder[e].values()))
+            cells.append(f"{e} {mean:.3f} ({mean - np.mean(list(reference.values())):+.3f}, "
+                         f"{lo:+.3f} .. {hi:+.3f})")
+        lines.append(f"  {name:52s} " + "  ".join(cells))
+    halves = [set(ids[0::2]), set(ids[1::2])]
+    held: dict[str, dict[str, float]] = {e: {} for e in encoders}
+    for tune, test in ((0, 1), (1, 0)):
+        best = max(table, key=lambda name: sum(
+            np.mean([table[name][e][p] for p in halves[tune]]) for e in encoders))
+        lines.append(f"  cross-fitted: best on half {tune}: {best!r}")
+        for e in encoders:
+            held[e].update({p: table[best][e][p] for p in halves[test]})
+    for e in encoders:
+        lo, hi = paired_interval(held[e], reference)
+        mean = np.mean(list(held[e].values()))
+        lines.append(f"  cross-fitted held-out {e}: P@10 {mean:.3f}, minus the strongest single signal "
+              f"{mean - np.mean(list(reference.values())):+.3f} ({lo:+.3f} .. {hi:+.3f})")
+    return lines
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-minilm", action="store_true")
     parser.add_argument("--grid", action="store_true", help="also print the weights grid")
+    parser.add_argument("--experiments", action="store_true",
+                        help="also run the re-rankings tried and not shipped (see `experiments`)")
     args = parser.parse_args()
     papers, on = pages()
     ids = [p.id for p in papers]
@@ -142,6 +409,7 @@ def main() -> None:
             )
             rows[f"paperfeed related ({e})"] = per_paper(related_lists(libs[e], papers), on)
         results = {name: float(np.mean(list(r.values()))) for name, r in rows.items()}
+        tried: list[str] = []
         grid = {}
         if args.grid:
             for e in encoders:
@@ -155,6 +423,11 @@ def main() -> None:
                         grid[(e, neighbours, alpha)] = (
                             precision(lists, on), precision(half[0], on), precision(half[1], on)
                         )
+        if args.experiments:
+            best_single = max(singles, key=lambda name: results[name])
+            tried = experiments(
+                libs, papers, on, {e: rows[f"paperfeed related ({e})"] for e in encoders}, rows[best_single]
+            )
         for lib in libs.values():
             lib.close()
     base = sum(len(on[p] & on[q]) > 0 for p in ids for q in ids if p != q) / (len(ids) * (len(ids) - 1))
@@ -177,6 +450,8 @@ def main() -> None:
                 print(f"  2-fold {e}: tuned on half {tune - 1} -> neighbours {best[1]}, alpha {best[2]}, "
                       f"held-out P@10 {grid[best][test]:.3f} (shipped settings there: "
                       f"{grid[(e, 15, 0.8)][test]:.3f})")
+    if tried:
+        print("\n".join(tried))
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))
 
 
