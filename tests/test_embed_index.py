@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 import paperfeed
 from paperfeed.embed import get_encoder
@@ -113,6 +114,19 @@ def test_deleted_papers_leave_the_results(sample_lib: Library) -> None:
     assert sample_lib.store.delete([first]) == 1
     ids = [h.paper.id for h in sample_lib.search(query, mode="semantic", limit=10)]
     assert first not in ids and len(ids) == 10
+
+
+@pytest.mark.parametrize("mode", ["semantic", "hybrid"])
+def test_deleted_papers_leave_the_results_on_both_backends(any_sample_lib: Library, mode: str) -> None:
+    """Hybrid search takes the vector index's answer without looking each paper up (the index
+    still holds a deleted paper's key): the deleted paper is dropped and the page stays full."""
+    lib = any_sample_lib
+    query = "monocular depth estimation"
+    before = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
+    assert lib.store.delete(before[:3]) == 3
+    after = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
+    assert len(after) == 10 and not set(before[:3]) & set(after)
+    assert set(before[3:]) <= set(after)  # the others stay on the page
 
 
 def test_a_changed_abstract_is_re_embedded(sample_lib: Library) -> None:

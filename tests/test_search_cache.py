@@ -54,8 +54,10 @@ def test_a_repeated_search_is_answered_from_the_cache(any_sample_lib: Library) -
     lib.search_cache.hits = lib.search_cache.misses = 0
     first = lib.search(QUERY, mode="keyword", limit=20)
     assert first and lib.search_cache.misses == 1 and lib.search_cache.hits == 0
+    first[-1].why.append("changed by the first caller")  # not the copy the cache keeps
     again = lib.search("  quantization \t zyxwvut ", mode="keyword", limit=20)  # same words
     assert lib.search_cache.hits == 1 and lib.search_cache.last_was_hit()
+    first[-1].why.pop()
     assert [(h.paper.id, h.score, h.why) for h in again] == [(h.paper.id, h.score, h.why) for h in first]
     again[0].why.append("changed by a caller")  # a caller's copy, not the cached list
     assert "changed by a caller" not in lib.search(QUERY, mode="keyword", limit=20)[0].why

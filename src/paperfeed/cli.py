@@ -397,7 +397,7 @@ def serve(
     """Serve the web app and the JSON API."""
     import uvicorn
 
-    from paperfeed.web.app import create_app
+    from paperfeed.web.app import create_app, settled
 
     config = ctx.ensure_object(State).config()
     if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
@@ -408,7 +408,7 @@ def serve(
         except PaperfeedError as exc:
             raise fail(str(exc)) from None
     if workers == 1:
-        uvicorn.run(create_app(config), host=host, port=port, log_level="info")
+        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
         return
     import os
 

@@ -294,7 +294,7 @@ class Library:
         hits = self.search_cache.get(
             (query, mode, limit, filters), lambda: self._search(query, mode, limit, filters)
         )
-        return [Hit(h.paper, h.score, list(h.why)) for h in hits]  # callers may change theirs
+        return hits  # the caller's own copy: the cache keeps results pickled
 
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
         if mode is None:  # hybrid once vectors exist

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from paperfeed.records import Paper, parse_arxiv_id, title_key
 from paperfeed.store.base import Filters, Store
@@ -92,6 +92,8 @@ def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> l
 # Semantic and hybrid ranking (issue 3). See README "Search and ranking" for how the fusion was
 # chosen; the figures are in BENCHMARKS.md.
 
+K = TypeVar("K", str, int)
+
 CANDIDATES = 100
 """How many papers each side (keyword, vectors) proposes to the fusion."""
 KEYWORD_WEIGHT = 0.5
@@ -116,7 +118,7 @@ def semantic_search(
     return [Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found if pid in papers]
 
 
-def _minmax(scores: dict[str, float]) -> dict[str, float]:
+def _minmax(scores: dict[K, float]) -> dict[K, float]:
     if not scores:
         return {}
     lo, hi = min(scores.values()), max(scores.values())
@@ -125,20 +127,20 @@ def _minmax(scores: dict[str, float]) -> dict[str, float]:
 
 
 def fuse(
-    keyword: dict[str, float],
-    dense: dict[str, float],
+    keyword: dict[K, float],
+    dense: dict[K, float],
     *,
     method: str = FUSION,
     keyword_weight: float = KEYWORD_WEIGHT,
     rrf_k: int = RRF_K,
-) -> dict[str, float]:
-    """One score per paper id from a keyword score list and a dense (cosine) score list.
+) -> dict[K, float]:
+    """One score per paper (id or key) from a keyword score list and a dense (cosine) score list.
 
     `weighted`: each side min-max normalised over the candidates it scored, then
     `w * keyword + (1 - w) * dense` (a side that did not score a paper adds 0).
     `rrf`: reciprocal-rank fusion, `w / (k + rank_kw) + (1 - w) / (k + rank_dense)`."""
     if method == "rrf":
-        out: dict[str, float] = {}
+        out: dict[K, float] = {}
         for weight, scores in ((keyword_weight, keyword), (1 - keyword_weight, dense)):
             ranked = sorted(scores, key=scores.__getitem__, reverse=True)
             for rank, pid in enumerate(ranked, start=1):
@@ -159,31 +161,38 @@ def hybrid_search(
     cosine (from the stored vectors, for keyword candidates the ANN list missed); a vector
     candidate outside the keyword list scores 0 on that side. (Scoring those with BM25 too was
     tried: FTS5 cannot rank a given set of rows without reading whole posting lists, which took
-    seconds per query at a million papers.)"""
+    seconds per query at a million papers.)
+
+    Candidates are handled by key (the integer both the store and the vector index know a paper
+    by), not by paper id: translating between the two took a sixth of a search at a million
+    papers."""
     terms = query_terms(query)
     if not terms:
         return []
     pool = max(CANDIDATES, limit)
-    # Scores only: the papers are fetched for the `limit` kept, not for every candidate.
-    keyword = dict(store.keyword_ids(terms, limit=pool, filters=filters))
+    keyword = dict(store.keyword_keys(terms, limit=pool, filters=filters))
     vector = engine.embed_query(query)
-    dense_found = engine.nearest(vector, pool, filters) if vector.any() else []
-    dense = {pid: sim for _, pid, sim in dense_found}
+    dense: dict[int, float] = {}
     if vector.any():
-        # Vectors of keyword candidates the ANN list missed: exact cosine from the store.
-        missing = [pid for pid in keyword if pid not in dense]
-        keys = engine.vectors.keys_of(missing)
-        sims = engine.similarities(vector, list(keys.values()))
-        dense.update({pid: sims[key] for pid, key in keys.items() if key in sims})
+        dense = dict(engine.nearest_keys(vector, pool, filters))
+        # Keyword candidates the ANN list missed: their exact cosine from the stored vectors.
+        dense.update(engine.similarities(vector, [key for key in keyword if key not in dense]))
     fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
-    ranked = sorted(fused, key=fused.__getitem__, reverse=True)[:limit]
-    papers = store.get_many(ranked)
+    ranked = sorted(fused, key=fused.__getitem__, reverse=True)
     return [
-        Hit(
-            papers[pid],
-            fused[pid],
-            [w for w, side in (("keyword", keyword), ("semantic", dense)) if pid in side],
-        )
-        for pid in ranked
-        if pid in papers
+        Hit(paper, fused[key], [w for w, side in (("keyword", keyword), ("semantic", dense)) if key in side])
+        for key, paper in _papers_in_order(store, ranked, limit)
     ]
+
+
+def _papers_in_order(store: Store, keys: list[int], limit: int) -> list[tuple[int, Paper]]:
+    """The first `limit` of `keys` whose papers exist, with them (a key the vector index still
+    holds for a deleted paper is skipped)."""
+    out: list[tuple[int, Paper]] = []
+    start = 0
+    while len(out) < limit and start < len(keys):
+        chunk = keys[start : start + limit - len(out)]
+        found = store.get_by_keys(chunk)
+        out += [(key, found[key]) for key in chunk if key in found]
+        start += len(chunk)
+    return out

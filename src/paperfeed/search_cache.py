@@ -18,10 +18,17 @@ while it was computed, so a search that ran
 across a write never outlives it. A store without a token (`None`) is not cached. Several worker
 processes each keep their own cache and each notices the others' writes through the store, so
 they stay correct without talking to each other.
+
+Entries are kept pickled. A result of 20 papers is some 500 Python objects; a thousand cached
+results made every full pass of the garbage collector walk 300,000 objects, a 60-120 ms pause in
+the middle of some request (measured at a million papers, BENCHMARKS.md issue 4). A bytes object
+is one object the collector never looks into, and unpickling a page of results costs ~0.1 ms.
+It also hands every caller its own copy, which the caller may change.
 """
 
 from __future__ import annotations
 
+import pickle
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
@@ -36,7 +43,7 @@ class SearchCache:
     def __init__(self, size: int, token: Callable[[], Any]) -> None:
         self.size = size
         self._token = token
-        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+        self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()  # (weight, pickle)
         self._held = 0  # results in `_entries`
         self._seen: Any = None  # the token the entries were computed at
         self._lock = threading.Lock()
@@ -52,24 +59,29 @@ class SearchCache:
                 if before != self._seen:
                     self._empty()
                     self._seen = before
-                if key in self._entries:
+                entry = self._entries.get(key)
+                if entry is not None:
                     self._entries.move_to_end(key)
                     self.hits += 1
-                    self._local.hit = True
-                    return self._entries[key]
+            if entry is not None:
+                self._local.hit = True
+                return pickle.loads(entry[1])
         self._local.hit = False
         value = compute()
         after = self._token() if before is not None else None
+        weight = _weight(value)
+        keep = after is not None and after == before and weight <= self.size
+        blob = pickle.dumps(value, pickle.HIGHEST_PROTOCOL) if keep else b""
         with self._lock:
             self.misses += 1
-            weight = _weight(value)
-            if after is not None and after == before == self._seen and weight <= self.size:
-                if key in self._entries:  # computed twice at once: keep one
-                    self._held -= _weight(self._entries.pop(key))
-                self._entries[key] = value
+            if keep and after == self._seen:
+                old = self._entries.pop(key, None)  # computed twice at once: keep one
+                if old is not None:
+                    self._held -= old[0]
+                self._entries[key] = (weight, blob)
                 self._held += weight
                 while self._held > self.size:
-                    self._held -= _weight(self._entries.popitem(last=False)[1])
+                    self._held -= self._entries.popitem(last=False)[1][0]
         return value
 
     def _empty(self) -> None:

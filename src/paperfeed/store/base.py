@@ -91,12 +91,17 @@ class Store(ABC):
         first, with a keyword score where higher is better: papers with every word first, then
         papers with any of them to fill the list. Backends may bound the work per query."""
 
-    def keyword_ids(
+    @abstractmethod
+    def keyword_keys(
         self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
-    ) -> list[tuple[str, float]]:
-        """`keyword_search` as (paper id, score): for rankers that fetch only the papers they
-        keep (hybrid search asks for 100 candidates and shows 10-20)."""
-        return [(p.id, s) for p, s in self.keyword_search(terms, limit=limit, filters=filters)]
+    ) -> list[tuple[int, float]]:
+        """`keyword_search` as (key, score), the key being the integer the store and the vector
+        index know a paper by (SQLite rowid, PostgreSQL pk): for hybrid search, which fuses them
+        with vector keys and fetches only the papers it keeps (`get_by_keys`)."""
+
+    @abstractmethod
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
+        """Papers by their keys (see `keyword_keys`); unknown keys are left out."""
 
     @abstractmethod
     def papers_between(

@@ -366,36 +366,51 @@ class PostgresStore(Store):
         2. else papers whose title has every word, when at most `TITLE_BUDGET`;
         3. else the newest papers whose title has every word.
         Fewer than `limit` all-words hits are topped up with any-word hits ranked below them."""
+        with self.connection() as conn:
+            return self._papers(conn, self._keyword_pks(conn, terms, limit, filters))
+
+    def keyword_keys(
+        self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
+    ) -> list[tuple[int, float]]:
+        with self.connection() as conn:
+            return self._keyword_pks(conn, terms, limit, filters)
+
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
+        rows = self._fetchall(f"{_SELECT} WHERE pk = ANY(%s)", ([int(k) for k in keys],))
+        return {row[0]: row_to_paper(row) for row in rows}
+
+    def _keyword_pks(
+        self, conn: Any, terms: Sequence[str], limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """(pk, score) best first: the steps `keyword_search` describes."""
         terms = list(terms)
         if not terms or limit <= 0:
             return []
-        with self.connection() as conn:
-            fractions, docs = self._term_stats(conn, terms)
-            idf = {t: _bm25_idf(f, docs) for t, f in zip(terms, fractions, strict=True)}
-            if docs >= TERM_STATS_MIN_DOCS:
-                rare = [t for t, f in zip(terms, fractions, strict=True) if f <= COMMON_FRACTION]
-                if not rare:
-                    top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
-                    found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters,
-                                         COMMON_WINDOW, min_pk=top - COMMON_WINDOW,
-                                         scan_window=min(fractions) > SCAN_WINDOW_FRACTION) or []
-                    return self._papers(conn, found)
-                terms = rare
-            found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters, SEARCH_BUDGET)
+        fractions, docs = self._term_stats(conn, terms)
+        idf = {t: _bm25_idf(f, docs) for t, f in zip(terms, fractions, strict=True)}
+        if docs >= TERM_STATS_MIN_DOCS:
+            rare = [t for t, f in zip(terms, fractions, strict=True) if f <= COMMON_FRACTION]
+            if not rare:
+                top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
+                return self._ranked(conn, "tsv", terms, idf, "all", limit, filters,
+                                    COMMON_WINDOW, min_pk=top - COMMON_WINDOW,
+                                    scan_window=min(fractions) > SCAN_WINDOW_FRACTION) or []
+            terms = rare
+        found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters, SEARCH_BUDGET)
+        if found is None:
+            found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters,
+                                 TITLE_BUDGET)
             if found is None:
-                found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters,
-                                     TITLE_BUDGET)
-                if found is None:
-                    found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters, None)
-            elif len(found) < limit and len(terms) > 1:
-                extra = self._ranked(conn, "tsv", terms, idf, "any", limit, filters,
-                                     SEARCH_BUDGET) or []
-                seen = {pk for pk, _ in found}
-                floor_score = min((s for _, s in found), default=0.0)
-                for pk, score in extra:
-                    if pk not in seen and len(found) < limit:
-                        found.append((pk, min(score, floor_score - 1e-6) if seen else score))
-            return self._papers(conn, found)
+                found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters, None)
+        elif len(found) < limit and len(terms) > 1:
+            extra = self._ranked(conn, "tsv", terms, idf, "any", limit, filters,
+                                 SEARCH_BUDGET) or []
+            seen = {pk for pk, _ in found}
+            floor_score = min((s for _, s in found), default=0.0)
+            for pk, score in extra:
+                if pk not in seen and len(found) < limit:
+                    found.append((pk, min(score, floor_score - 1e-6) if seen else score))
+        return found
 
     @staticmethod
     def _papers(conn: Any, found: list[tuple[int, float]]) -> list[tuple[Paper, float]]:

@@ -472,14 +472,17 @@ class SQLiteStore(Store):
         """
         return self._papers(self._keyword_rowids(terms, limit, filters))
 
-    def keyword_ids(
+    def keyword_keys(
         self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
-    ) -> list[tuple[str, float]]:
-        found = self._keyword_rowids(terms, limit, filters)
-        ids = dict(self._rows_where(self.conn, "rowid", [r for r, _ in found], "rowid, id"))
-        return [(ids[r], s) for r, s in found if r in ids]
+    ) -> list[tuple[int, float]]:
+        return self._keyword_rowids(terms, limit, filters)
 
-    def _keyword_rowids(self, terms: Sequence[str], limit: int, filters: Filters) -> list[tuple[int, float]]:
+    def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
+        return {row[0]: row_to_paper(row) for row in self._rows_where(self.conn, "rowid", list(keys))}
+
+    def _keyword_rowids(
+        self, terms: Sequence[str], limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
         """(rowid, score) best first: the steps `keyword_search` describes."""
         if not terms or limit <= 0:
             return []
