@@ -13,8 +13,9 @@ to `--home`. What is measured, each `--runs` times (the median is reported):
   mode and in the default mode (hybrid when the store has vectors), for two query streams:
   * `zipf`: a realistic stream, queries drawn with a Zipf law (exponent `--zipf-s`, 1.0) from a
     pool of `--pool` (20,000) distinct realistic queries (2-4 consecutive words of random titles,
-    as in bench_import.py); the server is warmed with one unmeasured run of the same stream
-    first, and the search cache's hit rate is counted from each response's Server-Timing header;
+    as in bench_import.py); the server is warmed with unmeasured runs of the same stream until
+    the search cache's hit rate settles (rises by less than a point: a server that has been up
+    a while), and the hit rate is counted from each response's Server-Timing header;
   * `distinct`: the worst case, every query a new one (a second pool, walked through without
     repeats), so every search misses the cache;
   with `--baseline-src` (the `src` directory of an older checkout, e.g. from `git archive HEAD`),
@@ -249,8 +250,9 @@ def search_streams(
                 name = f"{mode or 'default'}"
                 zipf = search_paths(zipf_pool, mode)
                 server.warm(zipf, 20)
-                # An unmeasured run of the same stream: the caches fill as a running server's would.
-                wrk(server.url, zipf, args.connections, args.seconds, zipf_script(args.zipf_s))
+                # Unmeasured runs of the same stream until the caches' hit rate settles, as in a
+                # server that has been running for a while.
+                warm_up(server, zipf, args)
                 runs = [wrk(server.url, zipf, args.connections, args.seconds, zipf_script(args.zipf_s))
                         for _ in range(args.runs)]
                 results[f"search_zipf_{name}_{label}"] = median_of(runs)
@@ -268,6 +270,18 @@ def search_streams(
                 print(label, "distinct", name, results[f"search_distinct_{name}_{label}"], file=sys.stderr)
         finally:
             server.stop()
+
+
+def warm_up(server: Server, paths: list[str], args: argparse.Namespace, most: int = 8) -> None:
+    """Run the zipf stream unmeasured until its cache hit rate rises by less than a point."""
+    rate = -1.0
+    for _ in range(most):
+        run = wrk(server.url, paths, args.connections, args.seconds, zipf_script(args.zipf_s))
+        now = run.get("hit_rate", 0.0)
+        print(f"  warm-up: hit rate {now}", file=sys.stderr)
+        if now - rate < 0.01:
+            return
+        rate = now
 
 
 def page_cases(args: argparse.Namespace, results: dict, ids: list[str], queries: list[str]) -> None:

@@ -100,9 +100,9 @@ class Config:
     digest_at: str = "07:00"
     digest_retry_seconds: float = 600.0
     smtp_cafile: str | None = None
-    # Search results (papers) cached per process, ~2-3 KB each (0: none); emptied whenever the
-    # store changes. 20,000 is ~1,000 pages of 20 results.
-    search_cache: int = 20_000
+    # Search results (papers) cached per process, ~1 KB each compressed (0: none); emptied
+    # whenever the store changes. 60,000 is ~3,000 pages of 20 results, ~60 MB.
+    search_cache: int = 60_000
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
