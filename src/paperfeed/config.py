@@ -100,8 +100,8 @@ class Config:
     digest_at: str = "07:00"
     digest_retry_seconds: float = 600.0
     smtp_cafile: str | None = None
-    # Search results (papers) cached per process, ~1 KB each compressed (0: none); emptied
-    # whenever the store changes. 60,000 is ~3,000 pages of 20 results, ~60 MB.
+    # Search results (papers) cached per process, ~1.3 KB each compressed (0: none); emptied
+    # whenever the store changes. 60,000 is ~3,000 pages of 20 results, ~80 MB.
     search_cache: int = 60_000
 
     @classmethod

@@ -19,11 +19,12 @@ across a write never outlives it. A store without a token (`None`) is not cached
 processes each keep their own cache and each notices the others' writes through the store, so
 they stay correct without talking to each other.
 
-Entries are kept pickled and zlib-compressed (level 1). A result of 20 papers is some 500 Python
+Entries are kept pickled and LZ4-compressed. A result of 20 papers is some 500 Python
 objects; a thousand cached results made every full pass of the garbage collector walk 300,000
 objects, a 60-120 ms pause in the middle of some request (measured at a million papers,
 BENCHMARKS.md issue 4). A bytes object is one object the collector never looks into; a page of
-20 papers is ~20 KB instead of ~67 KB pickled (~0.35 ms to store, ~0.2 ms to read back). It also
+20 papers is ~26 KB instead of ~67 KB pickled (~0.25 ms to store, ~0.13 ms to read back;
+zlib made it 20 KB but took 0.3 ms more to store). It also
 hands every caller its own copy, which the caller may change.
 """
 
@@ -31,10 +32,11 @@ from __future__ import annotations
 
 import pickle
 import threading
-import zlib
 from collections import OrderedDict
 from collections.abc import Callable, Hashable
 from typing import Any, TypeVar
+
+import lz4.block
 
 T = TypeVar("T")
 
@@ -67,13 +69,13 @@ class SearchCache:
                     self.hits += 1
             if entry is not None:
                 self._local.hit = True
-                return pickle.loads(zlib.decompress(entry[1]))
+                return pickle.loads(lz4.block.decompress(entry[1]))
         self._local.hit = False
         value = compute()
         after = self._token() if before is not None else None
         weight = _weight(value)
         keep = after is not None and after == before and weight <= self.size
-        blob = zlib.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL), 1) if keep else b""
+        blob = lz4.block.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) if keep else b""
         with self._lock:
             self.misses += 1
             if keep and after == self._seen:
