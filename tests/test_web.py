@@ -214,6 +214,37 @@ def test_login_logout_and_rate_limited_failures(client: TestClient) -> None:
     assert r.status_code == 429 and "too many failed logins" in r.text
 
 
+def test_a_rendered_result_list_is_shared_but_each_visitor_keeps_their_own_token(web_lib: Library) -> None:
+    """Anonymous visitors' result lists are rendered once per worker (pages._search_results);
+    each still gets its own CSRF token and return path in the upvote forms, a vote shows at once,
+    and a signed-in user sees their own votes."""
+    app = create_app(library=web_lib)
+    ada, bob = TestClient(app, follow_redirects=False), TestClient(app, follow_redirects=False)
+    # PostgreSQL: the first reads after an import write hint bits (WAL), see test_search_cache.
+    ada.get("/search", params={"q": "warm up"})
+    first = ada.get("/search", params={"q": "graph neural molecules"})
+    again = bob.get("/search", params={"q": "graph  neural molecules", "since": ""})
+    assert "cache miss" in first.headers["server-timing"]
+    assert "cache hit" in again.headers["server-timing"]
+    assert 'action="/papers/2502.00007/upvote"' in first.text and "Graph Neural Networks" in again.text
+    assert csrf_of(first.text) == ada.cookies["pf_csrf"] != bob.cookies["pf_csrf"] == csrf_of(again.text)
+    assert 'name="next" value="/search?q=graph+neural+molecules"' in first.text
+    assert 'name="next" value="/search?q=graph++neural+molecules&amp;since="' in again.text
+    count = re.compile(r'/papers/2502\.00007/upvote.*?class="count">(\d+)<', re.S)
+    before = int(count.search(again.text).group(1))
+    sign_up(bob)
+    token = csrf_of(bob.get("/account").text)
+    assert bob.post("/papers/2502.00007/upvote", data={"csrf": token, "next": "/"}).status_code == 303
+    after = ada.get("/search", params={"q": "graph neural molecules"})
+    assert "cache miss" in after.headers["server-timing"]  # the vote emptied the caches
+    assert int(count.search(after.text).group(1)) == before + 1
+    mine = bob.get("/search", params={"q": "graph neural molecules"}).text
+    assert re.search(r'/papers/2502\.00007/upvote.*?<button type="submit" class="on"', mine, re.S)
+    assert csrf_of(mine) == token
+    theirs = ada.get("/search", params={"q": "graph neural molecules"}).text
+    assert not re.search(r'/papers/2502\.00007/upvote.*?<button type="submit" class="on"', theirs, re.S)
+
+
 def test_upvote_toggles_and_changes_the_count_in_pages_and_api(client: TestClient) -> None:
     r = client.post("/papers/2502.00007/upvote", data={"next": "/"})
     assert r.status_code == 303 and r.headers["location"].startswith("/login")  # must sign in first

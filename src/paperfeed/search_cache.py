@@ -42,10 +42,14 @@ T = TypeVar("T")
 
 
 class SearchCache:
-    """`size`: how many results (list items) to keep in all; 0 keeps none."""
+    """`size`: how much to keep in all, by `weigh` (default: how many results, list items); 0
+    keeps none."""
 
-    def __init__(self, size: int, token: Callable[[], Any]) -> None:
+    def __init__(
+        self, size: int, token: Callable[[], Any], weigh: Callable[[Any], int] | None = None
+    ) -> None:
         self.size = size
+        self._weigh = weigh or _weight
         self._token = token
         self._entries: OrderedDict[Hashable, tuple[int, bytes]] = OrderedDict()  # (weight, compressed pickle)
         self._held = 0  # results in `_entries`
@@ -73,7 +77,7 @@ class SearchCache:
         self._local.hit = False
         value = compute()
         after = self._token() if before is not None else None
-        weight = _weight(value)
+        weight = self._weigh(value)
         keep = after is not None and after == before and weight <= self.size
         blob = lz4.block.compress(pickle.dumps(value, pickle.HIGHEST_PROTOCOL)) if keep else b""
         with self._lock:

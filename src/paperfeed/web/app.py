@@ -20,6 +20,7 @@ from paperfeed.accounts import TooManyAttempts
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
+from paperfeed.search_cache import SearchCache
 from paperfeed.web import api, auth, pages, subscribe, syndication
 from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
 
@@ -110,6 +111,11 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
     )
     app.state.library = lib
     app.state.stats = StatsCache()
+    # Rendered result lists for visitors who are not signed in (`pages._search_results`): as
+    # many pages as the search cache holds results for.
+    app.state.result_pages = SearchCache(
+        lib.config.search_cache // pages.SEARCH_PAGE, lib.store.change_token, weigh=lambda _: 1
+    )
 
     @app.exception_handler(TooManyAttempts)
     async def too_many(request: Request, exc: TooManyAttempts) -> Response:
