@@ -59,6 +59,20 @@ class ImportLogEntry:
     error: str | None = None
 
 
+def topped_up(
+    found: list[tuple[int, float]], extra: list[tuple[int, float]], limit: int
+) -> list[tuple[int, float]]:
+    """`found` (all-words matches, best first) filled up to `limit` from `extra` (any-word
+    matches), each added one ranked below every all-words match and none twice."""
+    seen = {key for key, _ in found}
+    floor_score = min((s for _, s in found), default=0.0)
+    out = list(found)
+    for key, score in extra:
+        if key not in seen and len(out) < limit:
+            out.append((key, min(score, floor_score - 1e-6) if seen else score))
+    return out
+
+
 class Store(ABC):
     """Persistence for papers. Every write method is atomic: it either happens whole or not at all."""
 

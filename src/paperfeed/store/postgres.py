@@ -29,7 +29,7 @@ import orjson
 
 from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper, title_key
-from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
+from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts, topped_up
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import plan_upsert
 from paperfeed.store.sqlite import filter_sql, paper_to_row, row_to_paper
@@ -405,11 +405,7 @@ class PostgresStore(Store):
         elif len(found) < limit and len(terms) > 1:
             extra = self._ranked(conn, "tsv", terms, idf, "any", limit, filters,
                                  SEARCH_BUDGET) or []
-            seen = {pk for pk, _ in found}
-            floor_score = min((s for _, s in found), default=0.0)
-            for pk, score in extra:
-                if pk not in seen and len(found) < limit:
-                    found.append((pk, min(score, floor_score - 1e-6) if seen else score))
+            found = topped_up(found, extra, limit)
         return found
 
     @staticmethod

@@ -15,7 +15,7 @@ from typing import Any, Literal
 import orjson
 
 from paperfeed.records import Author, Paper, title_key
-from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts
+from paperfeed.store.base import Filters, ImportLogEntry, Store, UpsertCounts, topped_up
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import plan_upsert
 from paperfeed.store.sqlite_bulk import (
@@ -470,18 +470,13 @@ class SQLiteStore(Store):
         then, when step 1 found fewer than `limit`, papers with any of the words fill the list
         (ranked below every all-words hit), if that fits in the budget.
         """
-        return self._papers(self._keyword_rowids(terms, limit, filters))
-
-    def keyword_keys(
-        self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
-    ) -> list[tuple[int, float]]:
-        return self._keyword_rowids(terms, limit, filters)
+        return self._papers(self.keyword_keys(terms, limit=limit, filters=filters))
 
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         return {row[0]: row_to_paper(row) for row in self._rows_where(self.conn, "rowid", list(keys))}
 
-    def _keyword_rowids(
-        self, terms: Sequence[str], limit: int, filters: Filters
+    def keyword_keys(
+        self, terms: Sequence[str], *, limit: int = 10, filters: Filters = Filters()
     ) -> list[tuple[int, float]]:
         """(rowid, score) best first: the steps `keyword_search` describes."""
         if not terms or limit <= 0:
@@ -498,12 +493,7 @@ class SQLiteStore(Store):
                 floor = max(0, self._max_rowid() - RECENT_WINDOW)
                 found = self._ranked(title_only, limit, filters, min_rowid=floor) or []
         elif len(found) < limit and len(terms) > 1:
-            extra = self._ranked(fts_query(terms, "any"), limit, filters) or []
-            seen = {rowid for rowid, _ in found}
-            floor_score = min((s for _, s in found), default=0.0)
-            for rowid, score in extra:
-                if rowid not in seen and len(found) < limit:
-                    found.append((rowid, min(score, floor_score - 1e-6) if seen else score))
+            found = topped_up(found, self._ranked(fts_query(terms, "any"), limit, filters) or [], limit)
         return found
 
     def _newest_matches(self, all_words: str, limit: int, filters: Filters) -> list[tuple[int, float]]:
