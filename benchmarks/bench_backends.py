@@ -131,8 +131,8 @@ def import_rate(server: PgServer, n: int, backends: list[str]) -> dict[str, floa
 
 def prepare(home: Path) -> None:
     """Title vectors (static encoder) for every paper of the SQLite store that has none."""
-    from paperfeed.embed.sqlite_vectors import SQLiteVectors
-    from paperfeed.store.sqlite import SQLiteStore
+    from paperfeed.store.sqlite.store import SQLiteStore
+    from paperfeed.store.sqlite.vectors import SQLiteVectors
 
     store = SQLiteStore(home / "paperfeed.db")
     vectors = SQLiteVectors(store)

@@ -35,7 +35,8 @@ import orjson
 
 import paperfeed
 from paperfeed.importer import FileReport, import_items, read_records
-from paperfeed.store.sqlite import FTS_TRIGGER_NAMES, SQLiteStore
+from paperfeed.store.sqlite.keyword import FTS_TRIGGER_NAMES
+from paperfeed.store.sqlite.store import SQLiteStore
 
 
 def rss_mb() -> float:

@@ -24,7 +24,7 @@ from bench_import import realistic_queries
 from paperfeed.config import Config
 from paperfeed.library import Library
 from paperfeed.search import query_terms
-from paperfeed.store import sqlite as sqlite_store
+from paperfeed.store.sqlite import keyword as sqlite_store
 
 
 def before(self, all_words: str, limit: int, filters) -> list[tuple[int, float]]:
@@ -45,7 +45,7 @@ def main() -> None:
     lib = Library(replace(Config.from_env(home=args.home), search_cache=0))
     store = lib.store
     queries = realistic_queries(lib, args.queries)
-    after_fn = sqlite_store.SQLiteStore._newest_matches
+    after_fn = sqlite_store.SQLiteKeyword._newest_matches
     common = [q for q in queries if store._selective(query_terms(q))[1]]  # type: ignore[attr-defined]
     print(f"{len(queries)} queries, {len(common)} of only common words; load {os.getloadavg()[0]:.2f}")
     for q in queries[:20]:
@@ -54,14 +54,14 @@ def main() -> None:
                                                  "after": {"all": [], "common": []}}
     for q in queries:
         for name, fn in (("before", before), ("after", after_fn)):
-            sqlite_store.SQLiteStore._newest_matches = fn  # type: ignore[method-assign]
+            sqlite_store.SQLiteKeyword._newest_matches = fn  # type: ignore[method-assign]
             started = time.perf_counter()
             lib.search(q, mode="keyword", limit=10)
             ms = (time.perf_counter() - started) * 1000
             times[name]["all"].append(ms)
             if q in common:
                 times[name]["common"].append(ms)
-    sqlite_store.SQLiteStore._newest_matches = after_fn  # type: ignore[method-assign]
+    sqlite_store.SQLiteKeyword._newest_matches = after_fn  # type: ignore[method-assign]
     for name, t in times.items():
         print(f"{name:6s} all queries p50 {pct(t['all'], 50):6.1f} p90 {pct(t['all'], 90):6.1f} "
               f"p99 {pct(t['all'], 99):6.1f} ms, mean {statistics.mean(t['all']):5.1f} ms | "

@@ -30,8 +30,9 @@ from pg import PgServer  # noqa: E402
 
 from paperfeed.config import Config  # noqa: E402
 from paperfeed.library import Library  # noqa: E402
-from paperfeed.store.postgres import TS_CONFIG, TS_WEIGHTS, PostgresStore  # noqa: E402
-from paperfeed.store.sqlite import SQLiteStore  # noqa: E402
+from paperfeed.store.postgres.keyword import TS_CONFIG, TS_WEIGHTS  # noqa: E402
+from paperfeed.store.postgres.store import PostgresStore  # noqa: E402
+from paperfeed.store.sqlite.store import SQLiteStore  # noqa: E402
 
 ScoreSql = Callable[[str, Sequence[str], dict[str, float]], str]
 TITLE_WEIGHTS = "'{0.1, 0.2, 0.4, 1.0}'"

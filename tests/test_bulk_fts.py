@@ -1,4 +1,4 @@
-"""The keyword index of a bulk load, built beside the load in a side file (store.sqlite_bulk):
+"""The keyword index of a bulk load, built beside the load in a side file (store.sqlite.bulk):
 it must end up exactly the index the table would give, whatever the load did to rows the
 follower had already indexed, and any failure must fall back to a rebuild from the table."""
 
@@ -12,10 +12,10 @@ import pytest
 
 from paperfeed.importer import import_files
 from paperfeed.records import make_paper
-from paperfeed.store import sqlite as sqlite_module
-from paperfeed.store import sqlite_bulk
-from paperfeed.store.sqlite import SQLiteStore
-from paperfeed.store.sqlite_bulk import FtsFollower, side_path
+from paperfeed.store.sqlite import bulk as sqlite_bulk
+from paperfeed.store.sqlite import keyword as sqlite_keyword
+from paperfeed.store.sqlite.bulk import FtsFollower, side_path
+from paperfeed.store.sqlite.store import SQLiteStore
 
 
 def arxiv(pid: str, title: str, abstract: str = "") -> object:
@@ -112,7 +112,7 @@ def test_a_bulk_import_gives_the_store_and_index_of_a_row_by_row_one(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(sqlite_bulk, "STEP_ROWS", 500)  # many steps, updates between them
-    monkeypatch.setattr(sqlite_module, "TERM_STATS_MIN_DOCS", 100)
+    monkeypatch.setattr(sqlite_keyword, "TERM_STATS_MIN_DOCS", 100)
     snapshot = tmp_path / "s.jsonl"
     write_snapshot(snapshot, 6_000)
     by_row = SQLiteStore(tmp_path / "row" / "p.db")

@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 import pytest
 
-from paperfeed.store.sqlite import SQLiteStore
+from paperfeed.store.sqlite.store import SQLiteStore
 
 N_RECORDS = 30_000
 

@@ -17,7 +17,7 @@ import pytest
 
 from paperfeed.config import Config
 from paperfeed.library import Library
-from paperfeed.store.postgres import PostgresStore
+from paperfeed.store.postgres.store import PostgresStore
 
 USERS = 24
 

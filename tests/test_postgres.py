@@ -18,7 +18,8 @@ from paperfeed.errors import InvalidInput
 from paperfeed.library import Library
 from paperfeed.records import make_paper
 from paperfeed.store.db import FEATURE_MIGRATIONS, new_id
-from paperfeed.store.postgres import MIGRATIONS, PostgresStore, to_pyformat
+from paperfeed.store.postgres.sql import to_pyformat
+from paperfeed.store.postgres.store import MIGRATIONS, PostgresStore
 
 QUERIES = ["diffusion language models", "reinforcement learning for reasoning", "video generation",
            "speculative decoding", "mixture of experts", "image editing"]

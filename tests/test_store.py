@@ -12,7 +12,7 @@ import pytest
 
 from paperfeed.records import Author, make_paper, title_id
 from paperfeed.store.base import Filters, Store
-from paperfeed.store.sqlite import MIGRATIONS, SQLiteStore
+from paperfeed.store.sqlite.store import MIGRATIONS, SQLiteStore
 
 
 def arxiv(pid: str, title: str, **kw):
@@ -172,7 +172,7 @@ def test_the_database_is_plain_sqlite_others_can_read(tmp_path: Path) -> None:
 def test_common_words_are_dropped_when_rarer_ones_remain(tmp_path: Path, monkeypatch) -> None:
     """At scale, posting lists of words in most papers make FTS5 slow; they carry little BM25
     weight, so once term statistics exist they are left out of queries that have rarer words."""
-    import paperfeed.store.sqlite as sqlite_store
+    import paperfeed.store.sqlite.keyword as sqlite_store
 
     monkeypatch.setattr(sqlite_store, "TERM_STATS_MIN_DOCS", 0)
     monkeypatch.setattr(sqlite_store, "COMMON_WINDOW", 50)

@@ -16,7 +16,6 @@ from typing import Any, Literal
 
 from paperfeed import feeds, search
 from paperfeed.config import Config
-from paperfeed.embed.engine import SemanticEngine
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.harvest.run import HarvestReport
 from paperfeed.harvest.run import Progress as HarvestProgress
@@ -25,28 +24,21 @@ from paperfeed.importer import import_files as _import_files
 from paperfeed.records import Paper, parse_arxiv_id
 from paperfeed.search import Hit
 from paperfeed.search_cache import SearchCache
-from paperfeed.store.base import Filters, ImportLogEntry, Store
+from paperfeed.store.base import Filters, ImportLogEntry
+from paperfeed.store.engines import open_backend
 
 SearchMode = Literal["keyword", "semantic", "hybrid"]
 MODES = ("keyword", "semantic", "hybrid")
 MAX_LIMIT = 1000
 
 
-def open_store(config: Config) -> Store:
-    if config.is_postgres:
-        from paperfeed.store.postgres import PostgresStore
-
-        return PostgresStore(config.database_url or "")
-    from paperfeed.store.sqlite import SQLiteStore
-
-    return SQLiteStore(config.sqlite_path)
-
-
 class Library:
     def __init__(self, config: Config | None = None) -> None:
         self.config = config or Config.from_env()
-        self.store = open_store(self.config)
-        self.semantic = open_semantic(self.config, self.store)
+        # The storage engine the configuration names: its store and its vector engine.
+        self.backend = open_backend(self.config)
+        self.store = self.backend.store
+        self.semantic = self.backend.semantic
         from paperfeed.accounts import Accounts
 
         # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
@@ -64,9 +56,7 @@ class Library:
         self.close()
 
     def close(self) -> None:
-        if self.semantic is not None:
-            self.semantic.close()
-        self.store.close()
+        self.backend.close()
 
     # -- ingestion ----------------------------------------------------------------------------
 
@@ -198,8 +188,6 @@ class Library:
         the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
         `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster.
         `batch`: papers per encoder call (per Ray task); the same batches give the same vectors."""
-        if self.semantic is None:
-            raise InvalidInput("vectors need the SQLite backend for now")
         switched = self.semantic.use_encoder(encoder)
         cluster: dict[str, Any] = {}
         sized = {"batch": batch} if batch else {}
@@ -370,10 +358,7 @@ class Library:
         if not 1 <= limit <= MAX_LIMIT or offset < 0:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         filters = Filters(organization=organization or None, author=author or None)
-        try:
-            papers = self.store.papers_matching(filters, limit=limit, offset=offset)
-        except NotImplementedError as exc:
-            raise InvalidInput(str(exc)) from None
+        papers = self.store.papers_matching(filters, limit=limit, offset=offset)
         return self.accounts.with_votes(papers)
 
     def adjacent_day(self, day: date, direction: Literal[-1, 1]) -> date | None:
@@ -428,24 +413,14 @@ class Library:
 
     def migrate_rows(self) -> int:
         """How many rows `migrate_to` copies (papers, vectors, feature tables)."""
-        from paperfeed.migrate import rows_to_copy
-        from paperfeed.store.sqlite import SQLiteStore
-
-        return rows_to_copy(self.store) if isinstance(self.store, SQLiteStore) else 0
+        return self.backend.migrate_rows()
 
     def migrate_to(
         self, url: str, progress: Callable[[int], None] | None = None
     ) -> dict[str, Any]:
         """Copy this (SQLite) library into the PostgreSQL database at `url`: papers, vectors and
         every feature table; returns what was copied and a per-table count on both sides."""
-        from paperfeed.migrate import migrate
-        from paperfeed.store.sqlite import SQLiteStore
-
-        if not isinstance(self.store, SQLiteStore):
-            raise InvalidInput("migrate copies an SQLite library: open it with --home or sqlite:///")
-        if self.semantic is not None:
-            self.semantic.save()
-        return migrate(self.store, url, progress).to_dict()
+        return self.backend.migrate_to(url, progress)
 
 
 def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:
@@ -459,23 +434,6 @@ def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:
         "counts": entry.counts,
         "error": entry.error,
     }
-
-
-def open_semantic(config: Config, store: Store) -> SemanticEngine | None:
-    """The vectors side of a store: its vectors table and an index file beside the database."""
-    from paperfeed.store.postgres import PostgresStore
-    from paperfeed.store.sqlite import SQLiteStore
-
-    if isinstance(store, PostgresStore):  # vectors and their HNSW index in pgvector: no file
-        from paperfeed.embed.pg_vectors import PgVectors
-
-        return SemanticEngine(PgVectors(store), config.home / "vectors", config.encoder)
-    if not isinstance(store, SQLiteStore):
-        return None
-    from paperfeed.embed.sqlite_vectors import SQLiteVectors
-
-    directory = store.path.with_name(store.path.name + ".vectors")
-    return SemanticEngine(SQLiteVectors(store), directory, config.encoder)
 
 
 def open(home_or_url: str | Path | None = None) -> Library:  # noqa: A001 - the documented name

@@ -23,8 +23,9 @@ import numpy as np
 
 from paperfeed.errors import InvalidInput
 from paperfeed.store.db import FEATURE_MIGRATIONS
-from paperfeed.store.postgres import PostgresStore, nul_free
-from paperfeed.store.sqlite import SQLiteStore
+from paperfeed.store.postgres.sql import nul_free
+from paperfeed.store.postgres.store import PostgresStore
+from paperfeed.store.sqlite.store import SQLiteStore
 
 BATCH = 5_000
 _TABLE_RE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
@@ -36,7 +37,7 @@ _PAPER_COLUMNS = (
 ).split()
 
 Progress = Callable[[int], None]
-_KEYWORD_INDEXES = {"papers_tsv": "tsv", "papers_title_tsv": "title_tsv"}  # see store.postgres
+_KEYWORD_INDEXES = {"papers_tsv": "tsv", "papers_title_tsv": "title_tsv"}  # see store.postgres.store
 
 
 @dataclass
@@ -185,8 +186,8 @@ def _count_upto(source: SQLiteStore, table: str, key: str, upto: int) -> int:
 def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
     from pgvector import HalfVector
 
-    from paperfeed.embed.pg_vectors import ENCODER_KEY, PgVectors
-    from paperfeed.embed.sqlite_vectors import SQLiteVectors
+    from paperfeed.store.postgres.vectors import ENCODER_KEY, PgVectors
+    from paperfeed.store.sqlite.vectors import SQLiteVectors
 
     encoder = SQLiteVectors(source).encoder()
     if encoder is None:
@@ -219,7 +220,7 @@ def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
                 copy.write_row((key, seq, HalfVector(vec)))
         copied += len(rows)
         tick(len(rows))
-    from paperfeed.embed.pg_vectors import HNSW_EF_CONSTRUCTION, HNSW_M
+    from paperfeed.store.postgres.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
 
     with target.connection() as conn:
         _index_build_memory(conn)

@@ -1,4 +1,5 @@
-"""The store interface every backend implements (SQLite now, PostgreSQL next).
+"""The store interface every backend implements (`store.sqlite`, `store.postgres`; the SQL they
+share is `store.common`).
 
 The store persists `Paper` records and answers the queries the services need. It knows nothing of
 HTTP or of the command line, and nothing of how a user's query text becomes search terms (that is
@@ -153,16 +154,16 @@ class Store(ABC):
     @abstractmethod
     def set_meta(self, key: str, value: str) -> None: ...
 
+    @abstractmethod
     def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
         """Papers passing the filters, newest day first (organization and author pages)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list papers by filters yet")
 
+    @abstractmethod
     def papers_added_between(
         self, after: str, until: str, *, limit: int = 10_000
     ) -> list[tuple[Paper, str]]:
         """Papers that arrived in the store (`added_at`, ISO UTC) in (after, until], newest
-        first, with their arrival time: the candidates of an email digest (issue 5)."""
-        raise NotImplementedError(f"{type(self).__name__} cannot list papers by arrival yet")
+        first, with their arrival time: the candidates of an email digest."""
 
     def after_import(self) -> None:  # noqa: B027 - a hook backends may leave empty
         """Maintenance after an import (e.g. refreshing search statistics); none by default."""

@@ -1,4 +1,5 @@
-"""The SQLite implementation of `VectorStore`: the `embeddings` table (float16 blobs)."""
+"""The SQLite implementation of `VectorStore`: the `embeddings` table (float16 blobs), read
+through the store's public `query`, `transaction` and `read_snapshot`."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import numpy as np
 
 from paperfeed.embed.vectors import Fingerprint, VectorStore
 from paperfeed.store.base import Filters
-from paperfeed.store.sqlite import SQLiteStore, filter_sql
+from paperfeed.store.rows import filter_sql
+from paperfeed.store.sqlite.store import SQLiteStore
 
 ENCODER_KEY = "vector_encoder"
 SEQ_KEY = "vector_seq"  # grows by one with every write of vectors, never reused
@@ -58,28 +60,28 @@ class SQLiteVectors(VectorStore):
         return current is not None and dropped > 0
 
     def count_missing(self) -> int:
-        return self.store.conn.execute(
+        return self.store.query(
             "SELECT count(*) FROM papers p WHERE NOT EXISTS "
             "(SELECT 1 FROM embeddings e WHERE e.paper_rowid = p.rowid)"
-        ).fetchone()[0]
+        )[0][0]
 
     def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
-        return self.store.conn.execute(
+        return self.store.query(
             "SELECT p.rowid, p.title, p.abstract FROM papers p WHERE p.rowid > ? AND NOT EXISTS "
             "(SELECT 1 FROM embeddings e WHERE e.paper_rowid = p.rowid) ORDER BY p.rowid LIMIT ?",
             (after_key, limit),
-        ).fetchall()
+        )
 
     def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
         rows: list[tuple[int, str, str]] = []
         for start in range(0, len(ids), CHUNK):
             chunk = list(ids[start : start + CHUNK])
             marks = ",".join("?" * len(chunk))
-            rows += self.store.conn.execute(
+            rows += self.store.query(
                 f"SELECT p.rowid, p.title, p.abstract FROM papers p WHERE p.id IN ({marks}) "
                 "AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_rowid = p.rowid)",
                 chunk,
-            ).fetchall()
+            )
         return rows
 
     def put(self, keys: Sequence[int], vectors: np.ndarray) -> int:
@@ -110,13 +112,9 @@ class SQLiteVectors(VectorStore):
         return int(value) if value else 0
 
     def fingerprint(self) -> Fingerprint:
-        conn = self.store.conn
-        conn.execute("BEGIN")  # a read transaction: one snapshot for both numbers, no write lock
-        try:
+        with self.store.read_snapshot() as conn:  # one snapshot for both numbers, no write lock
             count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
             row = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_KEY,)).fetchone()
-        finally:
-            conn.execute("COMMIT")
         return Fingerprint(count, int(row[0]) if row else 0)
 
     def iter_vectors(
@@ -125,11 +123,11 @@ class SQLiteVectors(VectorStore):
         dim = self._dim
         last = 0
         while True:
-            rows = self.store.conn.execute(
+            rows = self.store.query(
                 "SELECT paper_rowid, vector FROM embeddings WHERE paper_rowid > ? AND seq > ? "
                 "ORDER BY paper_rowid LIMIT ?",
                 (last, after_seq, batch),
-            ).fetchall()
+            )
             if not rows:
                 return
             last = rows[-1][0]
@@ -142,7 +140,7 @@ class SQLiteVectors(VectorStore):
         for start in range(0, len(keys), CHUNK):
             chunk = [int(k) for k in keys[start : start + CHUNK]]
             marks = ",".join("?" * len(chunk))
-            for key, blob in self.store.conn.execute(
+            for key, blob in self.store.query(
                 f"SELECT paper_rowid, vector FROM embeddings WHERE paper_rowid IN ({marks})", chunk
             ):
                 found.append(key)
@@ -155,9 +153,9 @@ class SQLiteVectors(VectorStore):
             chunk = list(ids[start : start + CHUNK])
             marks = ",".join("?" * len(chunk))
             out.update(
-                self.store.conn.execute(
+                self.store.query(
                     f"SELECT id, rowid FROM papers WHERE id IN ({marks})", chunk
-                ).fetchall()
+                )
             )
         return out
 
@@ -168,28 +166,28 @@ class SQLiteVectors(VectorStore):
             chunk = [int(k) for k in keys[start : start + CHUNK]]
             marks = ",".join("?" * len(chunk))
             out.update(
-                self.store.conn.execute(
+                self.store.query(
                     f"SELECT p.rowid, p.id FROM papers p WHERE p.rowid IN ({marks}){where}",
                     [*chunk, *params],
-                ).fetchall()
+                )
             )
         return out
 
     def count_filtered(self, filters: Filters, cap: int) -> int:
         where, params = filter_sql(filters)
-        return self.store.conn.execute(
+        return self.store.query(
             "SELECT count(*) FROM (SELECT 1 FROM papers p JOIN embeddings e "
             f"ON e.paper_rowid = p.rowid WHERE 1{where} LIMIT ?)",
             [*params, cap],
-        ).fetchone()[0]
+        )[0][0]
 
     def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         where, params = filter_sql(filters)
-        rows = self.store.conn.execute(
+        rows = self.store.query(
             "SELECT e.paper_rowid, e.vector FROM papers p JOIN embeddings e "
             f"ON e.paper_rowid = p.rowid WHERE 1{where}",
             params,
-        ).fetchall()
+        )
         return np.array([r[0] for r in rows], dtype=np.uint64), _unblob(
             [r[1] for r in rows], self._dim
         )

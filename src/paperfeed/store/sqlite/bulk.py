@@ -25,8 +25,12 @@ import contextlib
 import sqlite3
 import threading
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from paperfeed.store.sqlite import keyword
+from paperfeed.store.sqlite.keyword import FTS_TRIGGER_NAMES, FTS_TRIGGERS, term_stats
 
 # Bulk-only triggers: the old text of a row that changes or goes, for the follower.
 LOG_TABLE = """
@@ -238,3 +242,102 @@ def swap_in(conn: sqlite3.Connection) -> bool:
         conn.execute(f"DELETE FROM main.papers_fts_{table}")
         conn.execute(f"INSERT INTO main.papers_fts_{table} SELECT * FROM side.papers_fts_{table}")
     return True
+
+
+def _side_term_stats(conn: sqlite3.Connection) -> str | None:
+    """Term statistics of a bulk load's side index, computed on the follower's thread while the
+    index is copied in (so `after_import` has nothing left to do)."""
+    n = conn.execute("SELECT count(*) FROM main.papers_fts_docsize").fetchone()[0]
+    return term_stats(conn, n) if n >= keyword.TERM_STATS_MIN_DOCS else None
+
+
+
+class SQLiteBulk:
+    """The bulk-load half of `SQLiteStore` (a mixin over its path, connection and meta table)."""
+
+    path: Path
+    conn: sqlite3.Connection
+    _follower: FtsFollower | None
+
+    if TYPE_CHECKING:  # the store's
+
+        def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
+        def get_meta(self, key: str) -> str | None: ...
+        def set_meta(self, key: str, value: str) -> None: ...
+
+    def begin_bulk(self) -> None:
+        """Stop indexing row by row for a large load: the keyword index is built on the other
+        core, in a side file, while the load goes on (see `store.sqlite_bulk`). Until `end_bulk`
+        (or `heal`) runs, new papers are stored but not yet found by keyword search. A load
+        killed half-way leaves `fts_state` set, and the next import (or `heal()`) rebuilds the
+        index from the table, so no crash leaves the index out of step."""
+        with self.transaction() as c:
+            for name in FTS_TRIGGER_NAMES:
+                c.execute(f"DROP TRIGGER IF EXISTS {name}")
+            c.execute(LOG_TABLE)
+            for sql in LOG_TRIGGERS:
+                c.execute(sql)
+            c.execute(
+                "INSERT INTO meta (key, value) VALUES ('fts_state', 'rebuilding') "
+                "ON CONFLICT(key) DO UPDATE SET value = excluded.value"
+            )
+        fts_sql = self.conn.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'papers_fts'"
+        ).fetchone()[0]
+        self.conn.execute("PRAGMA wal_autocheckpoint=0")  # the follower checkpoints meanwhile
+        self._follower = FtsFollower(self.path, fts_sql, on_complete=_side_term_stats)
+        self._follower.start()
+
+    def end_bulk(self) -> None:
+        """Bring the keyword index up to date and index row by row again, atomically: take the
+        index the follower built when it is complete, else rebuild it from the table."""
+        follower, self._follower = self._follower, None
+        self.conn.execute("PRAGMA wal_autocheckpoint=1000")
+        if follower is not None:
+            swapped = follower.wait_indexed() and self._swap_in_side_index()
+            stats = follower.finish()
+            remove_side_file(self.path)
+            if swapped:
+                if stats is not None:
+                    self.set_meta("fts_common_terms", stats)
+                return
+        with self.transaction() as c:
+            c.execute("INSERT INTO papers_fts(papers_fts) VALUES ('rebuild')")
+            self._leave_bulk(c)
+        remove_side_file(self.path)
+
+    def _swap_in_side_index(self) -> bool:
+        """Copy the side file's index in (a fresh connection: no FTS5 state cached)."""
+        conn = sqlite3.connect(self.path, isolation_level=None)
+        try:
+            conn.execute("PRAGMA busy_timeout=30000")
+            conn.execute("ATTACH DATABASE ? AS side", (str(side_path(self.path)),))
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                if not swap_in(conn):
+                    conn.execute("ROLLBACK")
+                    return False
+                self._leave_bulk(conn)
+                conn.execute("COMMIT")
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    conn.execute("ROLLBACK")
+                raise
+            return True
+        except sqlite3.Error:  # e.g. the side file is damaged: rebuild from the table instead
+            return False
+        finally:
+            conn.close()
+
+    @staticmethod
+    def _leave_bulk(c: sqlite3.Connection) -> None:
+        for sql in LOG_CLEANUP + FTS_TRIGGERS:
+            c.execute(sql)
+        c.execute("DELETE FROM meta WHERE key = 'fts_state'")
+
+    def heal(self) -> bool:
+        """Finish a bulk load that was interrupted; True when there was one."""
+        if self.get_meta("fts_state") != "rebuilding":
+            return False
+        self.end_bulk()
+        return True

@@ -19,7 +19,8 @@ import numpy as np
 
 from paperfeed.embed.vectors import Fingerprint, VectorStore
 from paperfeed.store.base import Filters
-from paperfeed.store.postgres import TS_WEIGHTS, PostgresStore, _tsquery, pg_filter_sql
+from paperfeed.store.postgres.sql import pg_filter_sql
+from paperfeed.store.postgres.store import PostgresStore
 
 ENCODER_KEY = "vector_encoder"
 SEQ_KEY = "vector_seq"
@@ -55,11 +56,13 @@ class PgVectors(VectorStore):
         enc = self.encoder()
         return enc[1] if enc else 0
 
-    def _has_table(self, conn: Any) -> bool:
+    def _has_table(self, conn: Any = None) -> bool:
         """Whether the embeddings table exists (once it does, it always will: another encoder
-        replaces it in one transaction), remembered to save a round trip per query."""
+        replaces it in one transaction), remembered to save a round trip per query. `conn`: a
+        transaction's connection to ask on (else the store's `query`)."""
         if not self._table:
-            self._table = conn.execute("SELECT to_regclass('embeddings') IS NOT NULL").fetchone()[0]
+            sql = "SELECT to_regclass('embeddings') IS NOT NULL"
+            self._table = conn.execute(sql).fetchone()[0] if conn is not None else self.store.query(sql)[0][0]
         return self._table
 
     # -- the encoder of record ------------------------------------------------------------------
@@ -101,37 +104,34 @@ class PgVectors(VectorStore):
     # -- what needs embedding -------------------------------------------------------------------
 
     def count_missing(self) -> int:
-        with self.store.connection() as conn:
-            if not self._has_table(conn):
-                return conn.execute("SELECT count(*) FROM papers").fetchone()[0]
-            return conn.execute(
-                "SELECT count(*) FROM papers p WHERE NOT EXISTS "
-                "(SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
-            ).fetchone()[0]
+        if not self._has_table():
+            return self.store.query("SELECT count(*) FROM papers")[0][0]
+        return self.store.query(
+            "SELECT count(*) FROM papers p WHERE NOT EXISTS "
+            "(SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+        )[0][0]
 
     def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
-        with self.store.connection() as conn:
-            gone = (
-                " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
-                if self._has_table(conn) else ""
-            )
-            return conn.execute(
-                f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.pk > %s{gone} "
-                "ORDER BY p.pk LIMIT %s",
-                (after_key, limit),
-            ).fetchall()
+        gone = (
+            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+            if self._has_table() else ""
+        )
+        return self.store.query(
+            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.pk > %s{gone} "
+            "ORDER BY p.pk LIMIT %s",
+            (after_key, limit),
+        )
 
     def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
-        with self.store.connection() as conn:
-            gone = (
-                " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
-                if self._has_table(conn) else ""
-            )
-            return conn.execute(
-                f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.id = ANY(%s){gone} "
-                "ORDER BY p.pk",
-                (list(ids),),
-            ).fetchall()
+        gone = (
+            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+            if self._has_table() else ""
+        )
+        return self.store.query(
+            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.id = ANY(%s){gone} "
+            "ORDER BY p.pk",
+            (list(ids),),
+        )
 
     # -- writing --------------------------------------------------------------------------------
 
@@ -179,81 +179,60 @@ class PgVectors(VectorStore):
         dim = self._dim
         last = 0
         while True:
-            with self.store.connection() as conn:
-                if not self._has_table(conn):
-                    return
-                rows = conn.execute(
-                    "SELECT paper_pk, vector FROM embeddings WHERE paper_pk > %s AND seq > %s "
-                    "ORDER BY paper_pk LIMIT %s",
-                    (last, after_seq, batch),
-                    binary=True,  # halfvec in binary: parsing its text form is slow
-                ).fetchall()
+            if not self._has_table():
+                return
+            rows = self.store.query(
+                "SELECT paper_pk, vector FROM embeddings WHERE paper_pk > %s AND seq > %s "
+                "ORDER BY paper_pk LIMIT %s",
+                (last, after_seq, batch),
+                binary=True,  # halfvec in binary: parsing its text form is slow
+            )
             if not rows:
                 return
             last = rows[-1][0]
             yield np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy([r[1] for r in rows], dim)
 
     def get_vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        with self.store.connection() as conn:
-            rows = conn.execute(
-                "SELECT paper_pk, vector FROM embeddings WHERE paper_pk = ANY(%s)",
-                ([int(k) for k in keys],),
-                binary=True,
-            ).fetchall() if self._has_table(conn) else []
+        rows = self.store.query(
+            "SELECT paper_pk, vector FROM embeddings WHERE paper_pk = ANY(%s)",
+            ([int(k) for k in keys],),
+            binary=True,
+        ) if self._has_table() else []
         return np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy(
             [r[1] for r in rows], self._dim
         )
 
     def keys_of(self, ids: Sequence[str]) -> dict[str, int]:
-        with self.store.connection() as conn:
-            return dict(
-                conn.execute("SELECT id, pk FROM papers WHERE id = ANY(%s)", (list(ids),)).fetchall()
-            )
+        return dict(self.store.query("SELECT id, pk FROM papers WHERE id = ANY(%s)", (list(ids),)))
 
     def ids_of(self, keys: Sequence[int], filters: Filters = Filters()) -> dict[int, str]:
         where, params = pg_filter_sql(filters)
-        with self.store.connection() as conn:
-            return dict(
-                conn.execute(
-                    f"SELECT p.pk, p.id FROM papers p WHERE p.pk = ANY(%s){where}",
-                    [[int(k) for k in keys], *params],
-                ).fetchall()
+        return dict(
+            self.store.query(
+                f"SELECT p.pk, p.id FROM papers p WHERE p.pk = ANY(%s){where}",
+                [[int(k) for k in keys], *params],
             )
+        )
 
     def count_filtered(self, filters: Filters, cap: int) -> int:
         where, params = pg_filter_sql(filters)
-        with self.store.connection() as conn:
-            return conn.execute(
-                "SELECT count(*) FROM (SELECT 1 FROM papers p JOIN embeddings e "
-                f"ON e.paper_pk = p.pk WHERE true{where} LIMIT %s) m",
-                [*params, cap],
-            ).fetchone()[0]
+        return self.store.query(
+            "SELECT count(*) FROM (SELECT 1 FROM papers p JOIN embeddings e "
+            f"ON e.paper_pk = p.pk WHERE true{where} LIMIT %s) m",
+            [*params, cap],
+        )[0][0]
 
     def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         where, params = pg_filter_sql(filters)
-        with self.store.connection() as conn:
-            rows = conn.execute(
-                "SELECT e.paper_pk, e.vector FROM papers p JOIN embeddings e "
-                f"ON e.paper_pk = p.pk WHERE true{where}",
-                params,
-                binary=True,
-            ).fetchall()
+        rows = self.store.query(
+            "SELECT e.paper_pk, e.vector FROM papers p JOIN embeddings e "
+            f"ON e.paper_pk = p.pk WHERE true{where}",
+            params,
+            binary=True,
+        )
         return np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy(
             [r[1] for r in rows], self._dim
         )
-
-    def keyword_scores(self, terms: Sequence[str], keys: Sequence[int]) -> dict[int, float]:
-        """ts_rank (the store's keyword score) of the given papers for an OR of plain terms."""
-        if not terms or not keys:
-            return {}
-        query = _tsquery(len(terms), "any")
-        with self.store.connection() as conn:
-            rows = conn.execute(
-                f"SELECT pk, ts_rank('{TS_WEIGHTS}', tsv, {query}, 1) FROM papers "
-                f"WHERE pk = ANY(%s) AND tsv @@ {query}",
-                [*terms, [int(k) for k in keys], *terms],
-            ).fetchall()
-        return {r[0]: float(r[1]) for r in rows}
 
     # -- the database as the ANN index ------------------------------------------------------------
 
@@ -320,8 +299,7 @@ class PgIndex:
         return None
 
     def rebuild(self, truth: Fingerprint | None = None) -> None:
-        with self.vectors.store.connection() as conn:
-            conn.execute("REINDEX INDEX embeddings_hnsw")
+        self.vectors.store.execute("REINDEX INDEX embeddings_hnsw")
         self.rebuilt += 1
 
     def add(self, keys: np.ndarray, vectors: np.ndarray, seq: int) -> None:
