@@ -298,11 +298,12 @@ def test_serve_schedule_sends_the_due_digests_at_the_configured_hour(
 ) -> None:
     from datetime import UTC, datetime
 
+    from paperfeed.cli.jobs import configured_jobs
     from paperfeed.config import Config
-    from paperfeed.schedule import Scheduler, configured_jobs
+    from paperfeed.schedule import Scheduler
 
     monkeypatch.setenv("PAPERFEED_DIGEST_HOUR", "7")
-    monkeypatch.setattr("paperfeed.digest.jobs.today", lambda: DAY)  # the run's UTC date
+    monkeypatch.setattr("paperfeed.cli.jobs.today", lambda: DAY)  # the run's UTC date
     mail_lib.subscribers.add("ada@example.org", confirmed=True)
     config = Config.from_env(home=mail_lib.config.home)
     [job] = [j for j in configured_jobs(config) if j.name == "email digests"]

@@ -19,9 +19,10 @@ import pytest
 from harvest_peers import OaiPeer, Peer, arxiv_record, slow, status
 
 import paperfeed
+from paperfeed.cli.jobs import harvest_jobs
 from paperfeed.config import Config, HarvestConfig
 from paperfeed.errors import InvalidInput
-from paperfeed.harvest.jobs import harvest_jobs, parse_harvests
+from paperfeed.harvest.jobs import parse_harvests
 from paperfeed.records import make_paper
 from paperfeed.schedule import Job, Scheduler, next_run
 

@@ -19,6 +19,6 @@ if "OPENBLAS_NUM_THREADS" not in _os.environ:
 from paperfeed.library import Library, open  # noqa: E402
 from paperfeed.records import Author, Paper  # noqa: E402
 from paperfeed.search import Hit  # noqa: E402
+from paperfeed.version import __version__  # noqa: E402
 
-__all__ = ["Author", "Hit", "Library", "Paper", "open"]
-__version__ = "0.1.0"
+__all__ = ["Author", "Hit", "Library", "Paper", "__version__", "open"]

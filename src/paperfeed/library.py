@@ -15,7 +15,9 @@ from pathlib import Path
 from typing import Any, Literal
 
 from paperfeed import feeds, search
+from paperfeed.accounts import Accounts
 from paperfeed.config import Config
+from paperfeed.digest import Digests, Subscriptions
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.harvest.run import HarvestReport
 from paperfeed.harvest.run import Progress as HarvestProgress
@@ -39,13 +41,12 @@ class Library:
         self.backend = open_backend(self.config)
         self.store = self.backend.store
         self.semantic = self.backend.semantic
-        from paperfeed.accounts import Accounts
-
         # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
         # Repeated searches are answered from memory until the store changes (search_cache.py).
         self.search_cache = SearchCache(self.config.search_cache, self.store.change_token)
+        self._digests: Digests | None = None
 
     # -- context manager ----------------------------------------------------------------------
 
@@ -395,17 +396,15 @@ class Library:
     # -- subscriptions and email digests (issue 5) -----------------------------------------------
 
     @property
-    def digests(self) -> Any:
+    def digests(self) -> Digests:
         """Digests: subscribe / confirm / unsubscribe, compose, preview and send
         (`paperfeed.digest.Digests`); `lib.subscribers` manages the subscriber rows."""
-        if getattr(self, "_digests", None) is None:
-            from paperfeed.digest import Digests
-
-            self._digests = Digests(self)
+        if self._digests is None:
+            self._digests = Digests(self.config, self.store, self.accounts)
         return self._digests
 
     @property
-    def subscribers(self) -> Any:
+    def subscribers(self) -> Subscriptions:
         """Subscribers (`paperfeed.digest.Subscriptions`): add, list, get, remove."""
         return self.digests.subscribers
 

@@ -1,31 +1,23 @@
-"""Daily jobs for `paperfeed serve --schedule`: a tiny registry of jobs, each run once a day at a
-time of day (UTC), in one background thread of the serving process.
+"""Daily jobs for `paperfeed serve --schedule`: each run once a day at a time of day (UTC), in one
+background thread of the serving process.
 
-Features contribute jobs through a factory `f(config) -> list[Job]` named in `FACTORIES` (a
-module path, so nothing is imported until the scheduler starts). A job that raises is logged and
-runs again the next day; it never stops the scheduler or the server. Overlap across processes
-is the job's own business (harvests take a per-source lock).
+The jobs themselves (harvests, digests: they open the Library) are the command line's, in
+`paperfeed.cli.jobs`. A job that raises is logged and runs again the next day; it never stops
+the scheduler or the server. Overlap across processes is the job's own business (harvests take a
+per-source lock).
 """
 
 from __future__ import annotations
 
-import importlib
 import logging
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, time, timedelta
 
-from paperfeed.config import Config
 from paperfeed.errors import InvalidInput
 
 log = logging.getLogger("paperfeed.schedule")
-
-# "module:function" job factories; append yours (issue 6: harvests; the digest adds its own).
-FACTORIES: list[str] = [
-    "paperfeed.harvest.jobs:harvest_jobs",
-    "paperfeed.digest.jobs:digest_jobs",
-]
 
 
 @dataclass(frozen=True)
@@ -42,14 +34,6 @@ def parse_time_of_day(text: str, what: str = "time of day") -> time:
         return time(int(hours), int(minutes), tzinfo=UTC)
     except (ValueError, AttributeError):
         raise InvalidInput(f"{what} must be HH:MM (UTC), not {str(text)[:20]!r}") from None
-
-
-def configured_jobs(config: Config) -> list[Job]:
-    jobs: list[Job] = []
-    for path in FACTORIES:
-        module, _, name = path.partition(":")
-        jobs.extend(getattr(importlib.import_module(module), name)(config))
-    return jobs
 
 
 def next_run(at: time, now: datetime) -> datetime:

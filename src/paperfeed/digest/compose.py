@@ -31,7 +31,8 @@ from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper
 
 if TYPE_CHECKING:
-    from paperfeed.library import Library
+    from paperfeed.accounts import Accounts
+    from paperfeed.store.base import Store
 
 TRENDING_DAYS = 7
 TRENDING_POOL = 60  # trending papers considered (before removing those already sent)
@@ -89,13 +90,15 @@ class Composer:
     """Chooses the papers of every digest of one run: the trending list is computed once, the
     arrivals window is read and indexed once, and each distinct topic is ranked once."""
 
-    def __init__(self, lib: Library, day: date, after: str, now: datetime | None = None) -> None:
+    def __init__(
+        self, store: Store, accounts: Accounts, day: date, after: str, now: datetime | None = None
+    ) -> None:
         self.day = day
         self.now = now or datetime.now(UTC)
         self.cutoff = cutoff_for(self.now)
         period = feeds.Period("week", day - timedelta(days=TRENDING_DAYS - 1), day)
-        self.trending = [p.id for p, _ in lib.accounts.listing(period, sort="trending", limit=TRENDING_POOL)]
-        arrivals = lib.store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
+        self.trending = [p.id for p, _ in accounts.listing(period, sort="trending", limit=TRENDING_POOL)]
+        arrivals = store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
         self.index = ArrivalIndex([p for p, _ in arrivals])
         self.ids = [p.id for p, _ in arrivals]
         self.added = [added for _, added in arrivals]

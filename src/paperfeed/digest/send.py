@@ -31,7 +31,9 @@ from paperfeed.digest.tokens import Tokens
 from paperfeed.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from paperfeed.library import Library
+    from paperfeed.accounts import Accounts
+    from paperfeed.config import Config
+    from paperfeed.store.base import Store
 
 log = logging.getLogger("paperfeed.digest")
 LOCK_NAME = "digest"
@@ -65,13 +67,16 @@ def parse_day(day: date | str | None) -> date:
 
 
 class Digests:
-    """Composing, previewing and sending digests (`lib.digests`)."""
+    """Composing, previewing and sending digests (`lib.digests`): over the configuration (base
+    URL, sender, SMTP), the store (papers, and the subscriber and outbox tables) and the accounts
+    (displayed upvotes include local votes)."""
 
-    def __init__(self, lib: Library) -> None:
-        self.lib = lib
-        self.config = lib.config
-        self.subscribers = Subscriptions(lib.store.db)
-        self.outbox = Outbox(lib.store.db)
+    def __init__(self, config: Config, store: Store, accounts: Accounts) -> None:
+        self.config = config
+        self.store = store
+        self.accounts = accounts
+        self.subscribers = Subscriptions(store.db)
+        self.outbox = Outbox(store.db)
         self._tokens: Tokens | None = None
 
     @property
@@ -92,7 +97,7 @@ class Digests:
             return 0, 0
         cutoffs = self.outbox.last_cutoffs(day)
         since = {s.id: max(cutoffs.get(s.id, s.since), s.since) for s in subs}
-        composer = Composer(self.lib, day, min(since.values()), now)
+        composer = Composer(self.store, self.accounts, day, min(since.values()), now)
         sent = self.outbox.recently_sent(day)
         sender = mail_from(self.config.mail_from)
         digests = [
@@ -115,15 +120,15 @@ class Digests:
             content, message_id = row.content, row.message_id
         else:
             since = max(self.outbox.last_cutoffs(day).get(sub.id, sub.since), sub.since)
-            composer = Composer(self.lib, day, since, now)
+            composer = Composer(self.store, self.accounts, day, since, now)
             sent = self.outbox.recently_sent(day, [sub.id]).get(sub.id, set())
             content = composer.choose(sub, since, sent)
             message_id = make_message_id(mail_from(self.config.mail_from))
         return self.render(sub, day, content, message_id)
 
     def render(self, sub: Subscriber, day: date, content: DigestContent, message_id: str) -> EmailMessage:
-        papers = self.lib.store.get_many(content.paper_ids)
-        voted = dict(zip(papers, self.lib.accounts.with_votes(list(papers.values())), strict=True))
+        papers = self.store.get_many(content.paper_ids)
+        voted = dict(zip(papers, self.accounts.with_votes(list(papers.values())), strict=True))
         return render_message(
             base_url=self.config.base_url, sender=mail_from(self.config.mail_from), sub=sub,
             day=day, content=content, papers=voted, message_id=message_id,
@@ -147,7 +152,7 @@ class Digests:
         report = SendReport(date=day.isoformat())
         settings = SmtpSettings.from_url(self.config.smtp_url, self.config.smtp_cafile)
         sender = mail_from(self.config.mail_from)
-        lock = SourceLock(self.lib.store.db, LOCK_NAME)
+        lock = SourceLock(self.store.db, LOCK_NAME)
         try:
             lock.acquire()
         except SourceLocked as exc:

@@ -25,6 +25,8 @@ from typing import Any
 
 import httpx
 
+from paperfeed.version import __version__
+
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 # host -> time.monotonic() at the end of the last response from it, for the whole process.
@@ -60,8 +62,6 @@ class HttpSettings:
 
 def user_agent(contact: str | None) -> str:
     """`paperfeed/0.1.0 (+https://...; mailto:me@example.org)`: who we are and how to reach us."""
-    from paperfeed import __version__  # here: paperfeed/__init__ imports the Library, which imports us
-
     who = f"mailto:{contact}" if contact and "@" in contact and "://" not in contact else contact
     details = "; ".join(p for p in ("self-hosted paper discovery", who) if p)
     return f"paperfeed/{__version__} ({details})"

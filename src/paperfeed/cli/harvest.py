@@ -14,7 +14,7 @@ from typing import Annotated
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from paperfeed.cli import MAX_REJECTS_SHOWN, emit_json, err, library
+from paperfeed.cli.common import MAX_REJECTS_SHOWN, emit_json, err, library
 from paperfeed.harvest.run import HarvestReport
 
 HARVEST_FAILED = 3

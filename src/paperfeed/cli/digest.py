@@ -12,7 +12,7 @@ from typing import Annotated
 
 import typer
 
-from paperfeed.cli import emit_json, err, fail, library
+from paperfeed.cli.common import emit_json, err, fail, library
 
 subscribers_app = typer.Typer(help="Email digest subscribers.", no_args_is_help=True)
 digest_app = typer.Typer(help="Email digests: preview and send.", no_args_is_help=True)

@@ -1,18 +1,14 @@
-"""The command line: a thin face over the Library. Exit codes: 0 all good, 1 done but some records
-rejected, 2 unusable input or usage error."""
+"""The paper commands: import, search, related, index, eval, show, daily, stats, migrate."""
 
 from __future__ import annotations
 
-import sys
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
-import orjson
 import typer
-from rich.console import Console
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -22,75 +18,18 @@ from rich.progress import (
     TransferSpeedColumn,
 )
 
-from paperfeed.config import Config
-from paperfeed.errors import PaperfeedError
-from paperfeed.library import Library
-from paperfeed.records import Paper
-
-app = typer.Typer(
-    help="paperfeed: self-hosted research-paper discovery.",
-    no_args_is_help=True,
-    pretty_exceptions_enable=False,
-    add_completion=False,
+from paperfeed.cli.common import (
+    MAX_REJECTS_SHOWN,
+    count_progress,
+    emit_json,
+    err,
+    fail,
+    library,
+    print_paper_line,
 )
-err = Console(stderr=True, highlight=False)
-MAX_REJECTS_SHOWN = 50
+from paperfeed.errors import PaperfeedError
 
-
-@dataclass
-class State:
-    home: Path | None = None
-    database: str | None = None
-
-    def config(self) -> Config:
-        return Config.from_env(home=self.home, database_url=self.database)
-
-
-def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@contextmanager
-def library(ctx: typer.Context):
-    """Open the Library for a command; PaperfeedErrors become a message and exit 2."""
-    try:
-        lib = Library(ctx.ensure_object(State).config())
-    except PaperfeedError as exc:
-        raise fail(str(exc)) from None
-    try:
-        yield lib
-    except PaperfeedError as exc:
-        raise fail(str(exc)) from None
-    finally:
-        lib.close()
-
-
-def emit_json(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
-    sys.stdout.flush()
-
-
-def print_paper_line(paper: Paper, score: float | None = None) -> None:
-    date = paper.day.isoformat() if paper.day else "          "
-    votes = f"{paper.upvotes or 0:>4}▲"
-    head = f"{score:8.3f} " if score is not None else ""
-    typer.echo(f"{head}{votes} {date}  {paper.id:<18} {paper.title}")
-
-
-@app.callback()
-def main_options(
-    ctx: typer.Context,
-    home: Annotated[
-        Path | None,
-        typer.Option(help="Data directory (default $PAPERFEED_HOME or the XDG data folder)."),
-    ] = None,
-    database: Annotated[
-        str | None,
-        typer.Option(help="Database URL (sqlite:///… or postgresql://…); overrides --home."),
-    ] = None,
-) -> None:
-    ctx.obj = State(home=home, database=database)
+app = typer.Typer()
 
 
 def _sample_paths() -> list[Path]:
@@ -146,7 +85,7 @@ def import_(
 
 
 @contextmanager
-def _progress(total: int):
+def _progress(total: int) -> Iterator[Callable[[int], None] | None]:
     """A byte progress bar on a terminal; nothing when stderr is piped."""
     if not err.is_terminal or total <= 0:
         yield None
@@ -244,7 +183,7 @@ def index(
             err.print(f"switching encoder {current} -> {canonical_name(encoder)}: "
                       "re-embedding every paper", markup=False)
             total = lib.store.count()
-        with _count_progress(total, "embedding") as advance:
+        with count_progress(total, "embedding") as advance:
             result = lib.index(encoder, progress=advance, ray=ray, batch=batch)
     if as_json:
         emit_json(result)
@@ -255,21 +194,6 @@ def index(
         markup=False,
         highlight=False,
     )
-
-
-@contextmanager
-def _count_progress(total: int, label: str):
-    """A count progress bar on a terminal; nothing when stderr is piped."""
-    if not err.is_terminal or total <= 0:
-        yield None
-        return
-    from rich.progress import MofNCompleteColumn
-
-    columns = (TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with Progress(*columns, console=err, transient=True) as bar:
-        task = bar.add_task(label, total=total)
-        yield lambda n: bar.advance(task, n)
-
 
 @app.command("eval")
 def eval_(
@@ -370,7 +294,7 @@ def migrate(
 ) -> None:
     """Copy this SQLite library (papers, vectors, users, votes, subscriptions, outbox, ...) into
     PostgreSQL, then count every table on both sides. Safe to re-run: it resumes."""
-    with library(ctx) as lib, _count_progress(lib.migrate_rows(), "copying") as advance:
+    with library(ctx) as lib, count_progress(lib.migrate_rows(), "copying") as advance:
         result = lib.migrate_to(to, progress=advance)
     if as_json:
         emit_json(result)
@@ -382,117 +306,3 @@ def migrate(
             )
     if not result["ok"]:
         raise fail("the copy does not match the source: see the counts above", code=1)
-
-
-@app.command()
-def serve(
-    ctx: typer.Context,
-    host: Annotated[str, typer.Option()] = "127.0.0.1",
-    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
-    schedule: Annotated[
-        bool, typer.Option("--schedule", help="Also run the daily jobs (harvests, email digests).")
-    ] = False,
-) -> None:
-    """Serve the web app and the JSON API."""
-    import uvicorn
-
-    from paperfeed.web.app import create_app, settled
-
-    config = ctx.ensure_object(State).config()
-    if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
-        from paperfeed.schedule import Scheduler, configured_jobs
-
-        try:
-            Scheduler(configured_jobs(config)).start()
-        except PaperfeedError as exc:
-            raise fail(str(exc)) from None
-    if workers == 1:
-        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
-        return
-    import os
-
-    os.environ["PAPERFEED_HOME"] = str(config.home)
-    if config.database_url:
-        os.environ["PAPERFEED_DATABASE_URL"] = config.database_url
-    uvicorn.run(
-        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
-    )
-
-
-users_app = typer.Typer(help="Accounts of the web app (issue 4).", no_args_is_help=True)
-app.add_typer(users_app, name="users")
-
-
-def _read_password(from_stdin: bool) -> str:
-    if from_stdin:
-        return sys.stdin.readline().rstrip("\r\n")
-    return typer.prompt("Password", hide_input=True, confirmation_prompt=True)
-
-
-@users_app.command("add")
-def users_add(
-    ctx: typer.Context,
-    email: Annotated[str, typer.Argument()],
-    admin: Annotated[bool, typer.Option("--admin", help="Give the admin role.")] = False,
-    password_stdin: Annotated[
-        bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
-    ] = False,
-) -> None:
-    """Create a user (prompts for the password). The first user is an admin anyway."""
-    password = _read_password(password_stdin)
-    with library(ctx) as lib:
-        user = lib.accounts.signup(email, password, admin=True if admin else None)
-    typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}")
-
-
-@users_app.command("set-admin")
-def users_set_admin(
-    ctx: typer.Context,
-    email: Annotated[str, typer.Argument()],
-    revoke: Annotated[bool, typer.Option("--revoke", help="Take the admin role away.")] = False,
-) -> None:
-    """Give (or with --revoke take away) the admin role, who may import through the web."""
-    with library(ctx) as lib:
-        user = lib.accounts.set_admin(email, not revoke)
-    typer.echo(f"{user.email}: {'admin' if user.is_admin else 'not admin'}")
-
-
-@users_app.command("list")
-def users_list(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
-    """The users, oldest first."""
-    with library(ctx) as lib:
-        users = lib.accounts.users()
-    if as_json:
-        emit_json([{"email": u.email, "is_admin": u.is_admin, "created_at": u.created_at} for u in users])
-        return
-    for u in users:
-        typer.echo(f"{u.created_at}  {u.email}{'  admin' if u.is_admin else ''}")
-
-
-@users_app.command("export")
-def users_export(ctx: typer.Context, email: Annotated[str, typer.Argument()]) -> None:
-    """A user's own data (upvotes, ...) as JSON on stdout."""
-    with library(ctx) as lib:
-        emit_json(lib.accounts.export(lib.accounts.user(email)))
-
-
-if __name__ == "__main__":  # `python -m paperfeed.cli`: the sub-apps below import this module by
-    sys.modules.setdefault("paperfeed.cli", sys.modules[__name__])  # name; let them find this one
-
-from paperfeed.cli_digest import digest_app, subscribers_app  # noqa: E402 - needs the helpers above
-
-app.add_typer(subscribers_app, name="subscribers")
-app.add_typer(digest_app, name="digest")
-
-from paperfeed.cli_harvest import harvest_app  # noqa: E402 - needs the helpers above
-
-app.add_typer(harvest_app, name="harvest")
-
-
-def main() -> None:
-    app()
-
-
-if __name__ == "__main__":
-    main()

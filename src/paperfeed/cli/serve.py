@@ -1,0 +1,48 @@
+"""`paperfeed serve`: the web app and the JSON API, optionally with the daily jobs."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from paperfeed.cli.common import State, fail
+from paperfeed.errors import PaperfeedError
+
+app = typer.Typer()
+
+@app.command()
+def serve(
+    ctx: typer.Context,
+    host: Annotated[str, typer.Option()] = "127.0.0.1",
+    port: Annotated[int, typer.Option(min=1, max=65535)] = 8000,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    schedule: Annotated[
+        bool, typer.Option("--schedule", help="Also run the daily jobs (harvests, email digests).")
+    ] = False,
+) -> None:
+    """Serve the web app and the JSON API."""
+    import uvicorn
+
+    from paperfeed.web.app import create_app, settled
+
+    config = ctx.ensure_object(State).config()
+    if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
+        from paperfeed.cli.jobs import configured_jobs
+        from paperfeed.schedule import Scheduler
+
+        try:
+            Scheduler(configured_jobs(config)).start()
+        except PaperfeedError as exc:
+            raise fail(str(exc)) from None
+    if workers == 1:
+        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
+        return
+    import os
+
+    os.environ["PAPERFEED_HOME"] = str(config.home)
+    if config.database_url:
+        os.environ["PAPERFEED_DATABASE_URL"] = config.database_url
+    uvicorn.run(
+        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
+    )
