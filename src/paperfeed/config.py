@@ -1,44 +1,147 @@
-"""The one configuration object. Read from the environment (and CLI flags) in one place: here."""
+"""The one configuration object, and the one place the environment is read.
+
+Every `PAPERFEED_*` variable is declared once in `SETTINGS` (name, type, default, help, and the
+`Config` field it sets); `Config.from_env` reads them all through `read_settings`, and a bad value
+is an `InvalidInput` that names the variable. CLI flags (`--home`, `--database`) override the
+environment. `Config.to_env()` renders a configuration back as variables, so worker processes
+(`serve --workers N`) rebuild exactly the parent's configuration. README's settings table is
+`settings_markdown()` (a test keeps them equal).
+"""
 
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from paperfeed.errors import InvalidInput
 
 
-def default_home() -> Path:
+def default_home(env: Mapping[str, str] | None = None) -> Path:
     """`$PAPERFEED_HOME`, else `$XDG_DATA_HOME/paperfeed`, else `~/.local/share/paperfeed`."""
-    if env := os.environ.get("PAPERFEED_HOME"):
-        return Path(env).expanduser()
-    xdg = os.environ.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
+    env = os.environ if env is None else env
+    if home := read_settings(env).get("home"):
+        return home
+    xdg = env.get("XDG_DATA_HOME") or str(Path.home() / ".local" / "share")
     return Path(xdg).expanduser() / "paperfeed"
 
 
-def _env_float(env: Mapping[str, str], name: str, default: float, low: float = 0.0) -> float:
-    raw = env.get(name)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise InvalidInput(f"{name} must be a number, not {raw[:40]!r}") from None
-    if value < low:
-        raise InvalidInput(f"{name} must be at least {low:g}")
-    return value
+def _digest_at(raw: str) -> str:
+    """PAPERFEED_DIGEST_HOUR: an hour `7` or a time `07:30` (UTC)."""
+    text = raw.strip()
+    if text.isdigit() and 0 <= int(text) <= 23:
+        return f"{int(text):02d}:00"
+    return text  # checked as HH:MM by schedule.parse_time_of_day when the job is made
+
+
+def _no_trailing_slash(raw: str) -> str:
+    return raw.rstrip("/")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: what it sets (`field` of `Config`, `harvest.x` of its
+    `HarvestConfig`), its type, default (None: unset) and meaning."""
+
+    name: str
+    field: str
+    type: type
+    default: Any
+    help: str
+    minimum: float | None = None
+    clean: Callable[[str], str] | None = None  # normalises a text value
+
+    def parse(self, raw: str) -> Any:
+        text = self.clean(raw) if self.clean else raw
+        if self.type is str:
+            return text
+        if self.type is Path:
+            return Path(text).expanduser()
+        kind = "a whole number" if self.type is int else "a number"
+        try:
+            value = self.type(text.strip())
+        except ValueError:
+            raise InvalidInput(f"{self.name} must be {kind}, not {raw[:40]!r}") from None
+        if self.minimum is not None and value < self.minimum:
+            raise InvalidInput(f"{self.name} must be at least {self.minimum:g}, not {raw[:40]!r}")
+        return value
+
+
+SETTINGS: tuple[Setting, ...] = (
+    # where data lives
+    Setting("PAPERFEED_HOME", "home", Path, None,
+            "the data directory (`--home`); default `$XDG_DATA_HOME/paperfeed` or `~/.local/share/paperfeed`"),
+    Setting("PAPERFEED_DATABASE_URL", "database_url", str, None,
+            "`sqlite:///path` or `postgresql://…` (`--database`); default `<home>/paperfeed.db`"),
+    Setting("PAPERFEED_ENCODER", "encoder", str, None,
+            "the encoder of `paperfeed index` when the store has none yet: `minilm-static` or `minilm`"),
+    Setting("PAPERFEED_BULK_MIN_BYTES", "bulk_min_bytes", int, 64 * 1024 * 1024,
+            "imports of at least this many bytes into an empty store build the keyword index in one pass",
+            minimum=0),
+    Setting("PAPERFEED_SEARCH_CACHE", "search_cache", int, 60_000,
+            "search results (papers) cached per process, emptied when the store changes (0: none)",
+            minimum=0),
+    # the web app and email
+    Setting("PAPERFEED_BASE_URL", "base_url", str, "http://127.0.0.1:8000",
+            "where the links in emails and feeds point (`https://papers.example.org`)",
+            clean=_no_trailing_slash),
+    Setting("PAPERFEED_SECRET_KEY", "secret_key", str, None,
+            "signs confirmation and unsubscribe links; without it a key is made once in `<home>/secret_key`"),
+    Setting("PAPERFEED_SMTP_URL", "smtp_url", str, None,
+            "the digests' SMTP server: `smtp://user:pass@host:587` (STARTTLS) or `smtps://host:465`"),
+    Setting("PAPERFEED_MAIL_FROM", "mail_from", str, "paperfeed <paperfeed@localhost>",
+            "the digests' sender, `name <address>` or `address`"),
+    Setting("PAPERFEED_SMTP_CAFILE", "smtp_cafile", str, None,
+            "a CA file to trust for the SMTP server's certificate (default: the system's)"),
+    Setting("PAPERFEED_DIGEST_HOUR", "digest_at", str, "07:00",
+            "when `serve --schedule` sends digests, UTC: `7` or `07:30`", clean=_digest_at),
+    Setting("PAPERFEED_DIGEST_RETRY_SECONDS", "digest_retry_seconds", float, 600.0,
+            "first delay before retrying a transient SMTP failure, doubled each attempt", minimum=0),
+    # harvesting
+    Setting("PAPERFEED_CONTACT", "contact", str, None,
+            "an email (or URL) put in the User-Agent of harvests, as arXiv asks"),
+    Setting("PAPERFEED_OAI_URL", "harvest.oai_url", str, "https://oaipmh.arxiv.org/oai",
+            "arXiv's OAI-PMH base URL"),
+    Setting("PAPERFEED_ARXIV_API_URL", "harvest.arxiv_api_url", str, "https://export.arxiv.org/api/query",
+            "the arXiv API"),
+    Setting("PAPERFEED_HF_ENDPOINT", "harvest.hf_endpoint", str, "https://huggingface.co",
+            "the Hugging Face Hub (`/api/daily_papers` under it)", clean=_no_trailing_slash),
+    Setting("PAPERFEED_ARXIV_INTERVAL", "harvest.arxiv_interval", float, 3.0,
+            "seconds between arXiv requests (API and OAI-PMH)", minimum=0),
+    Setting("PAPERFEED_HTTP_TIMEOUT", "harvest.timeout", float, 60.0, "seconds per harvest request",
+            minimum=0.01),
+    Setting("PAPERFEED_HTTP_ATTEMPTS", "harvest.attempts", int, 6,
+            "tries per harvest request (timeouts, connection errors, 429, 5xx)", minimum=1),
+    Setting("PAPERFEED_BACKOFF_BASE", "harvest.backoff_base", float, 2.0,
+            "retry backoff: between half and all of `base × 2^(try-1)` s, at most 120 s", minimum=0),
+    Setting("PAPERFEED_RETRY_AFTER_MAX", "harvest.retry_after_max", float, 300.0,
+            "the longest `Retry-After` honoured, in seconds", minimum=0),
+    Setting("PAPERFEED_HARVESTS", "harvest.scheduled", str, "",
+            "what `serve --schedule` harvests daily: `arxiv`, `arxiv:SET`, `hf`, comma-separated"),
+    Setting("PAPERFEED_HARVEST_AT", "harvest.at", str, "04:00", "when the daily harvests run (UTC, `HH:MM`)"),
+)
+
+
+def read_settings(env: Mapping[str, str]) -> dict[str, Any]:
+    """The value of every variable set (and not empty) in `env`, by `Setting.field`."""
+    return {s.field: s.parse(env[s.name]) for s in SETTINGS if env.get(s.name)}
+
+
+def settings_markdown() -> str:
+    """The settings table of README.md."""
+    lines = ["| variable | type | default | what |", "|---|---|---|---|"]
+    for s in SETTINGS:
+        default = "none" if s.default is None else "empty" if s.default == "" else f"`{s.default}`"
+        kind = {str: "text", int: "integer", float: "number", Path: "path"}[s.type]
+        lines.append(f"| `{s.name}` | {kind} | {default} | {s.help} |")
+    return "\n".join(lines)
 
 
 @dataclass(frozen=True)
 class HarvestConfig:
-    """Where the live sources are and how politely to ask them (issue 6). Env variables:
-    PAPERFEED_OAI_URL, PAPERFEED_ARXIV_API_URL, PAPERFEED_HF_ENDPOINT, PAPERFEED_ARXIV_INTERVAL
-    (seconds between arXiv requests, default 3), PAPERFEED_HTTP_TIMEOUT, PAPERFEED_HTTP_ATTEMPTS,
-    PAPERFEED_BACKOFF_BASE, PAPERFEED_RETRY_AFTER_MAX (the longest Retry-After honoured),
-    PAPERFEED_HARVESTS (what `serve --schedule` runs daily, e.g. `arxiv:cs,arxiv:math,hf`) and
-    PAPERFEED_HARVEST_AT (when, `HH:MM` UTC, default 04:00)."""
+    """Where the live sources are and how politely to ask them (the `harvest.*` settings)."""
 
     oai_url: str = "https://oaipmh.arxiv.org/oai"
     arxiv_api_url: str = "https://export.arxiv.org/api/query"
@@ -53,33 +156,12 @@ class HarvestConfig:
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HarvestConfig:
-        return cls(
-            oai_url=env.get("PAPERFEED_OAI_URL") or cls.oai_url,
-            arxiv_api_url=env.get("PAPERFEED_ARXIV_API_URL") or cls.arxiv_api_url,
-            hf_endpoint=(env.get("PAPERFEED_HF_ENDPOINT") or cls.hf_endpoint).rstrip("/"),
-            arxiv_interval=_env_float(env, "PAPERFEED_ARXIV_INTERVAL", cls.arxiv_interval),
-            timeout=_env_float(env, "PAPERFEED_HTTP_TIMEOUT", cls.timeout, 0.01),
-            attempts=int(_env_float(env, "PAPERFEED_HTTP_ATTEMPTS", cls.attempts, 1)),
-            backoff_base=_env_float(env, "PAPERFEED_BACKOFF_BASE", cls.backoff_base),
-            retry_after_max=_env_float(env, "PAPERFEED_RETRY_AFTER_MAX", cls.retry_after_max),
-            scheduled=env.get("PAPERFEED_HARVESTS", cls.scheduled),
-            at=env.get("PAPERFEED_HARVEST_AT") or cls.at,
-        )
-
-
-def _digest_at(raw: str | None) -> str | None:
-    """PAPERFEED_DIGEST_HOUR: an hour `7` or a time `07:30` (UTC)."""
-    if not raw:
-        return None
-    text = raw.strip()
-    if text.isdigit() and 0 <= int(text) <= 23:
-        return f"{int(text):02d}:00"
-    return text  # checked as HH:MM by schedule.parse_time_of_day when the job is made
+        return Config.from_env(env=env).harvest
 
 
 @dataclass(frozen=True)
 class Config:
-    """Where data lives and how to reach the outside.
+    """Where data lives and how to reach the outside (see `SETTINGS` for each field's variable).
 
     `database_url` is `sqlite:///path` (default: `<home>/paperfeed.db`) or `postgresql://...`.
     """
@@ -92,39 +174,44 @@ class Config:
     encoder: str | None = None
     contact: str | None = None
     secret_key: str | None = None
-    # Imports of at least this many bytes into an empty store build the keyword index in one pass.
     bulk_min_bytes: int = 64 * 1024 * 1024
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
-    # Email digests (issue 5): when `serve --schedule` sends them (UTC), the first retry delay of
-    # a transient SMTP failure (doubled per attempt), a CA file to trust for the SMTP server.
     digest_at: str = "07:00"
     digest_retry_seconds: float = 600.0
     smtp_cafile: str | None = None
-    # Search results (papers) cached per process, ~1.3 KB each compressed (0: none); emptied
-    # whenever the store changes. 60,000 is ~3,000 pages of 20 results, ~80 MB.
     search_cache: int = 60_000
 
     @classmethod
-    def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
-        env = os.environ
-        return cls(
-            home=Path(home).expanduser() if home else default_home(),
-            database_url=database_url or env.get("PAPERFEED_DATABASE_URL") or None,
-            base_url=env.get("PAPERFEED_BASE_URL", cls.base_url).rstrip("/"),
-            smtp_url=env.get("PAPERFEED_SMTP_URL") or None,
-            mail_from=env.get("PAPERFEED_MAIL_FROM", cls.mail_from),
-            encoder=env.get("PAPERFEED_ENCODER") or None,
-            contact=env.get("PAPERFEED_CONTACT") or None,
-            secret_key=env.get("PAPERFEED_SECRET_KEY") or None,
-            bulk_min_bytes=int(env.get("PAPERFEED_BULK_MIN_BYTES") or cls.bulk_min_bytes),
-            harvest=HarvestConfig.from_env(env),
-            digest_at=_digest_at(env.get("PAPERFEED_DIGEST_HOUR")) or cls.digest_at,
-            digest_retry_seconds=_env_float(
-                env, "PAPERFEED_DIGEST_RETRY_SECONDS", cls.digest_retry_seconds
-            ),
-            smtp_cafile=env.get("PAPERFEED_SMTP_CAFILE") or None,
-            search_cache=int(_env_float(env, "PAPERFEED_SEARCH_CACHE", cls.search_cache)),
-        )
+    def from_env(
+        cls,
+        home: Path | str | None = None,
+        database_url: str | None = None,
+        env: Mapping[str, str] | None = None,
+    ) -> Config:
+        """The configuration of the environment (`os.environ` unless given), with `home` and
+        `database_url` (the CLI's flags) overriding theirs."""
+        env = os.environ if env is None else env
+        values = read_settings(env)
+        harvest = {k.removeprefix("harvest."): v for k, v in values.items() if k.startswith("harvest.")}
+        top = {k: v for k, v in values.items() if not k.startswith("harvest.")}
+        top["home"] = Path(home).expanduser() if home else top.get("home") or default_home(env)
+        if database_url:
+            top["database_url"] = database_url
+        return cls(**top, harvest=HarvestConfig(**harvest))
+
+    def to_env(self) -> dict[str, str]:
+        """Every setting of this configuration as environment variables (unset ones left out):
+        `Config.from_env(env=c.to_env()) == c`."""
+        out: dict[str, str] = {}
+        for s in SETTINGS:
+            owner: Any = self
+            name = s.field
+            if name.startswith("harvest."):
+                owner, name = self.harvest, name.removeprefix("harvest.")
+            value = getattr(owner, name)
+            if value is not None and value != "":
+                out[s.name] = str(value)
+        return out
 
     @property
     def sqlite_path(self) -> Path:

@@ -17,7 +17,7 @@ import typer
 from paperfeed.cli.common import State
 
 GROUPS: dict[str, str | None] = {
-    "papers:app": None,  # import, search, related, index, eval, show, daily, stats, migrate
+    "papers:app": None,  # import, search, related, index, eval, show, daily, trending, papers, ...
     "serve:app": None,  # serve
     "users:app": "users",
     "digest:subscribers_app": "subscribers",

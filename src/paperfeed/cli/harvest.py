@@ -89,6 +89,24 @@ def harvest_hf(
     _finish(report, as_json)
 
 
+@harvest_app.command("log")
+def harvest_log(
+    ctx: typer.Context,
+    source: Annotated[str | None, typer.Option(help="Only this source: arxiv, arxiv-api or hf.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 10,
+    as_json: AsJson = False,
+) -> None:
+    """The latest harvest runs, newest first: source, parameters, status, counts, error."""
+    with library(ctx) as lib:
+        runs = lib.harvest_log(limit=limit, source=source)
+    if as_json:
+        emit_json(runs)
+        return
+    for run in runs:
+        outcome = f"{run['status']}: {run['error']}" if run["error"] else f"{run['status']} {run['counts']}"
+        typer.echo(f"{run['started_at']}  {run['source']}  {outcome}")
+
+
 def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False)
 

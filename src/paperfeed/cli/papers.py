@@ -1,4 +1,5 @@
-"""The paper commands: import, search, related, index, eval, show, daily, stats, migrate."""
+"""The paper commands: import, search, related, index, eval, show, daily, trending, papers, stats,
+migrate."""
 
 from __future__ import annotations
 
@@ -267,6 +268,46 @@ def daily(
 
 
 @app.command()
+def trending(
+    ctx: typer.Context,
+    days: Annotated[int, typer.Option(min=1, max=366, help="Days with papers to look back over.")] = 7,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """The trending papers of the last days (upvotes, local votes included, decayed by age)."""
+    with library(ctx) as lib:
+        scored = lib.trending(days=days, limit=limit)
+    if as_json:
+        emit_json([{**p.to_dict(), "score": round(s, 6)} for p, s in scored])
+        return
+    if not scored:
+        err.print("no papers yet: run `paperfeed import`", markup=False)
+    for paper, score in scored:
+        print_paper_line(paper, score)
+
+
+@app.command()
+def papers(
+    ctx: typer.Context,
+    organization: Annotated[str | None, typer.Option(help="An organization's name or HF handle.")] = None,
+    author: Annotated[str | None, typer.Option(help="A part of an author's name.")] = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000)] = 50,
+    offset: Annotated[int, typer.Option(min=0)] = 0,
+    as_json: Annotated[bool, typer.Option("--json")] = False,
+) -> None:
+    """An organization's or an author's papers, newest first."""
+    with library(ctx) as lib:
+        found = lib.papers_by(organization=organization, author=author, limit=limit, offset=offset)
+    if as_json:
+        emit_json([p.to_dict() for p in found])
+        return
+    if not found:
+        err.print("no papers found", markup=False)
+    for paper in found:
+        print_paper_line(paper)
+
+
+@app.command()
 def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] = False) -> None:
     """Counts, database size and the last import."""
     with library(ctx) as lib:
@@ -278,7 +319,7 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     for key, value in data.items():
         if key not in ("imports", "harvests"):
             typer.echo(f"{key}: {value}")
-    for source, run in data.get("harvests", {}).items():  # issue 6: the last run of each source
+    for source, run in data.get("harvests", {}).items():  # the last run of each source
         outcome = f"{run['status']}: {run['error']}" if run["error"] else f"{run['status']} {run['counts']}"
         typer.echo(f"harvest {source}: {run['finished_at'] or run['started_at']}  {outcome}")
     for entry in data["imports"]:

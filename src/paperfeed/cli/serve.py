@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from typing import Annotated
 
 import typer
 
 from paperfeed.cli.common import State, fail
+from paperfeed.cli.jobs import configured_jobs
 from paperfeed.errors import PaperfeedError
+from paperfeed.schedule import Scheduler
 
 app = typer.Typer()
 
@@ -26,23 +29,18 @@ def serve(
 
     from paperfeed.web.app import create_app, settled
 
-    config = ctx.ensure_object(State).config()
-    if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
-        from paperfeed.cli.jobs import configured_jobs
-        from paperfeed.schedule import Scheduler
-
-        try:
+    try:
+        config = ctx.ensure_object(State).config()
+        if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
             Scheduler(configured_jobs(config)).start()
-        except PaperfeedError as exc:
-            raise fail(str(exc)) from None
+    except PaperfeedError as exc:
+        raise fail(str(exc)) from None
     if workers == 1:
         uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
         return
-    import os
-
-    os.environ["PAPERFEED_HOME"] = str(config.home)
-    if config.database_url:
-        os.environ["PAPERFEED_DATABASE_URL"] = config.database_url
+    # Worker processes build their app from the environment: give them this whole configuration
+    # (flags included), every setting rendered back as its variable.
+    os.environ.update(config.to_env())
     uvicorn.run(
         "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
     )

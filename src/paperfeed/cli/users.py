@@ -1,4 +1,4 @@
-"""`paperfeed users add | set-admin | list | export`: accounts of the web app."""
+"""`paperfeed users add | set-admin | list | export | upvote`: accounts of the web app."""
 
 from __future__ import annotations
 
@@ -63,3 +63,15 @@ def users_export(ctx: typer.Context, email: Annotated[str, typer.Argument()]) ->
     """A user's own data (upvotes, ...) as JSON on stdout."""
     with library(ctx) as lib:
         emit_json(lib.accounts.export(lib.accounts.user(email)))
+
+
+@app.command("upvote")
+def users_upvote(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    paper_id: Annotated[str, typer.Argument(metavar="ID")],
+) -> None:
+    """Toggle a user's upvote on a paper (as the web's upvote button does)."""
+    with library(ctx) as lib:
+        on = lib.upvote(email, paper_id)
+    typer.echo(f"{email}: {'upvoted' if on else 'vote withdrawn'} {paper_id}")
