@@ -17,9 +17,9 @@ $(STAMP): pyproject.toml Makefile
 	$(MAKE) debian-packages
 	touch $(STAMP)
 
-# Debian packages the tests and benchmarks drive (issue 4): Chromium for the Playwright browser
+# Debian packages the tests and benchmarks drive: Chromium for the Playwright browser
 # tests (`playwright install` cannot download browsers here), wrk for the web benchmark; iproute2
-# (`ip`) to bring up loopback in the Ray test's network namespace (issue 7).
+# (`ip`) to bring up loopback in the Ray test's network namespace.
 debian-packages:
 	@if ! command -v chromium >/dev/null || ! command -v chromedriver >/dev/null || ! command -v wrk >/dev/null \
 		|| ! command -v ip >/dev/null; then \

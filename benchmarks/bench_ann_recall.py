@@ -1,4 +1,4 @@
-"""Why the two backends' semantic and related rankings agree little at 1M (issue 7): recall@10 of
+"""Why the two backends' semantic and related rankings agree little at 1M: recall@10 of
 each backend's ANN index against exact search, and how crowded the neighbours are.
 
     python benchmarks/bench_ann_recall.py --home benchmarks/data/home-backends-1M \

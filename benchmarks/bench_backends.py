@@ -1,4 +1,4 @@
-"""SQLite vs PostgreSQL side by side in one run (issue 7).
+"""SQLite vs PostgreSQL side by side in one run.
 
 1. Import rate: the first `--import-records` records of the synthetic snapshot into a fresh SQLite
    store and a fresh PostgreSQL database (the same `Library.import_files`, no embedding).

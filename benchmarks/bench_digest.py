@@ -1,4 +1,4 @@
-"""Composing email digests for 10,000 subscribers × 3 topics over a 1M-paper store (issue 5).
+"""Composing email digests for 10,000 subscribers × 3 topics over a 1M-paper store.
 
     python benchmarks/bench_digest.py [--home benchmarks/data/home-digest] [--runs 3]
 

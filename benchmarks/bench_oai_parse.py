@@ -1,4 +1,4 @@
-"""OAI-PMH page parsing speed (issue 6): records/s of `parse_oai_page` on realistic `ListRecords`
+"""OAI-PMH page parsing speed: records/s of `parse_oai_page` on realistic `ListRecords`
 pages of 1,000 records in the `arXiv` metadata format, excluding the network.
 
 Pages look like arXiv's: every record with a header (identifier, datestamp, setSpecs), 1-12

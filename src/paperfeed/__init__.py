@@ -8,7 +8,7 @@ import os as _os
 # One BLAS thread. paperfeed's numpy work is many small products (fusing search results, the
 # related-papers diffusion over ~100 candidates); with OpenBLAS's worker threads each one wakes a
 # pool that competes with the web workers, and on a busy 2-core machine a 116 x 116 solve took
-# 30-120 ms instead of 0.5 ms (BENCHMARKS.md, issue 3). The encoders and the ANN index bring
+# 30-120 ms instead of 0.5 ms (BENCHMARKS.md). The encoders and the ANN index bring
 # their own threads. An explicit OPENBLAS_NUM_THREADS from the user wins.
 if "OPENBLAS_NUM_THREADS" not in _os.environ:
     _os.environ["OPENBLAS_NUM_THREADS"] = "1"  # for numpy loaded from here on, and subprocesses

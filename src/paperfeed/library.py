@@ -41,7 +41,7 @@ class Library:
         self.backend = open_backend(self.config)
         self.store = self.backend.store
         self.semantic = self.backend.semantic
-        # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
+        # Users, sessions and local upvotes. Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
         # Repeated searches are answered from memory until the store changes (search_cache.py).
@@ -81,7 +81,7 @@ class Library:
             if self.semantic is not None:
                 self.semantic.save()
 
-    # -- harvesting (issue 6) -------------------------------------------------------------------
+    # -- harvesting ----------------------------------------------------------------------------
 
     def harvest_arxiv(
         self,
@@ -176,7 +176,7 @@ class Library:
 
         return [e.to_dict() for e in HarvestLog(self.store.db).entries(limit, source)]
 
-    # -- vectors (issue 3) ----------------------------------------------------------------------
+    # -- vectors -------------------------------------------------------------------------------
 
     def index(
         self,
@@ -385,7 +385,7 @@ class Library:
         }
 
     def _latest_harvests(self) -> dict[str, dict[str, Any]]:
-        """The newest harvest run of each source (issue 6), for `stats` and the status line."""
+        """The newest harvest run of each source, for `stats` and the status line."""
         from paperfeed.harvest import HarvestLog
 
         return {s: e.to_dict() for s, e in HarvestLog(self.store.db).latest_by_source().items()}
@@ -393,7 +393,7 @@ class Library:
     def import_log(self, limit: int = 10) -> list[dict[str, Any]]:
         return [_log_dict(e) for e in self.store.import_log(limit)]
 
-    # -- subscriptions and email digests (issue 5) -----------------------------------------------
+    # -- subscriptions and email digests --------------------------------------------------------
 
     @property
     def digests(self) -> Digests:
@@ -408,7 +408,7 @@ class Library:
         """Subscribers (`paperfeed.digest.Subscriptions`): add, list, get, remove."""
         return self.digests.subscribers
 
-    # -- moving to PostgreSQL (issue 7) ---------------------------------------------------------
+    # -- moving to PostgreSQL ------------------------------------------------------------------
 
     def migrate_rows(self) -> int:
         """How many rows `migrate_to` copies (papers, vectors, feature tables)."""

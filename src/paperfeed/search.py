@@ -89,7 +89,7 @@ def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> l
 
 
 # ---------------------------------------------------------------------------------------------
-# Semantic and hybrid ranking (issue 3). See README "Search and ranking" for how the fusion was
+# Semantic and hybrid ranking. See README "Search and ranking" for how the fusion was
 # chosen; the figures are in BENCHMARKS.md.
 
 K = TypeVar("K", str, int)

@@ -22,7 +22,7 @@ they stay correct without talking to each other.
 Entries are kept pickled and LZ4-compressed. A result of 20 papers is some 500 Python
 objects; a thousand cached results made every full pass of the garbage collector walk 300,000
 objects, a 60-120 ms pause in the middle of some request (measured at a million papers,
-BENCHMARKS.md issue 4). A bytes object is one object the collector never looks into; a page of
+BENCHMARKS.md). A bytes object is one object the collector never looks into; a page of
 20 papers is ~26 KB instead of ~67 KB pickled (~0.25 ms to store, ~0.13 ms to read back;
 zlib made it 20 KB but took 0.3 ms more to store). It also
 hands every caller its own copy, which the caller may change.

@@ -1,4 +1,4 @@
-"""`paperfeed subscribers add|list|remove` and `paperfeed digest preview|send` (issue 5).
+"""`paperfeed subscribers add|list|remove` and `paperfeed digest preview|send`.
 
 Exit codes: 0 done; 1 a send run left failures or pending retries (or another send was running);
 2 bad input (an invalid address, a line break in a name or topic, an unknown subscriber, no SMTP

@@ -1,4 +1,4 @@
-"""Email subscriptions and digests (issue 5).
+"""Email subscriptions and digests.
 
 - `subscriptions`: subscribers, their topics and frequency, double opt-in, unsubscribe.
 - `tokens`: the signed links in confirmation and digest emails.

@@ -1,6 +1,6 @@
 """Where paper vectors are kept: the store, beside the papers (so an index can be rebuilt without
-re-embedding). This interface is what the SQLite backend implements here and a PostgreSQL
-(pgvector) backend implements later.
+re-embedding). Each backend implements this interface: `store.sqlite.vectors` (float16 blobs) and
+`store.postgres.vectors` (pgvector).
 
 Vectors are keyed by the store's integer key of a paper (`key`), stable across merges that change a
 paper's public id. One store holds vectors of one encoder only: `set_encoder` with another name

@@ -1,6 +1,6 @@
 """Hugging Face papers API responses: `GET /api/daily_papers` (a list of items, each holding a
 `paper`), `GET /api/papers/search` (the same item shape) and `GET /api/papers/{id}` (one paper
-object at the top level). Field names are in notes/formats.md."""
+object at the top level)."""
 
 from __future__ import annotations
 

@@ -77,7 +77,7 @@ def split_statements(script: str) -> Iterator[str]:
             yield statement.strip()
 
 
-# Issue 6 (harvesting): the harvest log, the per-source lease locks, and harvest state (the
+# Harvesting: the harvest log, the per-source lease locks, and harvest state (the
 # incremental mark and the resumption checkpoint of each OAI-PMH list).
 FEATURE_MIGRATIONS.append(
     (
@@ -112,7 +112,7 @@ FEATURE_MIGRATIONS.append(
 )
 
 
-# Issue 4 (accounts.py): users, server-side sessions, local upvotes (one row per user and paper,
+# Accounts (accounts.py): users, server-side sessions, local upvotes (one row per user and paper,
 # and a per-paper count kept in the same transaction), failed logins for rate limiting.
 FEATURE_MIGRATIONS.append(
     (
@@ -157,7 +157,7 @@ FEATURE_MIGRATIONS.append(
 )
 
 
-# Issue 5 (digest/): email subscribers and their topics (saved searches), and the digest outbox:
+# Digests (digest/): email subscribers and their topics (saved searches), and the digest outbox:
 # one row per subscriber and digest day (the unique key makes sending exactly-once), holding the
 # papers chosen (so nothing is sent twice) and the delivery state.
 FEATURE_MIGRATIONS.append(

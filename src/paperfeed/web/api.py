@@ -1,5 +1,5 @@
 """The JSON API, speaking the Hugging Face papers API (paths, parameters and shapes: see
-`hf_api.py` and notes/formats.md), plus `/api/papers/{id}/related`."""
+`hf_api.py`), plus `/api/papers/{id}/related`."""
 
 from __future__ import annotations
 

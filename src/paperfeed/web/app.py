@@ -24,7 +24,7 @@ from paperfeed.search_cache import SearchCache
 from paperfeed.web import api, auth, pages, subscribe, syndication
 from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
 
-# More features add their router here (e.g. `subscribe.router`, issue 5). The pages router is
+# More features add their router here (e.g. `subscribe.router`). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
 ROUTERS = [
     api.router,

@@ -1,4 +1,4 @@
-"""The Hugging Face papers API shapes (see notes/formats.md): how a Paper looks to HF clients."""
+"""The Hugging Face papers API shapes: how a Paper looks to HF clients."""
 
 from __future__ import annotations
 

@@ -145,7 +145,7 @@ def _date_or_none(text: str | None, what: str) -> date | None:
 # `async def` though it blocks: a search is a few ms of CPU under the GIL, so running it on the
 # event loop (one request at a time per worker process, in arrival order) is fairer than FastAPI's
 # thread pool, where 8 connections' searches fight over the GIL and the slowest wait longest:
-# at 1M papers with 32 clients the p99 fell from ~0.7 s to ~0.25 s (BENCHMARKS.md, issue 4).
+# at 1M papers with 32 clients the p99 fell from ~0.7 s to ~0.25 s (BENCHMARKS.md).
 # Parallelism comes from `serve --workers N`.
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(

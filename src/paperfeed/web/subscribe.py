@@ -1,4 +1,4 @@
-"""Email digest subscriptions on the web (issue 5).
+"""Email digest subscriptions on the web.
 
 - `GET/POST /subscribe`: the form (email, topics, trending, frequency); the POST emails a signed
   confirmation link (double opt-in). The answer is the same whether or not the address was known,

@@ -116,7 +116,7 @@ MIGRATIONS: list[str] = [
     # 4: keyword IDF comes from the tsvector's statistics (`_lexeme_stats`): list the 10,000 most
     # common lexemes instead of 1,000 (ANALYZE samples 300,000 rows instead of 30,000). Words
     # beyond the list all get one floor IDF; more listed words brought rankings closer to
-    # SQLite's BM25 (BENCHMARKS.md, issue 7). Metadata only: instant at any size.
+    # SQLite's BM25 (BENCHMARKS.md). Metadata only: instant at any size.
     """
     ALTER TABLE papers ALTER COLUMN tsv SET STATISTICS 1000;
     """,

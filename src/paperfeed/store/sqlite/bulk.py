@@ -267,7 +267,7 @@ class SQLiteBulk:
 
     def begin_bulk(self) -> None:
         """Stop indexing row by row for a large load: the keyword index is built on the other
-        core, in a side file, while the load goes on (see `store.sqlite_bulk`). Until `end_bulk`
+        core, in a side file, while the load goes on (see this module's docstring). Until `end_bulk`
         (or `heal`) runs, new papers are stored but not yet found by keyword search. A load
         killed half-way leaves `fts_state` set, and the next import (or `heal()`) rebuilds the
         index from the table, so no crash leaves the index out of step."""

@@ -77,7 +77,7 @@ MIGRATIONS: list[str] = [
     );
     CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
     """,
-    # 2 (issue 3): paper vectors of one encoder (named in meta 'vector_encoder'), float16 blobs.
+    # 2: paper vectors of one encoder (named in meta 'vector_encoder'), float16 blobs.
     # `seq` grows with every write, so (count, max seq) tells a vector index whether it is behind.
     # Changing a paper's title or abstract drops its vector (it is re-embedded); deleting a paper
     # deletes its vector.
@@ -94,7 +94,7 @@ MIGRATIONS: list[str] = [
         DELETE FROM embeddings WHERE paper_rowid = new.rowid;
     END;
     """,
-    # 3 (issue 4): organization pages find an organization's papers by name, any case.
+    # 3: organization pages find an organization's papers by name, any case.
     """
     CREATE INDEX papers_organization ON papers(lower(organization));
     CREATE INDEX papers_organization_name ON papers(lower(organization_name));
