@@ -10,6 +10,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Callable
 from typing import Any
 
+from paperfeed.config import Config
 from paperfeed.embed.engine import SemanticEngine
 from paperfeed.errors import InvalidInput
 from paperfeed.store.base import Store
@@ -21,10 +22,14 @@ class Backend(ABC):
     store: Store
     semantic: SemanticEngine
 
-    @abstractmethod
     def __init__(self, store: Store, semantic: SemanticEngine) -> None:
         self.store = store
         self.semantic = semantic
+
+    @classmethod
+    @abstractmethod
+    def open(cls, config: Config) -> Backend:
+        """Open the engine's store (migrating its schema) and its vector engine."""
 
     def migrate_rows(self) -> int:
         """How many rows `migrate_to` would copy; 0 when this engine is no migration source."""

@@ -13,9 +13,6 @@ from paperfeed.store.postgres.vectors import PgVectors
 class PostgresBackend(Backend):
     store: PostgresStore
 
-    def __init__(self, store: PostgresStore, semantic: SemanticEngine) -> None:
-        super().__init__(store, semantic)
-
     @classmethod
     def open(cls, config: Config) -> PostgresBackend:
         store = PostgresStore(config.database_url or "")

@@ -16,9 +16,6 @@ from paperfeed.store.sqlite.vectors import SQLiteVectors
 class SQLiteBackend(Backend):
     store: SQLiteStore
 
-    def __init__(self, store: SQLiteStore, semantic: SemanticEngine) -> None:
-        super().__init__(store, semantic)
-
     @classmethod
     def open(cls, config: Config) -> SQLiteBackend:
         store = SQLiteStore(config.sqlite_path)
