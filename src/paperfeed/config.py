@@ -154,10 +154,6 @@ class HarvestConfig:
     scheduled: str = ""
     at: str = "04:00"
 
-    @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> HarvestConfig:
-        return Config.from_env(env=env).harvest
-
 
 @dataclass(frozen=True)
 class Config:
