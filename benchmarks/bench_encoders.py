@@ -10,7 +10,7 @@
 Texts are the real sample abstracts (title. abstract, the 86 papers of the two bundled pages),
 repeated to the size asked, read to 256 tokens. `speed` times every encoder on the same texts,
 interleaved, `--runs` rounds, and reports the median abstracts/s and the load average.
-`memory`: each encoder in a fresh process (load + encode 500 texts): peak RSS. `quality`: per
+`memory`: each encoder in a fresh process (load + encode 128 texts): peak RSS. `quality`: per
 encoder in its own process, nDCG@10 / MRR@10 of semantic and hybrid search on `tests/fixtures/beir`
 (what `paperfeed eval` computes) and precision@10 of related papers on the two saved pages (as
 `bench_related.py`), with 95 % paired bootstrap intervals of int8 minus fp32 and int8 minus torch.
@@ -151,10 +151,10 @@ def _memory_here(variant: str) -> dict:
     base = _rss_mb()
     encoder = encoder_of(variant)
     loaded = _rss_mb()
-    encoder.encode(texts_of(500))
+    encoder.encode(texts_of(128))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     return {"python_paperfeed_mb": round(base), "loaded_mb": round(loaded),
-            "after_500_mb": round(_rss_mb()), "peak_mb": round(peak),
+            "after_128_mb": round(_rss_mb()), "peak_mb": round(peak),
             "torch_imported": "torch" in sys.modules}
 
 

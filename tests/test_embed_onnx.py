@@ -61,7 +61,7 @@ def test_the_model_ships_in_the_package_with_its_provenance() -> None:
 
 def test_vectors_agree_with_sentence_transformers_on_real_abstracts() -> None:
     """Mean pooling + unit length as sentence-transformers does it, 256 tokens: every one of the
-    86 sample abstracts within cosine 0.98 of torch fp32 (int8 weights and activations), 0.99
+    86 sample abstracts within cosine 0.99 of torch fp32 (int8 weights and activations), 0.995
     on average."""
     from paperfeed.embed.transformer import MiniLMEncoder
 
@@ -69,8 +69,8 @@ def test_vectors_agree_with_sentence_transformers_on_real_abstracts() -> None:
     ours = get_encoder("minilm-int8").encode(texts)
     ref = MiniLMEncoder(device="cpu").encode(texts)
     cosines = np.sum(ours * ref, axis=1)
-    assert cosines.min() >= 0.98, cosines.min()
-    assert cosines.mean() >= 0.99, cosines.mean()
+    assert cosines.min() >= 0.99, cosines.min()
+    assert cosines.mean() >= 0.995, cosines.mean()
     # The ranking they induce is the same one, nearly: each paper's nearest neighbour.
     same = (np.argsort(-(ours @ ours.T), axis=1)[:, 1] == np.argsort(-(ref @ ref.T), axis=1)[:, 1])
     assert same.mean() >= 0.9
