@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PORT ?= 8000
 STAMP := $(VENV)/.installed
 
-.PHONY: setup demo test lint bench clean distill debian-packages
+.PHONY: setup demo test lint bench clean distill onnx debian-packages
 
 setup: $(STAMP)
 
@@ -46,3 +46,10 @@ clean:
 distill: setup
 	$(BIN)/pip install --quiet -e '.[distill]'
 	$(BIN)/python scripts/distill.py
+
+# Rebuild the bundled int8 ONNX encoder (src/paperfeed/embed/models/minilm-int8) from
+# all-MiniLM-L6-v2, offline (~1 min on 2 cores); also keeps the fp32 graph under build/onnx for
+# benchmarks/bench_encoders.py, and checks the int8 vectors against sentence-transformers'.
+onnx: setup
+	$(BIN)/pip install --quiet -e '.[onnx]'
+	$(BIN)/python scripts/build_onnx.py --fp32 build/onnx/minilm-fp32.onnx --check

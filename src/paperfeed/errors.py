@@ -11,3 +11,8 @@ class InvalidInput(PaperfeedError, ValueError):
 
 class NotFound(PaperfeedError, LookupError):
     """No such paper (or other object)."""
+
+
+class EncoderUnavailable(PaperfeedError, RuntimeError):
+    """An encoder's model files are missing, unreadable or not the model expected (a deleted or
+    truncated ONNX file, say). The message names the file and the command that rebuilds it."""

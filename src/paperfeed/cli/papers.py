@@ -158,7 +158,8 @@ def index(
     ctx: typer.Context,
     encoder: Annotated[
         str | None,
-        typer.Option(help="minilm-static (fast, default) | minilm (all-MiniLM-L6-v2; slow on CPU). "
+        typer.Option(help="minilm-static (fast, default) | minilm-int8 (all-MiniLM-L6-v2 on "
+                     "onnxruntime, CPU) | minilm (the same on torch; a GPU when present). "
                      "Another encoder than the stored vectors' re-embeds everything."),
     ] = None,
     ray: Annotated[
@@ -175,9 +176,11 @@ def index(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Embed every paper that has no vector yet (and keep the vector index in step)."""
-    from paperfeed.embed import canonical_name
+    from paperfeed.embed import canonical_name, get_encoder
 
     with library(ctx) as lib:
+        if encoder is not None:
+            get_encoder(encoder)  # a missing or broken model fails here, before any work
         total = lib.missing_vectors()
         current = lib.semantic.encoder_name if lib.semantic and lib.has_vectors() else None
         if encoder is not None and current and canonical_name(encoder) != current:
@@ -200,7 +203,7 @@ def index(
 def eval_(
     directory: Annotated[Path, typer.Argument(metavar="DIR", help="A BEIR-layout directory.")],
     mode: Annotated[str, typer.Option(help="hybrid | keyword | semantic")] = "hybrid",
-    encoder: Annotated[str | None, typer.Option(help="minilm-static | minilm")] = None,
+    encoder: Annotated[str | None, typer.Option(help="minilm-static | minilm-int8 | minilm")] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Score a search mode on a BEIR-layout directory: nDCG@10, Recall@100, MRR@10."""

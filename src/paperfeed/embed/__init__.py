@@ -1,7 +1,8 @@
-"""Text encoders (a fast static default, the transformer for quality) and the vector index.
+"""Text encoders (a fast static default; the transformer for quality, on onnxruntime int8 or on
+torch) and the vector index.
 
     from paperfeed.embed import get_encoder
-    enc = get_encoder("minilm-static")     # or "minilm"
+    enc = get_encoder("minilm-static")     # or "minilm-int8" (onnxruntime), "minilm" (torch)
     vectors = enc.encode(["a title. an abstract", ...])   # unit-length float32 rows
 """
 
@@ -13,8 +14,11 @@ from paperfeed.embed.base import Encoder, paper_text
 from paperfeed.errors import InvalidInput
 
 DEFAULT_ENCODER = "minilm-static"
-ENCODERS = ("minilm-static", "minilm")
-ALIASES = {"static": "minilm-static", "transformer": "minilm", "all-minilm-l6-v2": "minilm"}
+ENCODERS = ("minilm-static", "minilm-int8", "minilm")
+ALIASES = {
+    "static": "minilm-static", "transformer": "minilm", "all-minilm-l6-v2": "minilm",
+    "onnx": "minilm-int8", "minilm-onnx": "minilm-int8",
+}
 
 
 def canonical_name(name: str | None) -> str:
@@ -35,6 +39,10 @@ def get_encoder(name: str | None = None) -> Encoder:
         from paperfeed.embed.transformer import MiniLMEncoder
 
         return MiniLMEncoder()
+    if key == "minilm-int8":
+        from paperfeed.embed.onnx import OnnxEncoder
+
+        return OnnxEncoder()
     from paperfeed.embed.static import StaticEncoder
 
     return StaticEncoder()
