@@ -1,9 +1,13 @@
 """BibTeX (and biblatex) from a reference manager, parsed with bibtexparser 2.
 
-An arXiv id is taken from `eprint` (with `archivePrefix`/`eprinttype` arXiv, or an eprint that
-is plainly an arXiv id), an arxiv.org URL, or an arXiv DOI (`10.48550/arXiv.ID`). Without one,
-the paper gets a title-based id. `published` is set only from a full date (biblatex `date`);
-`year` and `month` alone are kept in `extra`, since a year is not a publication day.
+Written for what Zotero, Better BibTeX, Mendeley, arXiv's "Export BibTeX citation" and Google
+Scholar produce. The arXiv id comes from `eprint` (with `archivePrefix`/`eprinttype` arXiv, or an
+eprint that is plainly an arXiv id), else any field that marks one (see `_refs`): `url`, `doi`,
+`number`, `note`, `journal`, `howpublished`. Without one, the paper gets a title-based id.
+`published` comes from a biblatex `date`, else `year` + `month` (a month stands for its first
+day; `extra["date_precision"]` says so); a year alone is kept in `extra`. `keywords` naming arXiv
+categories (Zotero's `Computer Science - Machine Learning`) become categories. LaTeX escapes are
+rendered (`{\\textbackslash}`, `\\&`, accents).
 """
 
 from __future__ import annotations
@@ -16,25 +20,27 @@ from typing import Any, BinaryIO
 import bibtexparser
 from bibtexparser import model
 
-from paperfeed.records import Author, Paper, RecordError, make_paper, parse_arxiv_id, parse_iso_date
-from paperfeed.sources._common import MONTHS, clean_name, has_bad_utf8, read_all
+from paperfeed.records import Author, Paper, RecordError, make_paper, parse_arxiv_id
+from paperfeed.sources._common import clean_name, has_bad_utf8, read_all
+from paperfeed.sources._refs import (
+    ARXIV_DOI_PREFIX,
+    arxiv_id_in,
+    categories_from_tags,
+    clean_doi,
+    dated,
+    iso_date_parts,
+    journal_ref,
+    month_number,
+    split_tags,
+    year_number,
+)
 from paperfeed.sources.base import Rejected, SourceError, SourceItem
 
 FORMAT = "bibtex"
 
-_ARXIV_DOI_PREFIX = "10.48550/arxiv."
-_EXTRA_FIELDS = (
-    "year",
-    "month",
-    "date",
-    "keywords",
-    "url",
-    "volume",
-    "number",
-    "pages",
-    "publisher",
-)
-_DOI_URL_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
+_EXTRA_FIELDS = ("year", "month", "date", "keywords", "url", "volume", "number", "pages", "publisher")
+# Fields where exporters other than `eprint` put an arXiv id, in the order they are trusted.
+_ARXIV_FIELDS = ("url", "doi", "number", "note", "journal", "howpublished", "annote")
 
 
 def read_bibtex(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
@@ -97,70 +103,66 @@ def paper_from_fields(fields: dict[str, str], *, key: str, entry_type: str) -> P
     """Map an entry's fields (keys lower-cased) to a Paper; raises RecordError."""
     title = debrace(fields.get("title", ""))
     abstract = debrace(fields.get("abstract", "")) or None
-    doi = _doi(fields.get("doi"))
+    raw_doi = fields.get("doi", "").strip()
+    doi = clean_doi(raw_doi)
     extra: dict[str, Any] = {"bibtex_key": key, "bibtex_type": entry_type.lower()}
     for name in _EXTRA_FIELDS:
         if value := fields.get(name, "").strip():
             extra[name] = _extra_value(name, value)
-    primary = fields.get("primaryclass", "").strip()
+    published, precision = _published(fields)
+    if precision:
+        extra["date_precision"] = precision
+    keywords = split_tags(debrace(fields.get("keywords", "")))
+    categories, tags = categories_from_tags(fields.get("primaryclass"), keywords)
+    if tags:
+        extra["tags"] = tags
+    arxiv_id = _arxiv_id(fields, doi)
+    if doi and doi.lower().startswith(ARXIV_DOI_PREFIX):
+        doi = None  # arXiv's own DOI follows from the id; `doi` is the published version's
     return make_paper(
         title=title,
         abstract=abstract,
-        arxiv_id=_arxiv_id(fields, doi),
+        arxiv_id=arxiv_id,
         source=FORMAT,
         authors=[Author(n) for n in split_bibtex_names(fields.get("author", ""))],
-        categories=[primary] if primary else [],
-        published=_full_date(fields.get("date", "")),
+        categories=categories,
+        published=published,
         doi=doi,
-        journal_ref=debrace(fields.get("journal") or fields.get("booktitle") or "") or None,
+        journal_ref=journal_ref(debrace(_first(fields, "journal", "journaltitle", "booktitle"))),
         extra=extra,
     )
 
 
-def _full_date(text: str) -> date | None:
-    """A biblatex `date` that names a day (`2021-03-05`); `2021` or `2021-03` is no day."""
-    text = text.strip()
-    return parse_iso_date(text, "date") if len(text) == 10 else None
+def _first(fields: dict[str, str], *names: str) -> str:
+    return next((fields[n] for n in names if fields.get(n, "").strip()), "")
+
+
+def _published(fields: dict[str, str]) -> tuple[date | None, str | None]:
+    """(date, precision) from biblatex `date` or `year` + `month`."""
+    text = debrace(fields.get("date", ""))
+    if text:
+        return dated(*iso_date_parts(text, "date"), "date")
+    year = year_number(fields.get("year"))
+    if year is None:
+        return None, None
+    return dated(year, month_number(fields.get("month")), None, "year")
 
 
 def _arxiv_id(fields: dict[str, str], doi: str | None) -> str | None:
-    """An arXiv id from eprint, a URL or an arXiv DOI; an eprint marked as arXiv that is not an
-    arXiv id is returned as is, so that `make_paper` rejects it with the reason."""
+    """An arXiv id from eprint or a field that marks one; an eprint marked as arXiv that is not
+    an arXiv id is returned as is, so that `make_paper` rejects it with the reason."""
     eprint = fields.get("eprint", "").strip()
     archive = (fields.get("archiveprefix") or fields.get("eprinttype") or "").strip().lower()
     if eprint and (archive == "arxiv" or (not archive and parse_arxiv_id(eprint))):
         return eprint
-    url = fields.get("url", "").strip()
-    if "arxiv.org/" in url and parse_arxiv_id(url):
-        return url
-    if doi and doi.lower().startswith(_ARXIV_DOI_PREFIX):
-        candidate = doi[len(_ARXIV_DOI_PREFIX) :]
-        if parse_arxiv_id(candidate):
-            return candidate
-    return None
-
-
-def _doi(value: str | None) -> str | None:
-    doi = (value or "").strip()
-    for prefix in _DOI_URL_PREFIXES:
-        if doi.lower().startswith(prefix):
-            doi = doi[len(prefix) :]
-    return doi or None
+    return arxiv_id_in(*(fields.get(name) for name in _ARXIV_FIELDS))
 
 
 def _extra_value(name: str, value: str) -> int | str:
     if name == "month":
-        return _month(value)
+        return month_number(value) or debrace(value)
     value = debrace(value)
     return int(value) if name == "year" and value.isdigit() else value
-
-
-def _month(value: str) -> int | str:
-    """`mar`, `March` or `3` → 3; anything else kept as written."""
-    value = debrace(value).strip()
-    if value.isdigit():
-        return int(value)
-    return MONTHS.get(value.lower().rstrip("."), value)
 
 
 def debrace(text: str) -> str:
