@@ -155,6 +155,8 @@ def _arxiv_id(fields: dict[str, str], doi: str | None) -> str | None:
     archive = (fields.get("archiveprefix") or fields.get("eprinttype") or "").strip().lower()
     if eprint and (archive == "arxiv" or (not archive and parse_arxiv_id(eprint))):
         return eprint
+    if (mendeley := fields.get("arxivid", "").strip()) and parse_arxiv_id(mendeley):
+        return mendeley  # Mendeley's own field
     return arxiv_id_in(*(fields.get(name) for name in _ARXIV_FIELDS))
 
 
