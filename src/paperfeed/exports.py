@@ -104,10 +104,11 @@ def _date_parts(paper: Paper) -> tuple[int | None, int | None, int | None]:
 
 
 def _name_parts(name: str) -> tuple[str, str, str]:
-    """(given, family, suffix) of a display name (`First von Last Jr`), BibTeX's rules."""
-    name = _one_line(name).replace("{", "").replace("}", "")
-    if "," in name or re.search(r"\band\b", name, re.IGNORECASE):
-        return "", name, ""  # a corporate name: not to be split
+    """(given, family, suffix) of a display name (`First von Last Jr`), BibTeX's rules; a name
+    that cannot be split so (a corporate one: `and`, a comma, braces) is all family."""
+    name = _one_line(name)
+    if re.search(r"[,{}]|\band\b", name, re.IGNORECASE):
+        return "", name, ""
     words = name.split()
     suffix = ""
     if len(words) > 2 and words[-1].lower() in _SUFFIXES:
@@ -169,9 +170,13 @@ _BIBTEX_ESCAPES = str.maketrans(
 )
 
 
+_TEX_LIGATURES = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')")
+
+
 def _bib(text: str | None) -> str:
-    """A BibTeX value's text: one line, LaTeX specials escaped."""
-    return _one_line(text).translate(_BIBTEX_ESCAPES)
+    """A BibTeX value's text: one line, LaTeX specials escaped, and the ligatures TeX would
+    make of `--` and two quotes broken with `{}`."""
+    return _TEX_LIGATURES.sub("{}", _one_line(text).translate(_BIBTEX_ESCAPES))
 
 
 def _bib_title(text: str) -> str:
@@ -179,7 +184,7 @@ def _bib_title(text: str) -> str:
     that bibliography styles that lowercase titles keep them."""
     out = []
     for word in _one_line(text).split(" "):
-        escaped = word.translate(_BIBTEX_ESCAPES)
+        escaped = _bib(word)
         out.append(f"{{{escaped}}}" if any(ch.isupper() for ch in word[1:]) else escaped)
     return " ".join(out)
 
@@ -330,6 +335,8 @@ def _csl_item(paper: Paper, key: str) -> dict[str, Any]:
         item["URL"] = _abs_url(arxiv_id)
         item["number"] = f"arXiv:{arxiv_id}"
         item["publisher"] = "arXiv"
+    if labels := [label for c in paper.categories if (label := category_label(c))]:
+        item["keyword"] = ", ".join(labels)
     return item
 
 

@@ -84,7 +84,7 @@ def clean_name(name: str) -> str:
     """An author name for display. Names are short and mostly plain, so the common case skips
     the full `clean_text` (which renders TeX) to keep bulk imports fast."""
     if "\\" in name or "$" in name or "{" in name:
-        return clean_text(name).replace("{", "").replace("}", "")
+        return clean_text(name)  # renders TeX and drops grouping braces (not escaped ones)
     return " ".join(name.split())
 
 

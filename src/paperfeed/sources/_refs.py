@@ -15,7 +15,7 @@ from datetime import date
 from typing import Any
 
 from paperfeed.arxiv_taxonomy import category_code, is_category
-from paperfeed.records import RecordError
+from paperfeed.records import Paper, RecordError, make_paper
 from paperfeed.sources._common import MONTHS, month_day_year
 
 ARXIV_DOI_PREFIX = "10.48550/arxiv."
@@ -138,3 +138,36 @@ def split_tags(text: str) -> list[str]:
                 tags.append(pieces[i])
             i += 1
     return tags
+
+
+# Plain-text formats (RIS, CSL-JSON) hold no TeX, but `make_paper` renders TeX in every title
+# and abstract. Characters TeX rendering would change are written so that it renders them back
+# as themselves (`{` → `\{`, `--` → `{-}{-}`), and the raw text kept is the source's own.
+_TEX_LITERAL = str.maketrans(
+    {
+        "\\": r"\textbackslash{}",
+        "{": r"\{",
+        "}": r"\}",
+        "$": r"\$",
+        "~": r"\textasciitilde{}",
+        "`": "{`}",
+        "'": "{'}",
+        "-": "{-}",
+    }
+)
+_TEX_TRIGGERS = ("\\", "{", "}", "~", "`", "$")
+
+
+def tex_literal(text: str | None) -> str | None:
+    """Plain text that `clean_text` renders as itself."""
+    if not text or not any(ch in text for ch in _TEX_TRIGGERS):
+        return text
+    return text.translate(_TEX_LITERAL)
+
+
+def make_plain_paper(*, title: str, abstract: str | None, **fields: Any) -> Paper:
+    """`make_paper` for a plain-text source: no TeX rendering of the title and abstract."""
+    paper = make_paper(title=tex_literal(title), abstract=tex_literal(abstract), **fields)
+    paper.title_raw = title if title != paper.title else None
+    paper.abstract_raw = abstract if abstract and abstract != paper.abstract else None
+    return paper

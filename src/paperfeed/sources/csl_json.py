@@ -10,11 +10,12 @@ the container title (see `_refs`). A broken item is reported by its index in the
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, BinaryIO
 
-from paperfeed.records import Author, Paper, RecordError, make_paper
+from paperfeed.records import Author, Paper, RecordError
 from paperfeed.sources._common import clean_name, has_bad_utf8, load_json_document, read_all
 from paperfeed.sources._refs import (
     ARXIV_DOI_PREFIX,
@@ -24,12 +25,15 @@ from paperfeed.sources._refs import (
     dated,
     iso_date_parts,
     journal_ref,
+    make_plain_paper,
     split_tags,
 )
 from paperfeed.sources.base import Rejected, SourceError, SourceItem
 
 FORMAT = "csl-json"
 
+# CSL's rich-text markup in titles (Zotero writes `<i>E. coli</i>`): kept as plain text.
+_RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|span(?:\s[^<>]*)?)>")
 _ARXIV_FIELDS = ("URL", "DOI", "number", "note", "archive_location", "container-title", "publisher")
 
 
@@ -69,7 +73,7 @@ def _str(item: dict[str, Any], key: str) -> str:
 
 def paper_from_csl(item: dict[str, Any]) -> Paper:
     """Map one CSL-JSON item to a Paper; raises RecordError."""
-    title = _str(item, "title")
+    title = _RICH_TEXT.sub("", _str(item, "title"))
     doi = clean_doi(_str(item, "DOI"))
     arxiv_id = arxiv_id_in(*(_str(item, key) for key in _ARXIV_FIELDS))
     if doi and doi.lower().startswith(ARXIV_DOI_PREFIX):
@@ -84,7 +88,7 @@ def paper_from_csl(item: dict[str, Any]) -> Paper:
         extra["tags"] = tags
     if url := _str(item, "URL"):
         extra["url"] = url
-    return make_paper(
+    return make_plain_paper(
         title=title,
         abstract=_str(item, "abstract") or None,
         arxiv_id=arxiv_id,

@@ -17,7 +17,7 @@ from typing import Any, BinaryIO
 
 import rispy
 
-from paperfeed.records import Author, Paper, RecordError, make_paper
+from paperfeed.records import Author, Paper, RecordError
 from paperfeed.sources._common import GZIP_ERRORS, clean_name, has_bad_utf8
 from paperfeed.sources._refs import (
     ARXIV_DOI_PREFIX,
@@ -27,6 +27,7 @@ from paperfeed.sources._refs import (
     dated,
     iso_date_parts,
     journal_ref,
+    make_plain_paper,
 )
 from paperfeed.sources.base import Rejected, SourceError, SourceItem
 
@@ -149,7 +150,7 @@ def paper_from_ris(record: dict[str, Any]) -> Paper:
         extra["tags"] = tags
     if urls:
         extra["url"] = urls[0]
-    return make_paper(
+    return make_plain_paper(
         title=title,
         abstract=_text(record, "abstract", "notes_abstract") or None,
         arxiv_id=arxiv_id,
