@@ -152,31 +152,29 @@ def citation_keys(papers: Sequence[Paper]) -> list[str]:
 # ---------------------------------------------------------------------------------------------
 # BibTeX
 
-_BIBTEX_ESCAPES = str.maketrans(
-    {
-        "\\": r"{\textbackslash}",
-        "{": r"{\textbraceleft}",
-        "}": r"{\textbraceright}",
-        "#": r"\#",
-        "$": r"\$",
-        "%": r"\%",
-        "&": r"\&",
-        "_": r"\_",
-        "~": r"{\textasciitilde}",
-        "^": r"{\textasciicircum}",
-        "<": r"{\textless}",
-        ">": r"{\textgreater}",
-    }
-)
-
-
+_BIBTEX_ESCAPES = {
+    "\\": r"{\textbackslash}",
+    "{": r"{\textbraceleft}",
+    "}": r"{\textbraceright}",
+    "#": r"\#",
+    "$": r"\$",
+    "%": r"\%",
+    "&": r"\&",
+    "_": r"\_",
+    "~": r"{\textasciitilde}",
+    "^": r"{\textasciicircum}",
+    "<": r"{\textless}",
+    ">": r"{\textgreater}",
+}
+_BIBTEX_SPECIAL_RE = re.compile(r"[\\{}#$%&_~^<>]")
+# TeX makes ligatures of `--` and of two quotes: broken with `{}` to keep the characters.
 _TEX_LIGATURES = re.compile(r"(?<=-)(?=-)|(?<=`)(?=`)|(?<=')(?=')")
 
 
 def _bib(text: str | None) -> str:
-    """A BibTeX value's text: one line, LaTeX specials escaped, and the ligatures TeX would
-    make of `--` and two quotes broken with `{}`."""
-    return _TEX_LIGATURES.sub("{}", _one_line(text).translate(_BIBTEX_ESCAPES))
+    """A BibTeX value's text: one line, LaTeX specials escaped, TeX ligatures broken."""
+    text = _BIBTEX_SPECIAL_RE.sub(lambda m: _BIBTEX_ESCAPES[m.group()], _one_line(text))
+    return _TEX_LIGATURES.sub("{}", text) if ("--" in text or "``" in text or "''" in text) else text
 
 
 def _bib_title(text: str) -> str:

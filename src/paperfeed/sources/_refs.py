@@ -143,26 +143,26 @@ def split_tags(text: str) -> list[str]:
 # Plain-text formats (RIS, CSL-JSON) hold no TeX, but `make_paper` renders TeX in every title
 # and abstract. Characters TeX rendering would change are written so that it renders them back
 # as themselves (`{` → `\{`, `--` → `{-}{-}`), and the raw text kept is the source's own.
-_TEX_LITERAL = str.maketrans(
-    {
-        "\\": r"\textbackslash{}",
-        "{": r"\{",
-        "}": r"\}",
-        "$": r"\$",
-        "~": r"\textasciitilde{}",
-        "`": "{`}",
-        "'": "{'}",
-        "-": "{-}",
-    }
-)
-_TEX_TRIGGERS = ("\\", "{", "}", "~", "`", "$")
+_TEX_LITERAL = {
+    "\\": r"\textbackslash{}",
+    "{": r"\{",
+    "}": r"\}",
+    "$": r"\$",
+    "~": r"\textasciitilde{}",
+    "`": "{`}",
+    "'": "{'}",
+    "-": "{-}",
+}
+_TEX_LITERAL_RE = re.compile(r"[\\{}$~`'-]")
+_TEX_TRIGGER_RE = re.compile(r"[\\{}~`$]")
 
 
 def tex_literal(text: str | None) -> str | None:
-    """Plain text that `clean_text` renders as itself."""
-    if not text or not any(ch in text for ch in _TEX_TRIGGERS):
+    """Plain text that `clean_text` renders as itself. (A regex, not `str.translate`: only the
+    few special characters are visited, which matters for abstracts.)"""
+    if not text or not _TEX_TRIGGER_RE.search(text):
         return text
-    return text.translate(_TEX_LITERAL)
+    return _TEX_LITERAL_RE.sub(lambda m: _TEX_LITERAL[m.group()], text)
 
 
 def make_plain_paper(*, title: str, abstract: str | None, **fields: Any) -> Paper:

@@ -13,6 +13,7 @@ rendered (`{\\textbackslash}`, `\\&`, accents).
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Iterator
 from datetime import date
 from typing import Any, BinaryIO
@@ -47,20 +48,24 @@ def read_bibtex(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
     """Yield a Paper per BibTeX entry, or Rejected("line N", ...) (N: the entry's first line)
     for an entry that cannot be parsed or imported. Raises SourceError when the input is empty
     or holds no BibTeX entries at all."""
-    text = read_all(stream).decode("utf-8", "surrogateescape")
+    data = read_all(stream)
+    try:
+        text, lossy = data.decode("utf-8"), False
+    except UnicodeDecodeError:  # bad bytes become lone surrogates; only their entries are rejected
+        text, lossy = data.decode("utf-8", "surrogateescape"), True
     library = _parse(text)
     found = False
     for block in library.blocks:
         if isinstance(block, model.Entry):
             found = True
-            yield _entry(block)
+            yield _entry(block, lossy)
         elif isinstance(block, model.DuplicateBlockKeyBlock) and isinstance(
             block.ignore_error_block, model.Entry
         ):
             # Two entries sharing a citation key are still two records; the store merges
             # duplicates by arXiv id or title, not by key.
             found = True
-            yield _entry(block.ignore_error_block)
+            yield _entry(block.ignore_error_block, lossy)
         elif isinstance(block, model.ParsingFailedBlock):
             found = True
             yield Rejected(_where(block), f"BibTeX syntax error: {block.error}")
@@ -85,9 +90,9 @@ def _where(block: model.Block) -> str:
     return f"line {(block.start_line or 0) + 1}"  # bibtexparser counts lines from 0
 
 
-def _entry(entry: model.Entry) -> Paper | Rejected:
+def _entry(entry: model.Entry, lossy: bool) -> Paper | Rejected:
     fields = {key.lower(): value for key, value in _field_values(entry).items()}
-    if has_bad_utf8(fields):
+    if lossy and has_bad_utf8(fields):
         return Rejected(_where(entry), "invalid UTF-8")
     try:
         return paper_from_fields(fields, key=entry.key, entry_type=entry.entry_type)
@@ -189,6 +194,8 @@ def split_bibtex_names(text: str) -> list[str]:
 def _split_top_level(text: str, separator: str) -> list[str]:
     """Split on `separator` (case-insensitively) outside braces; whitespace runs count as one."""
     text = " ".join(text.split())
+    if "{" not in text:  # the common case: no groups to respect
+        return re.split(re.escape(separator), text, flags=re.IGNORECASE)
     parts, depth, start, i = [], 0, 0, 0
     lowered = text.lower()
     while i < len(text):
