@@ -127,10 +127,13 @@ def load_json_document(data: bytes) -> tuple[Any, bool]:
         raise SourceError(f"not JSON: {exc}") from None
 
 
+_LONE_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def has_bad_utf8(value: Any) -> bool:
     """Whether a value decoded with `surrogateescape` holds bytes that were not UTF-8."""
     if isinstance(value, str):
-        return any("\udc80" <= ch <= "\udcff" for ch in value)
+        return _LONE_SURROGATE.search(value) is not None
     if isinstance(value, dict):
         return any(has_bad_utf8(k) or has_bad_utf8(v) for k, v in value.items())
     if isinstance(value, list):
