@@ -50,7 +50,8 @@ _SYMBOLS |= _LETTERS | {
 # Characters later steps would eat, held as private-use stand-ins until the end.
 _PROTECT = str.maketrans({"{": "\ue000", "}": "\ue001", "\\": "\ue002", "~": "\ue003", "`": "\ue004",
                           "'": "\ue005", "-": "\ue006"})
-_UNPROTECT = str.maketrans({v: k for k, v in _PROTECT.items()})
+_UNPROTECT = {v: chr(k) for k, v in _PROTECT.items()}
+_PROTECTED_RE = re.compile("[\ue000-\ue006]")
 _TEXT_MACROS = (
     "emph textit textbf textrm textsf texttt textsc textup textnormal text mbox mathrm "
     "underline url"
@@ -106,7 +107,7 @@ def _render_text(text: str) -> str:
     text = text.replace("{", "").replace("}", "")
     if "\\" in text:
         text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
-    return text.translate(_UNPROTECT)
+    return _PROTECTED_RE.sub(lambda m: _UNPROTECT[m.group()], text)
 
 
 def _symbol(m: re.Match[str]) -> str:

@@ -96,8 +96,9 @@ def iso_date_parts(text: str, field_name: str) -> tuple[int, int | None, int | N
         raise RecordError(f"{field_name} is not a date: {text!r:.40}") from None
     if not numbers or len(parts[0]) != 4:
         raise RecordError(f"{field_name} is not a date: {text!r:.40}")
-    year, month, day = (numbers + [None, None])[:3]  # type: ignore[list-item]
-    return year, month, day
+    month = numbers[1] if len(numbers) > 1 else None
+    day = numbers[2] if len(numbers) > 2 else None
+    return numbers[0], month, day
 
 
 def categories_from_tags(primary: str | None, tags: Iterable[str]) -> tuple[list[str], list[str]]:

@@ -196,22 +196,24 @@ def _split_top_level(text: str, separator: str) -> list[str]:
     text = " ".join(text.split())
     if "{" not in text:  # the common case: no groups to respect
         return re.split(re.escape(separator), text, flags=re.IGNORECASE)
-    parts, depth, start, i = [], 0, 0, 0
-    lowered = text.lower()
-    while i < len(text):
-        ch = text[i]
-        if ch == "{":
+    marks = _SPLIT_MARKS.get(separator)
+    if marks is None:
+        marks = _SPLIT_MARKS[separator] = re.compile(r"[{}]|" + re.escape(separator), re.IGNORECASE)
+    parts, depth, start = [], 0, 0
+    for m in marks.finditer(text):  # visits braces and separators, not every character
+        mark = m.group()
+        if mark == "{":
             depth += 1
-        elif ch == "}":
+        elif mark == "}":
             depth = max(0, depth - 1)
-        elif depth == 0 and lowered.startswith(separator, i):
-            parts.append(text[start:i])
-            i += len(separator)
-            start = i
-            continue
-        i += 1
+        elif depth == 0:
+            parts.append(text[start : m.start()])
+            start = m.end()
     parts.append(text[start:])
     return parts
+
+
+_SPLIT_MARKS: dict[str, re.Pattern[str]] = {}
 
 
 def _display_name(name: str) -> str:
