@@ -786,7 +786,8 @@ def test_bibtex_entries_become_papers() -> None:
     assert balazs.doi == "10.1103/PhysRevD.76.013009"  # the doi.org prefix dropped
     assert balazs.journal_ref == "Phys. Rev. D"
     assert balazs.categories == ["hep-ph"]
-    assert balazs.published is None  # a year and month are not a day
+    # A year and month stand for the month's first day, marked as month precision.
+    assert balazs.published == date(2007, 7, 1) and balazs.extra["date_precision"] == "month"
     assert balazs.extra["year"] == 2007 and balazs.extra["month"] == 7
     assert balazs.extra["bibtex_key"] == "balazs2007"
     assert balazs.sources == ["bibtex"]
@@ -832,7 +833,7 @@ def test_bibtex_bad_entries_are_rejected_at_their_first_line() -> None:
     assert reasons["line 6"] == "record has no title"
     assert reasons["line 7"] == "date 2999-01-01 is in the future"
     assert reasons["line 8"].startswith("abstract is 10,485,760 characters")
-    assert reasons["line 9"] == "date is not a date: '2021-02-30'"
+    assert reasons["line 9"] == "date is not a date: 2021-2-30"
     assert reasons["line 10"] == "not an arXiv id: 'garbage'"
     assert reasons["line 11"] == "invalid UTF-8"
     assert len(reasons) == 7

@@ -6,12 +6,19 @@ but takes ~7 ms an abstract (hours for the bulk snapshot) and drops macros it do
 (`\\method` vanished). This renders the parts that appear in paper metadata, in microseconds, and
 leaves everything else as written: math stays `$...$` (readers of papers read it), unknown macros
 keep their name without the backslash.
+
+Text-mode symbol commands (`{\\textbackslash}`, `\\textless`, `\\textquoteright`, ... as reference
+managers write them) come from pylatexenc's table, read once at import. Characters that stand
+for themselves (an escaped `\\{`, a `\\textasciitilde`) are protected from the later steps, which
+drop grouping braces and turn `~` into a space.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
+
+from pylatexenc.latex2text import get_default_latex_context_db
 
 # Accent commands → Unicode combining marks.
 _ACCENTS = {
@@ -26,6 +33,25 @@ _LETTERS = {
     "textemdash": "—", "LaTeX": "LaTeX", "TeX": "TeX", "textasciitilde": "~",
 }
 _ESCAPES = {"%": "%", "&": "&", "#": "#", "_": "_", "$": "$", "{": "{", "}": "}", " ": " ", ",": " "}
+# Symbols reference managers escape: pylatexenc's text-mode table, with ASCII where an exporter
+# meant the ASCII character (pylatexenc renders `\\textasciicircum` as a modifier letter).
+_SYMBOLS = {
+    spec.macroname: spec.simplify_repl
+    for spec in get_default_latex_context_db().iter_macro_specs()
+    if spec.macroname.startswith("text")
+    and isinstance(getattr(spec, "simplify_repl", None), str)
+    and "%" not in spec.simplify_repl
+}
+_SYMBOLS |= _LETTERS | {
+    "textasciicircum": "^", "textless": "<", "textgreater": ">", "textbar": "|",
+    "textunderscore": "_", "textbraceleft": "{", "textbraceright": "}", "textbackslash": "\\",
+    "textquotedbl": '"', "textasciitilde": "~", "textquotesingle": "'", "textasciigrave": "`",
+}
+# Characters later steps would eat, held as private-use stand-ins until the end.
+_PROTECT = str.maketrans({"{": "\ue000", "}": "\ue001", "\\": "\ue002", "~": "\ue003", "`": "\ue004",
+                          "'": "\ue005", "-": "\ue006"})
+_UNPROTECT = {v: chr(k) for k, v in _PROTECT.items()}
+_PROTECTED_RE = re.compile("[\ue000-\ue006]")
 _TEXT_MACROS = (
     "emph textit textbf textrm textsf texttt textsc textup textnormal text mbox mathrm "
     "underline url"
@@ -37,7 +63,7 @@ _ACCENT_RE = re.compile(
 )
 _TEXT_MACRO_RE = re.compile(r"\\(?:" + "|".join(_TEXT_MACROS) + r")\s*\{([^{}$]*)\}")
 _FONT_GROUP_RE = re.compile(r"\{\\(?:em|it|bf|rm|sf|tt|sc|sl)\s+([^{}$]*)\}")
-_LETTER_RE = re.compile(r"\\(" + "|".join(sorted(_LETTERS, key=len, reverse=True)) + r")(?![A-Za-z])(?:\{\})?")
+_LETTER_RE = re.compile(r"\\([A-Za-z]+)(?![A-Za-z])(?:\{\})?")
 _ESCAPE_RE = re.compile(r"\\([%&#_${} ,])")
 _MATH_RE = re.compile(r"(?<!\\)\$[^$]*\$")
 _REFERENCE_RE = re.compile(r"\s*\\(?:cite[tp]?|citep|citet|ref|eqref|label|footnote)\s*\{[^{}]*\}")
@@ -72,14 +98,21 @@ def _render_text(text: str) -> str:
         if new == text:
             break
         text = new
-    text = _LETTER_RE.sub(lambda m: _LETTERS[m.group(1)], text)
-    text = _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(1)], text)
+    text = _LETTER_RE.sub(_symbol, text)
+    text = _ESCAPE_RE.sub(lambda m: _ESCAPES[m.group(1)].translate(_PROTECT), text)
     text = text.replace("~", " ").replace("``", "\u201c").replace("''", "\u201d")
     text = text.replace("---", "\u2014").replace("--", "\u2013")
     # Remaining braces used for grouping (`{GPT}-4`) go; unknown macros keep their name.
     text = _MACRO_ARG_RE.sub(r"\1", text)
     text = text.replace("{", "").replace("}", "")
-    return re.sub(r"\\([A-Za-z]+)", r"\1", text) if "\\" in text else text
+    if "\\" in text:
+        text = re.sub(r"\\([A-Za-z]+)", r"\1", text)
+    return _PROTECTED_RE.sub(lambda m: _UNPROTECT[m.group()], text)
+
+
+def _symbol(m: re.Match[str]) -> str:
+    symbol = _SYMBOLS.get(m.group(1))
+    return m.group(0) if symbol is None else symbol.translate(_PROTECT)
 
 
 def tex_to_text(text: str) -> str:

@@ -46,7 +46,8 @@ def import_(
         str,
         typer.Option(
             "--format",
-            help="auto | arxiv-snapshot | arxiv-atom | arxiv-oai | hf-daily | hf-page | bibtex",
+            help="auto | arxiv-snapshot | arxiv-atom | arxiv-oai | hf-daily | hf-page | bibtex | ris"
+            " | csl-json",
         ),
     ] = "auto",
     no_index: Annotated[bool, typer.Option("--no-index", help="Do not embed new papers.")] = False,

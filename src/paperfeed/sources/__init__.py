@@ -15,8 +15,10 @@ from paperfeed.sources.arxiv_oai import OaiError, OaiPage, parse_oai_page, read_
 from paperfeed.sources.arxiv_snapshot import read_arxiv_snapshot
 from paperfeed.sources.base import Deleted, Reader, Rejected, SourceError, SourceItem
 from paperfeed.sources.bibtex import read_bibtex
+from paperfeed.sources.csl_json import read_csl_json
 from paperfeed.sources.hf_daily import read_hf_daily
 from paperfeed.sources.hf_page import MARKERS, looks_like_html, read_hf_page
+from paperfeed.sources.ris import read_ris
 
 FORMATS: dict[str, Reader] = {
     "arxiv-snapshot": read_arxiv_snapshot,
@@ -25,14 +27,27 @@ FORMATS: dict[str, Reader] = {
     "hf-daily": read_hf_daily,
     "hf-page": read_hf_page,
     "bibtex": read_bibtex,
+    "ris": read_ris,
+    "csl-json": read_csl_json,
 }
 
 SNIFF_BYTES = 64 * 1024
 
 _BIBTEX_RE = re.compile(rb"(?m)^[ \t]*@[ \t]*[A-Za-z]+[ \t]*[{(]")
 _HF_JSON_KEYS = (b'"paper"', b'"upvotes"', b'"submittedOnDailyAt"', b'"discussionId"')
+# Keys only CSL-JSON items carry (HF items have `title` and `type`, never these).
+_CSL_JSON_KEYS = (b'"issued"', b'"date-parts"', b'"container-title"', b'"citation-key"', b'"DOI"',
+                  b'"URL"', b'"family"', b'"literal"', b'"csl')
+_RIS_RE = re.compile(rb"\ATY  - ")
 _ATOM_NS = b"http://www.w3.org/2005/Atom"
-_EXTENSIONS = {".bib": "bibtex", ".bibtex": "bibtex", ".html": "hf-page", ".htm": "hf-page"}
+_EXTENSIONS = {
+    ".bib": "bibtex",
+    ".bibtex": "bibtex",
+    ".ris": "ris",
+    ".csl.json": "csl-json",
+    ".html": "hf-page",
+    ".htm": "hf-page",
+}
 
 __all__ = [
     "FORMATS",
@@ -68,12 +83,16 @@ def _sniff(head: bytes) -> str | None:
         return _sniff_json_object(head)
     if head.startswith(b"["):
         rest = head[1:].lstrip()
-        return "hf-daily" if rest.startswith(b"]") or _has_hf_keys(head) else None
+        if rest.startswith(b"]") or _has_hf_keys(head):
+            return "hf-daily"
+        return "csl-json" if _has_csl_keys(head) else None
     if head.startswith(b"<"):
         return _sniff_markup(head)
     text_head = head[:4096].decode("utf-8", "replace")
     if any(marker in text_head for marker in MARKERS):
         return "hf-page"
+    if _RIS_RE.match(head):
+        return "ris"
     if _BIBTEX_RE.search(head):
         return "bibtex"
     return None
@@ -99,6 +118,10 @@ def _sniff_json_object(head: bytes) -> str | None:
 
 def _has_hf_keys(head: bytes) -> bool:
     return any(key in head for key in _HF_JSON_KEYS)
+
+
+def _has_csl_keys(head: bytes) -> bool:
+    return any(key in head for key in _CSL_JSON_KEYS)
 
 
 def _sniff_markup(head: bytes) -> str | None:

@@ -84,7 +84,7 @@ def clean_name(name: str) -> str:
     """An author name for display. Names are short and mostly plain, so the common case skips
     the full `clean_text` (which renders TeX) to keep bulk imports fast."""
     if "\\" in name or "$" in name or "{" in name:
-        return clean_text(name).replace("{", "").replace("}", "")
+        return clean_text(name)  # renders TeX and drops grouping braces (not escaped ones)
     return " ".join(name.split())
 
 
@@ -127,10 +127,13 @@ def load_json_document(data: bytes) -> tuple[Any, bool]:
         raise SourceError(f"not JSON: {exc}") from None
 
 
+_LONE_SURROGATE = re.compile("[\udc80-\udcff]")
+
+
 def has_bad_utf8(value: Any) -> bool:
     """Whether a value decoded with `surrogateescape` holds bytes that were not UTF-8."""
     if isinstance(value, str):
-        return any("\udc80" <= ch <= "\udcff" for ch in value)
+        return _LONE_SURROGATE.search(value) is not None
     if isinstance(value, dict):
         return any(has_bad_utf8(k) or has_bad_utf8(v) for k, v in value.items())
     if isinstance(value, list):
