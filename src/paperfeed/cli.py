@@ -400,6 +400,7 @@ def serve(
     from paperfeed.web.app import create_app, settled
 
     config = ctx.ensure_object(State).config()
+    _say_if_no_admin(config)
     if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
         from paperfeed.schedule import Scheduler, configured_jobs
 
@@ -418,6 +419,17 @@ def serve(
     uvicorn.run(
         "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
     )
+
+
+def _say_if_no_admin(config: Config) -> None:
+    """Web sign-ups are never admins: tell the operator how to make the first one."""
+    with Library(config) as lib:
+        if not lib.accounts.has_admin():
+            typer.echo(
+                "No admin yet: make one with `paperfeed users add EMAIL --admin` "
+                "(or `users set-admin EMAIL`).",
+                err=True,
+            )
 
 
 users_app = typer.Typer(help="Accounts of the web app (issue 4).", no_args_is_help=True)
@@ -439,10 +451,10 @@ def users_add(
         bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
     ] = False,
 ) -> None:
-    """Create a user (prompts for the password). The first user is an admin anyway."""
+    """Create a user (prompts for the password). `--admin` is how the first admin is made."""
     password = _read_password(password_stdin)
     with library(ctx) as lib:
-        user = lib.accounts.signup(email, password, admin=True if admin else None)
+        user = lib.accounts.signup(email, password, admin=admin)
     typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}")
 
 
