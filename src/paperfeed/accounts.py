@@ -19,6 +19,7 @@ the user, a CSRF token and an expiry. Passwords are hashed with argon2id (argon2
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -55,10 +56,8 @@ def _verify_dummy(password: str) -> None:
     global _dummy_hash
     if _dummy_hash is None:
         _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
-    try:
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
         _hasher.verify(_dummy_hash, password)
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
-        pass
 
 # More sections of a user's export: features append `(name, function(db, user) -> JSON-ready)`
 # (e.g. the digests' subscriptions), and `Accounts.export` includes them.
