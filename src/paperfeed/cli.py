@@ -13,6 +13,7 @@ from typing import Annotated, Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -26,6 +27,7 @@ from paperfeed.config import Config
 from paperfeed.errors import PaperfeedError
 from paperfeed.library import Library
 from paperfeed.records import Paper
+from paperfeed.terminal import clean, safe_json
 
 app = typer.Typer(
     help="paperfeed: self-hosted research-paper discovery.",
@@ -47,7 +49,7 @@ class State:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(clean(message))}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -67,7 +69,7 @@ def library(ctx: typer.Context):
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(safe_json(orjson.dumps(data, option=orjson.OPT_INDENT_2)) + b"\n")
     sys.stdout.flush()
 
 
@@ -75,7 +77,7 @@ def print_paper_line(paper: Paper, score: float | None = None) -> None:
     date = paper.day.isoformat() if paper.day else "          "
     votes = f"{paper.upvotes or 0:>4}▲"
     head = f"{score:8.3f} " if score is not None else ""
-    typer.echo(f"{head}{votes} {date}  {paper.id:<18} {paper.title}")
+    typer.echo(clean(f"{head}{votes} {date}  {paper.id:<18} {paper.title}"))
 
 
 @app.callback()
@@ -125,10 +127,10 @@ def import_(
     shown = 0
     for f in report.files:
         if f.error:
-            err.print(f"[red]error:[/red] {f.error}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(clean(f.error))}", markup=True, highlight=False)
         for r in f.rejected:
             if shown < MAX_REJECTS_SHOWN:
-                err.print(f"rejected {f.path}:{r.where}: {r.reason}", markup=False, highlight=False)
+                err.print(clean(f"rejected {f.path}:{r.where}: {r.reason}"), markup=False, highlight=False)
             shown += 1
     if shown > MAX_REJECTS_SHOWN:
         err.print(f"… and {shown - MAX_REJECTS_SHOWN} more rejected records", markup=False)
@@ -306,16 +308,17 @@ def show(
     if as_json:
         emit_json(paper.to_dict())
         return
-    typer.echo(paper.title)
-    typer.echo(", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else ""))
+    typer.echo(clean(paper.title))
+    authors = ", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else "")
+    typer.echo(clean(authors))
     meta = [paper.id, paper.day.isoformat() if paper.day else None, f"{paper.upvotes or 0} upvotes"]
     if paper.organization_name or paper.organization:
         meta.append(paper.organization_name or paper.organization)
     if paper.categories:
         meta.append(" ".join(paper.categories))
-    typer.echo(" · ".join(m for m in meta if m))
+    typer.echo(clean(" · ".join(m for m in meta if m)))
     typer.echo("")
-    typer.echo(paper.abstract)
+    typer.echo(clean(paper.abstract))
 
 
 @app.command()
