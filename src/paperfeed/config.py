@@ -103,6 +103,10 @@ class Config:
     # Search results (papers) cached per process, ~1.3 KB each compressed (0: none); emptied
     # whenever the store changes. 60,000 is ~3,000 pages of 20 results, ~80 MB.
     search_cache: int = 60_000
+    # Hostile-input bounds: the longest line (record) of a JSON-lines snapshot, and the largest
+    # single document (HF JSON, Atom, OAI-PMH, BibTeX, a saved page), in decompressed bytes.
+    max_record_bytes: int = 16 * 1024 * 1024
+    max_document_bytes: int = 256 * 1024 * 1024
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -124,6 +128,12 @@ class Config:
             ),
             smtp_cafile=env.get("PAPERFEED_SMTP_CAFILE") or None,
             search_cache=int(_env_float(env, "PAPERFEED_SEARCH_CACHE", cls.search_cache)),
+            max_record_bytes=int(
+                _env_float(env, "PAPERFEED_MAX_RECORD_BYTES", cls.max_record_bytes, 1024)
+            ),
+            max_document_bytes=int(
+                _env_float(env, "PAPERFEED_MAX_DOCUMENT_BYTES", cls.max_document_bytes, 1024)
+            ),
         )
 
     @property

@@ -18,7 +18,7 @@ from bibtexparser import model
 
 from paperfeed.records import Author, Paper, RecordError, make_paper, parse_arxiv_id, parse_iso_date
 from paperfeed.sources._common import MONTHS, clean_name, has_bad_utf8, read_all
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "bibtex"
 
@@ -37,11 +37,13 @@ _EXTRA_FIELDS = (
 _DOI_URL_PREFIXES = ("https://doi.org/", "http://doi.org/", "https://dx.doi.org/", "doi:")
 
 
-def read_bibtex(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_bibtex(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper per BibTeX entry, or Rejected("line N", ...) (N: the entry's first line)
     for an entry that cannot be parsed or imported. Raises SourceError when the input is empty
     or holds no BibTeX entries at all."""
-    text = read_all(stream).decode("utf-8", "surrogateescape")
+    text = read_all(stream, limits).decode("utf-8", "surrogateescape")
     library = _parse(text)
     found = False
     for block in library.blocks:

@@ -143,12 +143,14 @@ def account(request: Request) -> Response:
     return _account_page(request, current)
 
 
-def _account_page(request: Request, current: Session, **extra: Any) -> HTMLResponse:
+def _account_page(
+    request: Request, current: Session, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
     lib = library(request)
     ids = [v["paper_id"] for v in lib.accounts.export(current.user)["upvotes"]]
     papers = lib.store.get_many(ids[-200:])
     upvoted = [papers[i] for i in reversed(ids) if i in papers]
-    return render(request, "account.html", {"upvoted": upvoted, **extra})
+    return render(request, "account.html", {"upvoted": upvoted, **extra}, status_code=status_code)
 
 
 @router.get("/account/export.json")
@@ -193,7 +195,12 @@ async def admin_import(request: Request) -> Response:
         report = await run_in_threadpool(lib.import_files, paths)
     request.app.state.stats.clear()
     summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.summary().items())
-    return _account_page(request, current, report=summary)
+    # Files that could not be imported at all: their messages (without the server's temporary
+    # path), and a 4xx answer: 413 when one was over a size limit (a decompression bomb).
+    errors = [(f.error or "").replace(tmp + "/", "") for f in report.failed]
+    status = 413 if any(f.too_large for f in report.failed) else 400 if errors else 200
+    text = "\n".join([summary, *errors])
+    return _account_page(request, current, status_code=status, report=text)
 
 
 def _upload_dir(request: Request) -> str:
