@@ -27,7 +27,7 @@ from paperfeed.digest.compose import (
 from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from paperfeed.digest.subscriptions import Subscriber, Subscriptions
-from paperfeed.digest.tokens import Tokens
+from paperfeed.digest.tokens import LinkExpired, Tokens
 from paperfeed.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -258,8 +258,27 @@ class Digests:
             except DeliveryError as exc:
                 raise InvalidInput(f"the confirmation email could not be sent: {exc}") from None
 
-    def confirm(self, token: str) -> Subscriber:
-        return self.subscribers.confirm(self.tokens.check_confirm(token))
+    def confirming(self, token: str) -> Subscriber:
+        """The subscription a confirmation link is for, changing nothing (what opening the link
+        shows). InvalidInput for a bad or expired token, LinkExpired when it is gone."""
+        return self._linked(self.tokens.check_confirm(token), "confirmation")
 
-    def unsubscribe(self, token: str) -> Subscriber | None:
-        return self.subscribers.unsubscribe(self.tokens.check_unsubscribe(token))
+    def unsubscribing(self, token: str) -> Subscriber:
+        """The subscription an unsubscribe link is for, changing nothing."""
+        return self._linked(self.tokens.check_unsubscribe(token), "unsubscribe")
+
+    def confirm(self, token: str) -> Subscriber:
+        return self.subscribers.confirm(self.confirming(token).id)
+
+    def unsubscribe(self, token: str) -> Subscriber:
+        sub = self.unsubscribing(token)
+        return self.subscribers.unsubscribe(sub.id) or sub
+
+    def _linked(self, subscriber_id: str, kind: str) -> Subscriber:
+        sub = self.subscribers.find_id(subscriber_id)
+        if sub is None:
+            raise LinkExpired(
+                f"this {kind} link has expired: the subscription it was sent for no longer "
+                "exists, and nothing was changed"
+            )
+        return sub
