@@ -107,6 +107,9 @@ class Config:
     # single document (HF JSON, Atom, OAI-PMH, BibTeX, a saved page), in decompressed bytes.
     max_record_bytes: int = 16 * 1024 * 1024
     max_document_bytes: int = 256 * 1024 * 1024
+    # Request bodies: every form, and the admin's import by upload (files in all).
+    max_form_bytes: int = 64 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -133,6 +136,10 @@ class Config:
             ),
             max_document_bytes=int(
                 _env_float(env, "PAPERFEED_MAX_DOCUMENT_BYTES", cls.max_document_bytes, 1024)
+            ),
+            max_form_bytes=int(_env_float(env, "PAPERFEED_MAX_FORM_BYTES", cls.max_form_bytes, 1024)),
+            max_upload_bytes=int(
+                _env_float(env, "PAPERFEED_MAX_UPLOAD_BYTES", cls.max_upload_bytes, 1024)
             ),
         )
 

@@ -22,7 +22,8 @@ from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
 from paperfeed.web import api, auth, pages, subscribe, syndication
-from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
+from paperfeed.web.bodies import BodyLimit
+from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
 # More features add their router here (e.g. `subscribe.router`, issue 5). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
@@ -155,7 +156,14 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimit,
+        form_bytes=lib.config.max_form_bytes,
+        upload_bytes=lib.config.max_upload_bytes,
+        is_admin=lambda token: bool((s := lib.accounts.session(token)) and s.user.is_admin),
+        session_cookie=SESSION_COOKIE,
+    )
+    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 413s of BodyLimit too
     return app
 
 

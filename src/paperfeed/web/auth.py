@@ -21,7 +21,6 @@ from paperfeed.web.common import SESSION_COOKIE, check_csrf, is_https, library, 
 router = APIRouter(include_in_schema=False)
 
 MAX_FORM_FIELD = 4096
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_UPLOAD_FILES = 20
 
 
@@ -189,8 +188,8 @@ async def admin_import(request: Request) -> Response:
                 await upload.seek(0)
                 shutil.copyfileobj(upload.file, out)
             total += path.stat().st_size
-            if total > MAX_UPLOAD_BYTES:
-                raise InvalidInput(f"uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB in all")
+            if total > lib.config.max_upload_bytes:  # the body limit already holds it: belt and braces
+                raise InvalidInput(f"uploads are limited to {lib.config.max_upload_bytes:,} bytes in all")
             paths.append(path)
         report = await run_in_threadpool(lib.import_files, paths)
     request.app.state.stats.clear()
