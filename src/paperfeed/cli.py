@@ -400,7 +400,7 @@ def serve(
     """Serve the web app and the JSON API."""
     import uvicorn
 
-    from paperfeed.web.app import create_app, settled
+    from paperfeed.web.app import UVICORN_OPTIONS, create_app, settled
 
     config = ctx.ensure_object(State).config()
     _say_if_no_admin(config)
@@ -412,7 +412,7 @@ def serve(
         except PaperfeedError as exc:
             raise fail(str(exc)) from None
     if workers == 1:
-        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
+        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
         return
     import os
 
@@ -420,7 +420,8 @@ def serve(
     if config.database_url:
         os.environ["PAPERFEED_DATABASE_URL"] = config.database_url
     uvicorn.run(
-        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
+        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        **UVICORN_OPTIONS,
     )
 
 

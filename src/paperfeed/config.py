@@ -110,6 +110,9 @@ class Config:
     # Request bodies: every form, and the admin's import by upload (files in all).
     max_form_bytes: int = 64 * 1024
     max_upload_bytes: int = 512 * 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks, comma-separated; `*` for any). None by default: the client is the peer address.
+    trusted_proxies: tuple[str, ...] = ()
 
     @classmethod
     def from_env(cls, home: Path | str | None = None, database_url: str | None = None) -> Config:
@@ -136,6 +139,9 @@ class Config:
             ),
             max_document_bytes=int(
                 _env_float(env, "PAPERFEED_MAX_DOCUMENT_BYTES", cls.max_document_bytes, 1024)
+            ),
+            trusted_proxies=tuple(
+                p.strip() for p in env.get("PAPERFEED_TRUSTED_PROXIES", "").split(",") if p.strip()
             ),
             max_form_bytes=int(_env_float(env, "PAPERFEED_MAX_FORM_BYTES", cls.max_form_bytes, 1024)),
             max_upload_bytes=int(

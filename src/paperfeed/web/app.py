@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed.accounts import TooManyAttempts
 from paperfeed.config import Config
@@ -163,8 +164,15 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
         is_admin=lambda token: bool((s := lib.accounts.session(token)) and s.user.is_admin),
         session_cookie=SESSION_COOKIE,
     )
-    app.add_middleware(SecurityHeaders)  # outermost: on every answer, the 413s of BodyLimit too
+    app.add_middleware(SecurityHeaders)  # on every answer, the 413s of BodyLimit too
+    if lib.config.trusted_proxies:  # outermost: the real client and scheme, for everything after
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(lib.config.trusted_proxies))
     return app
+
+
+# What `paperfeed serve` passes to uvicorn: its own X-Forwarded-For handling is off (it would
+# trust any local peer); the app's ProxyHeadersMiddleware trusts PAPERFEED_TRUSTED_PROXIES only.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def _plain(errors: Any) -> Any:
