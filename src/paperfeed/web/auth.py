@@ -16,6 +16,7 @@ from starlette.datastructures import UploadFile
 
 from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
 from paperfeed.errors import InvalidInput
+from paperfeed.ratelimit import SIGNUPS_PER_CLIENT, RateLimited, RateLimiter
 from paperfeed.web.common import SESSION_COOKIE, check_csrf, is_https, library, render, session
 
 router = APIRouter(include_in_schema=False)
@@ -70,13 +71,16 @@ async def signup(request: Request) -> Response:
     check_csrf(request, form.get("csrf"))
     lib = library(request)
     email, password = form.get("email", ""), form.get("password", "")
-    try:  # argon2 takes ~100 ms of CPU: in a worker thread, never on the event loop
+    client = request.client.host if request.client else ""
+    try:
+        RateLimiter(lib.store.db).check(SIGNUPS_PER_CLIENT, client)
+        # argon2 takes ~100 ms of CPU: in a worker thread, never on the event loop
         user = await run_in_threadpool(lib.accounts.signup_if_new, email, password)
     except InvalidInput as exc:
         return render(
             request, "login.html",
             {"signup": True, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
-            status_code=400,
+            status_code=429 if isinstance(exc, RateLimited) else 400,
         )
     # The same answer whether or not the address already had an account (which is left as it
     # was): only a new account is signed in.

@@ -20,6 +20,7 @@ from fastapi.responses import HTMLResponse, Response
 
 from paperfeed.digest.tokens import LinkExpired
 from paperfeed.errors import InvalidInput
+from paperfeed.ratelimit import RateLimited
 from paperfeed.web.common import check_csrf, library, render
 
 router = APIRouter()
@@ -44,11 +45,13 @@ def subscribe(
     topic_list = [t for t in topics.splitlines() if t.strip()]
     try:
         library(request).digests.subscribe(
-            email, topic_list, trending=trending is not None, frequency=frequency
+            email, topic_list, trending=trending is not None, frequency=frequency,
+            client=request.client.host if request.client else "",
         )
     except InvalidInput as exc:
         context = {"sent": False, "error": str(exc), "email": email, "topics": topics}
-        return render(request, "subscribe.html", context, status_code=400)
+        status = 429 if isinstance(exc, RateLimited) else 400
+        return render(request, "subscribe.html", context, status_code=status)
     return render(request, "subscribe.html", {"sent": True, "error": None, "email": "", "topics": ""})
 
 
