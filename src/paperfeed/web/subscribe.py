@@ -21,15 +21,27 @@ from fastapi.responses import HTMLResponse, Response
 from paperfeed.digest.tokens import LinkExpired
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import RateLimited
-from paperfeed.web.common import check_csrf, library, render
+from paperfeed.web.common import check_csrf, library, render, session
 
 router = APIRouter()
 MAX_FORM_TOPICS_CHARS = 5000
 
 
+def _no_mail(request: Request) -> Response | None:
+    """Without an SMTP server no confirmation can be sent: say that digests are not available
+    (what to configure only to an admin), instead of a form that can only fail."""
+    if library(request).config.smtp_url:
+        return None
+    current = session(request)
+    context = {"unavailable": True, "admin": bool(current and current.user.is_admin)}
+    return render(request, "subscribe.html", context, status_code=503 if request.method == "POST" else 200)
+
+
 @router.get("/subscribe", response_class=HTMLResponse)
 def subscribe_form(request: Request) -> Response:
-    return render(request, "subscribe.html", {"sent": False, "error": None, "email": "", "topics": ""})
+    return _no_mail(request) or render(
+        request, "subscribe.html", {"sent": False, "error": None, "email": "", "topics": ""}
+    )
 
 
 @router.post("/subscribe", response_class=HTMLResponse)
@@ -42,6 +54,8 @@ def subscribe(
     csrf: Annotated[str, Form(max_length=200)] = "",
 ) -> Response:
     check_csrf(request, csrf)
+    if unavailable := _no_mail(request):
+        return unavailable
     topic_list = [t for t in topics.splitlines() if t.strip()]
     try:
         library(request).digests.subscribe(
