@@ -8,6 +8,8 @@ import os
 import re
 import subprocess
 import sys
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import orjson
@@ -144,3 +146,53 @@ def test_a_gz_cut_inside_its_first_record_is_not_called_empty(tmp_path: Path) ->
     assert error and "empty" not in error and "truncated or corrupt gzip" in error, error
 
 
+
+
+class _BombHandler(BaseHTTPRequestHandler):
+    body = b""
+
+    def do_GET(self) -> None:  # noqa: N802 - http.server's name
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Encoding", "gzip")
+        self.send_header("Content-Length", str(len(self.body)))
+        self.end_headers()
+        self.wfile.write(self.body)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def run_harvest(home: Path, url: str, tmp: Path, **env: str) -> tuple[int, str, int]:
+    err = tmp / "harvest-err.txt"
+    with err.open("wb") as e:
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "paperfeed.cli", "--home", str(home), "harvest", "hf",
+             "--date", "2025-02-04", "--endpoint", url, "--no-index"],
+            stdout=subprocess.DEVNULL, stderr=e,
+            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path), "PAPERFEED_HTTP_ATTEMPTS": "1",
+                 **env},
+        )
+        _, status, usage = os.wait4(proc.pid, 0)
+    return os.waitstatus_to_exitcode(status), err.read_text(), usage.ru_maxrss * 1024
+
+
+def test_a_gzip_bomb_from_a_harvested_server_is_refused_in_bounded_memory(tmp_path: Path) -> None:
+    good = tmp_path / "good.json.gz"
+    with gzip.open(good, "wb") as out:
+        out.write(b"[]")
+    bomb = gzip_bomb(tmp_path / "bomb.json.gz", b"[", b" ", 768 * MiB, b"]")
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _BombHandler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    url = f"http://127.0.0.1:{server.server_address[1]}"
+    try:
+        _BombHandler.body = good.read_bytes()
+        code, err, baseline = run_harvest(tmp_path / "home", url, tmp_path)
+        assert code == 0, err
+        _BombHandler.body = bomb.read_bytes()
+        code, err, rss = run_harvest(tmp_path / "home", url, tmp_path,
+                                     PAPERFEED_MAX_DOCUMENT_BYTES=str(16 * MiB))
+    finally:
+        server.shutdown()
+    assert code != 0 and "PAPERFEED_MAX_DOCUMENT_BYTES" in err and "Traceback" not in err, err
+    assert rss < baseline + 128 * MiB, (rss, baseline)

@@ -50,6 +50,8 @@ class HarvestConfig:
     retry_after_max: float = 300.0
     scheduled: str = ""
     at: str = "04:00"
+    # The largest response accepted, decompressed (PAPERFEED_MAX_DOCUMENT_BYTES, as for files).
+    max_body_bytes: int = 256 * 1024 * 1024
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> HarvestConfig:
@@ -64,6 +66,9 @@ class HarvestConfig:
             retry_after_max=_env_float(env, "PAPERFEED_RETRY_AFTER_MAX", cls.retry_after_max),
             scheduled=env.get("PAPERFEED_HARVESTS", cls.scheduled),
             at=env.get("PAPERFEED_HARVEST_AT") or cls.at,
+            max_body_bytes=int(
+                _env_float(env, "PAPERFEED_MAX_DOCUMENT_BYTES", cls.max_body_bytes, 1024)
+            ),
         )
 
 
