@@ -26,11 +26,11 @@ def web_lib(lib: Library, tmp_path: Path) -> Library:
     return webdata.build(lib, tmp_path / "data")
 
 
-def test_the_first_user_is_admin_and_passwords_are_stored_as_argon2_hashes(lib: Library) -> None:
+def test_admins_are_made_only_when_asked_and_passwords_are_stored_as_argon2_hashes(lib: Library) -> None:
     first = lib.accounts.signup("Ada@Example.org", "correct horse")
-    second = lib.accounts.signup("alan@example.org", "battery staple")
-    assert first.email == "ada@example.org" and first.is_admin
-    assert not second.is_admin
+    second = lib.accounts.signup("alan@example.org", "battery staple", admin=True)
+    assert first.email == "ada@example.org" and not first.is_admin
+    assert second.is_admin
     stored = lib.store.db.query_one("SELECT password_hash FROM users WHERE id = ?", (first.id,))[0]
     assert stored.startswith("$argon2id$") and "correct horse" not in stored
     assert lib.accounts.set_admin("alan@example.org").is_admin
@@ -167,7 +167,8 @@ def test_the_cli_adds_users_and_sets_the_admin_role(home: Path) -> None:
     def cli(*args: str, stdin: str | None = None):
         return runner.invoke(app, ["--home", str(home), *args], input=stdin, catch_exceptions=False)
 
-    assert cli("users", "add", "ada@example.org", "--password-stdin", stdin="correct horse\n").exit_code == 0
+    assert cli("users", "add", "ada@example.org", "--admin", "--password-stdin",
+               stdin="correct horse\n").exit_code == 0
     result = cli("users", "add", "alan@example.org", "--password-stdin", stdin="battery staple\n")
     assert result.exit_code == 0 and "admin" not in result.stdout
     assert cli("users", "set-admin", "alan@example.org").exit_code == 0

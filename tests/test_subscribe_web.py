@@ -67,7 +67,9 @@ def test_subscribing_sends_a_confirmation_and_its_link_activates_the_subscriptio
     assert "diffusion models; <b>RLHF</b>" in text
     assert "&lt;b&gt;RLHF&lt;/b&gt;" in mail.message.get_body(("html",)).get_content()
     link = re.search(rf"{re.escape(BASE_URL)}/subscribe/confirm\?token=\S+", text).group(0)  # type: ignore[union-attr]
-    r = client.get(local(link))
+    assert client.get(local(link)).status_code == 200  # a page with a button: nothing changes yet
+    assert lib.subscribers.get("ada@example.org").status == "pending"
+    r = client.post(local(link))
     assert r.status_code == 200 and "Subscription confirmed" in r.text
     sub = lib.subscribers.get("ada@example.org")
     assert (sub.status, sub.topics) == ("active", ["diffusion models", "<b>RLHF</b>"])
@@ -114,7 +116,7 @@ def test_one_click_unsubscribe_is_a_post_to_the_list_unsubscribe_url(
     assert lib.digests.send(DAY.replace(day=23)).composed == 0
 
 
-def test_the_body_link_unsubscribes_too_and_bad_tokens_are_400(
+def test_the_body_link_page_unsubscribes_too_and_bad_tokens_are_400(
     web: tuple[TestClient, Library], smtp: SmtpSink
 ) -> None:
     client, lib = web
@@ -122,10 +124,10 @@ def test_the_body_link_unsubscribes_too_and_bad_tokens_are_400(
     lib.digests.send(DAY)
     text = smtp.recorder.to("ada@example.org")[0].message.get_body(("plain",)).get_content()
     url = re.search(rf"{re.escape(BASE_URL)}/unsubscribe\?token=\S+", text).group(0)  # type: ignore[union-attr]
-    r = client.get(local(url))
+    r = client.post(local(url))  # the button of the page the link opens
     assert r.status_code == 200 and "Unsubscribed" in r.text and "ada@example.org" in r.text
     assert lib.subscribers.get("ada@example.org").status == "unsubscribed"
-    assert client.get(local(url)).status_code == 200  # idempotent
+    assert client.post(local(url)).status_code == 200  # idempotent
 
     assert client.post("/unsubscribe?token=forged").status_code == 400
     assert client.get("/unsubscribe").status_code == 400

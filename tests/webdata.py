@@ -15,7 +15,7 @@ from pathlib import Path
 import uvicorn
 
 from paperfeed.library import Library
-from paperfeed.web.app import create_app
+from paperfeed.web.app import UVICORN_OPTIONS, create_app
 
 XSS_TITLE = 'Attention <script>alert("title")</script> Is All You Need'
 XSS_ABSTRACT = 'We show <img src=x onerror="alert(1)"> and <script>document.cookie</script> are text.'
@@ -101,7 +101,8 @@ def serving(lib: Library) -> Iterator[str]:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(create_app(library=lib), host="127.0.0.1", port=port, log_level="warning")
+    config = uvicorn.Config(create_app(library=lib), host="127.0.0.1", port=port, log_level="warning",
+                            **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

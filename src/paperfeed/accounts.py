@@ -19,6 +19,7 @@ the user, a CSRF token and an expiry. Passwords are hashed with argon2id (argon2
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -46,6 +47,17 @@ FAILURE_WINDOW = timedelta(minutes=15)
 _EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{1,63}$")
 
 _hasher = PasswordHasher()
+_dummy_hash: str | None = None
+
+
+def _verify_dummy(password: str) -> None:
+    """The argon2 work a wrong password costs for a known account, done for an unknown one, so
+    the time of a failed login does not tell which addresses have accounts."""
+    global _dummy_hash
+    if _dummy_hash is None:
+        _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
+    with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
+        _hasher.verify(_dummy_hash, password)
 
 # More sections of a user's export: features append `(name, function(db, user) -> JSON-ready)`
 # (e.g. the digests' subscriptions), and `Accounts.export` includes them.
@@ -95,8 +107,18 @@ class Accounts:
 
     # -- users -----------------------------------------------------------------------------
 
-    def signup(self, email: str, password: str, *, admin: bool | None = None) -> User:
-        """Create a user. The first user becomes admin unless `admin` says otherwise."""
+    def signup(self, email: str, password: str, *, admin: bool = False) -> User:
+        """Create a user (an admin only when asked: the first admin is made on the command line,
+        never by whoever signs up first on the web)."""
+        user = self.signup_if_new(email, password, admin=admin)
+        if user is None:
+            raise InvalidInput("an account with this email already exists")
+        return user
+
+    def signup_if_new(self, email: str, password: str, *, admin: bool = False) -> User | None:
+        """Create a user, or None when the address already has an account (after the same
+        argon2 work either way). The web answers both alike, so sign-up does not tell which
+        addresses have accounts."""
         email = normalize_email(email)
         if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
             raise InvalidInput(f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
@@ -104,9 +126,7 @@ class Accounts:
         uid = new_id()
         with self.db.transaction() as tx:
             if tx.query_one("SELECT id FROM users WHERE email = ?", (email,)):
-                raise InvalidInput("an account with this email already exists")
-            if admin is None:
-                admin = tx.query_one("SELECT count(*) FROM users")[0] == 0
+                return None
             created = now_iso()
             tx.execute(
                 "INSERT INTO users (id, email, password_hash, is_admin, created_at) "
@@ -127,6 +147,9 @@ class Accounts:
     def users(self) -> list[User]:
         rows = self.db.query("SELECT id, email, is_admin, created_at FROM users ORDER BY created_at, email")
         return [_user(r) for r in rows]
+
+    def has_admin(self) -> bool:
+        return self.db.query_one("SELECT count(*) FROM users WHERE is_admin <> 0")[0] > 0
 
     def set_admin(self, email: str, admin: bool = True) -> User:
         user = self.user(email)
@@ -161,6 +184,8 @@ class Accounts:
                 ok = _hasher.verify(row[4], password)
             except (VerifyMismatchError, VerificationError, InvalidHashError):
                 ok = False
+        elif isinstance(password, str) and len(password) <= MAX_PASSWORD:
+            _verify_dummy(password)
         if not ok:
             with self.db.transaction() as tx:
                 since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")

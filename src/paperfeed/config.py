@@ -59,6 +59,8 @@ class Setting:
             return text
         if self.type is Path:
             return Path(text).expanduser()
+        if self.type is tuple:  # a comma-separated list
+            return tuple(p.strip() for p in text.split(",") if p.strip())
         kind = "a whole number" if self.type is int else "a number"
         try:
             value = self.type(text.strip())
@@ -121,7 +123,37 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAPERFEED_HARVESTS", "harvest.scheduled", str, "",
             "what `serve --schedule` harvests daily: `arxiv`, `arxiv:SET`, `hf`, comma-separated"),
     Setting("PAPERFEED_HARVEST_AT", "harvest.at", str, "04:00", "when the daily harvests run (UTC, `HH:MM`)"),
+    Setting("PAPERFEED_ONNX_MODEL", "onnx_model", Path, None,
+            "an int8 ONNX model for `minilm-int8` (a .onnx file with tokenizer.json beside it); "
+            "default: the bundled one"),
+    Setting("PAPERFEED_ONNX_THREADS", "onnx_threads", int, None,
+            "onnxruntime's threads for `minilm-int8`; default: the usable cores, at most 4", 1),
+    Setting("PAPERFEED_MAX_RECORD_BYTES", "max_record_bytes", int, 16 * 1024 * 1024,
+            "the longest record (line) of a JSON-lines snapshot accepted, in bytes", 1024),
+    Setting("PAPERFEED_MAX_DOCUMENT_BYTES", "max_document_bytes", int, 256 * 1024 * 1024,
+            "the largest single document of a file (HF JSON, Atom, OAI-PMH, BibTeX, a page), "
+            "decompressed, in bytes",
+            1024),
+    Setting("PAPERFEED_MAX_RESPONSE_BYTES", "harvest.max_body_bytes", int, 256 * 1024 * 1024,
+            "the largest harvested HTTP response accepted, decompressed, in bytes", 1024),
+    Setting("PAPERFEED_MAX_FORM_BYTES", "max_form_bytes", int, 64 * 1024,
+            "the largest form body a web route reads, in bytes", 1024),
+    Setting("PAPERFEED_MAX_UPLOAD_BYTES", "max_upload_bytes", int, 512 * 1024 * 1024,
+            "the largest admin import upload, in bytes (checked after the admin check)", 1024),
+    Setting("PAPERFEED_TRUSTED_PROXIES", "trusted_proxies", tuple, (),
+            "reverse proxies whose `X-Forwarded-For` is believed (addresses or networks, "
+            "comma-separated; `*` for any); none by default"),
 )
+
+
+def setting(field_name: str, env: Mapping[str, str] | None = None) -> Any:
+    """One setting's value from the environment (`os.environ` unless given), else its default:
+    for code that runs where no `Config` is at hand (an encoder built by name in a worker)."""
+    env = os.environ if env is None else env
+    for s in SETTINGS:
+        if s.field == field_name:
+            return s.parse(env[s.name]) if env.get(s.name) else s.default
+    raise KeyError(field_name)
 
 
 def read_settings(env: Mapping[str, str]) -> dict[str, Any]:
@@ -133,8 +165,9 @@ def settings_markdown() -> str:
     """The settings table of README.md."""
     lines = ["| variable | type | default | what |", "|---|---|---|---|"]
     for s in SETTINGS:
-        default = "none" if s.default is None else "empty" if s.default == "" else f"`{s.default}`"
-        kind = {str: "text", int: "integer", float: "number", Path: "path"}[s.type]
+        unset = s.default is None or s.default == ()
+        default = "none" if unset else "empty" if s.default == "" else f"`{s.default}`"
+        kind = {str: "text", int: "integer", float: "number", Path: "path", tuple: "list"}[s.type]
         lines.append(f"| `{s.name}` | {kind} | {default} | {s.help} |")
     return "\n".join(lines)
 
@@ -153,6 +186,8 @@ class HarvestConfig:
     retry_after_max: float = 300.0
     scheduled: str = ""
     at: str = "04:00"
+    # The largest harvested response accepted, decompressed (PAPERFEED_MAX_RESPONSE_BYTES).
+    max_body_bytes: int = 256 * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -176,6 +211,19 @@ class Config:
     digest_retry_seconds: float = 600.0
     smtp_cafile: str | None = None
     search_cache: int = 60_000
+    # Hostile-input bounds: the longest line (record) of a JSON-lines snapshot, and the largest
+    # single document (HF JSON, Atom, OAI-PMH, BibTeX, a saved page), in decompressed bytes.
+    max_record_bytes: int = 16 * 1024 * 1024
+    max_document_bytes: int = 256 * 1024 * 1024
+    # Request bodies: every form, and the admin's import by upload (files in all).
+    max_form_bytes: int = 64 * 1024
+    max_upload_bytes: int = 512 * 1024 * 1024
+    # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
+    # networks, comma-separated; `*` for any). None by default: the client is the peer address.
+    trusted_proxies: tuple[str, ...] = ()
+    # The quality encoder's model file and threads (None: the bundled model, the usable cores).
+    onnx_model: Path | None = None
+    onnx_threads: int | None = None
 
     @classmethod
     def from_env(
@@ -205,6 +253,8 @@ class Config:
             if name.startswith("harvest."):
                 owner, name = self.harvest, name.removeprefix("harvest.")
             value = getattr(owner, name)
+            if isinstance(value, tuple):
+                value = ",".join(value)
             if value is not None and value != "":
                 out[s.name] = str(value)
         return out

@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from paperfeed.records import Paper
 from paperfeed.sources import FORMATS, detect_format
-from paperfeed.sources.base import Deleted, Rejected, SourceError
+from paperfeed.sources.base import Deleted, Limits, Rejected, SourceError, TooLarge
 from paperfeed.store.base import ImportLogEntry, Store, UpsertCounts
 
 BATCH_SIZE = 2_000
@@ -40,6 +40,7 @@ class FileReport:
     counts: UpsertCounts = field(default_factory=UpsertCounts)
     rejected: list[Rejected] = field(default_factory=list)
     error: str | None = None
+    too_large: bool = False  # refused for a size limit (a decompression bomb, or a huge record)
 
 
 @dataclass
@@ -101,40 +102,70 @@ def open_input(path: Path, progress: Progress | None = None) -> BinaryIO:
     return counted  # type: ignore[return-value]
 
 
-def sniff(path: Path) -> bytes:
-    """The first bytes of a file's content (decompressed when gzipped)."""
-    chunks: list[bytes] = []
-    with open_input(path) as stream:
-        # Small reads, so a truncated .gz still shows what it holds before the cut.
-        while sum(map(len, chunks)) < SNIFF_BYTES:
+def sniff(path: Path, max_line: int = Limits().record_bytes) -> tuple[bytes, bool]:
+    """The first bytes of a file's content (decompressed when gzipped), and whether a damaged
+    .gz cut them short (what came before the cut is still returned). About 64 KB; when the
+    content starts with a JSON object whose line is longer, up to the end of that line (at most
+    `max_line` bytes), so the line can be parsed. Inflated a MiB at a time: bounded memory."""
+    out = bytearray()
+    cut = False
+
+    def enough() -> bool:
+        if len(out) < SNIFF_BYTES:
+            return False
+        json_lines = out[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")[:1] == b"{"
+        return not json_lines or b"\n" in out or len(out) > max_line
+
+    with open(path, "rb") as raw:
+        gz = raw.read(2) == b"\x1f\x8b"
+        raw.seek(0)
+        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        while not enough():
+            block = raw.read(1 << 16)
+            if not block:
+                cut = gz and not inflater.eof
+                break
+            if not gz:
+                out += block
+                continue
             try:
-                chunk = stream.read(4096)
-            except (EOFError, OSError, zlib.error):
+                while block and not enough():
+                    out += inflater.decompress(block, 1 << 20)
+                    block = inflater.unconsumed_tail
+                    if inflater.eof:  # a multi-member .gz: go on with the next member
+                        block = inflater.unused_data + block
+                        inflater = zlib.decompressobj(16 + zlib.MAX_WBITS)
+            except zlib.error:
+                cut = True
                 break
-            if not chunk:
-                break
-            chunks.append(chunk)
-    return b"".join(chunks)
+    return bytes(out), cut
 
 
-def read_records(path: Path, fmt: str | None, progress: Progress | None = None):
+def read_records(
+    path: Path, fmt: str | None, progress: Progress | None = None, limits: Limits | None = None
+):
     """(format, iterator of source items) for one file."""
+    limits = limits or Limits()
     if not path.exists():
         raise UnreadableInput(f"{path}: no such file")
     if path.is_dir():
         raise UnreadableInput(f"{path}: is a directory")
     if fmt is None or fmt == "auto":
-        head = sniff(path)
+        head, cut = sniff(path, limits.record_bytes)
+        if cut and not head.strip():
+            raise UnreadableInput(f"{path}: truncated or corrupt gzip data")
         if not head.strip():
             raise UnreadableInput(f"{path}: empty file")
         try:
             fmt = detect_format(head, str(path))
         except SourceError as exc:
+            if cut:  # what little came before the damage did not tell
+                raise UnreadableInput(f"{path}: truncated or corrupt gzip data") from exc
             raise UnreadableInput(str(exc)) from exc
     if fmt not in FORMATS:
         raise UnreadableInput(f"unknown format {fmt!r}; choose from {', '.join(sorted(FORMATS))}")
     stream = open_input(path, progress)
-    return fmt, stream, FORMATS[fmt](stream, str(path))
+    return fmt, stream, FORMATS[fmt](stream, str(path), limits)
 
 
 def import_items(
@@ -191,6 +222,7 @@ def import_files(
     progress: Progress | None = None,
     on_change: ChangeHook | None = None,
     bulk_min_bytes: int | None = None,
+    limits: Limits | None = None,
 ) -> ImportReport:
     """Import every file; a file that cannot be read at all is reported and the rest go on.
 
@@ -198,7 +230,7 @@ def import_files(
     bulk mode (SQLite: built on the other core while the load goes on); a killed bulk load is
     finished by the next import."""
     with fewer_gc_passes():
-        return _import_files(store, paths, fmt, progress, on_change, bulk_min_bytes)
+        return _import_files(store, paths, fmt, progress, on_change, bulk_min_bytes, limits)
 
 
 def _import_files(
@@ -208,6 +240,7 @@ def _import_files(
     progress: Progress | None,
     on_change: ChangeHook | None,
     bulk_min_bytes: int | None,
+    limits: Limits | None = None,
 ) -> ImportReport:
     report = ImportReport()
     paths = [Path(p) for p in paths]
@@ -222,10 +255,11 @@ def _import_files(
         report.files.append(file_report)
         started = datetime.now(UTC)
         try:
-            file_report.format, stream, items = read_records(path, fmt, progress)
+            file_report.format, stream, items = read_records(path, fmt, progress, limits)
             with stream:
                 import_items(store, items, file_report, on_change=on_change)
         except (UnreadableInput, SourceError, OSError) as exc:
+            file_report.too_large = isinstance(exc, TooLarge)
             file_report.error = str(exc) if str(path) in str(exc) else f"{path}: {exc}"
         store.log_import(
             ImportLogEntry(

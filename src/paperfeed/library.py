@@ -26,6 +26,7 @@ from paperfeed.importer import import_files as _import_files
 from paperfeed.records import Paper, parse_arxiv_id
 from paperfeed.search import Hit
 from paperfeed.search_cache import SearchCache
+from paperfeed.sources.base import Limits
 from paperfeed.store.base import Filters, ImportLogEntry
 from paperfeed.store.engines import open_backend
 
@@ -76,6 +77,7 @@ class Library:
             return _import_files(
                 self.store, paths, format, progress=progress, on_change=embed,
                 bulk_min_bytes=self.config.bulk_min_bytes,
+                limits=Limits(self.config.max_record_bytes, self.config.max_document_bytes),
             )
         finally:
             if self.semantic is not None:

@@ -13,12 +13,14 @@ from typing import Any
 import orjson
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from paperfeed.config import Config
 from paperfeed.errors import PaperfeedError
 from paperfeed.library import Library
 from paperfeed.records import Paper
+from paperfeed.terminal import clean, safe_json
 
 err = Console(stderr=True, highlight=False)
 MAX_REJECTS_SHOWN = 50
@@ -34,7 +36,7 @@ class State:
 
 
 def fail(message: str, code: int = 2) -> typer.Exit:
-    err.print(f"[red]error:[/red] {message}", markup=True, highlight=False, soft_wrap=True)
+    err.print(f"[red]error:[/red] {escape(clean(message))}", markup=True, highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -54,7 +56,7 @@ def library(ctx: typer.Context) -> Iterator[Library]:
 
 
 def emit_json(data: Any) -> None:
-    sys.stdout.buffer.write(orjson.dumps(data, option=orjson.OPT_INDENT_2) + b"\n")
+    sys.stdout.buffer.write(safe_json(orjson.dumps(data, option=orjson.OPT_INDENT_2)) + b"\n")
     sys.stdout.flush()
 
 
@@ -62,7 +64,7 @@ def print_paper_line(paper: Paper, score: float | None = None) -> None:
     date = paper.day.isoformat() if paper.day else "          "
     votes = f"{paper.upvotes or 0:>4}▲"
     head = f"{score:8.3f} " if score is not None else ""
-    typer.echo(f"{head}{votes} {date}  {paper.id:<18} {paper.title}")
+    typer.echo(clean(f"{head}{votes} {date}  {paper.id:<18} {paper.title}"))
 
 
 

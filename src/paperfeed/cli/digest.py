@@ -13,6 +13,7 @@ from typing import Annotated
 import typer
 
 from paperfeed.cli.common import emit_json, err, fail, library
+from paperfeed.terminal import clean
 
 subscribers_app = typer.Typer(help="Email digest subscribers.", no_args_is_help=True)
 digest_app = typer.Typer(help="Email digests: preview and send.", no_args_is_help=True)
@@ -55,7 +56,7 @@ def subscribers_list(ctx: typer.Context, as_json: AsJson = False) -> None:
         line = f"{s.email}\t{s.status}\t{s.frequency}\ttrending={trending}\ttopics: {topics}"
         if s.last_error:
             line += f"\tlast error ({(s.last_error_at or '')[:16]}): {s.last_error}"
-        typer.echo(line)
+        typer.echo(clean(line))
 
 
 @subscribers_app.command("remove")

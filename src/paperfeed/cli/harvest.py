@@ -12,10 +12,12 @@ from contextlib import contextmanager
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
 from paperfeed.cli.common import MAX_REJECTS_SHOWN, emit_json, err, library
 from paperfeed.harvest.run import HarvestReport
+from paperfeed.terminal import clean
 
 HARVEST_FAILED = 3
 
@@ -108,7 +110,7 @@ def harvest_log(
 
 
 def _say(message: str) -> None:
-    err.print(message, markup=False, highlight=False)
+    err.print(clean(message), markup=False, highlight=False)
 
 
 @contextmanager
@@ -140,7 +142,7 @@ def _finish(report: HarvestReport, as_json: bool) -> None:
         f"{s['deleted']}, rejected {s['rejected']}"
     )
     if report.error:
-        err.print(f"[red]error:[/red] {report.source} harvest failed: {report.error}",
+        err.print(f"[red]error:[/red] {report.source} harvest failed: {escape(clean(report.error))}",
                   markup=True, highlight=False, soft_wrap=True)
         raise typer.Exit(HARVEST_FAILED)
     if report.rejected_total:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 from rich.progress import (
     BarColumn,
     DownloadColumn,
@@ -29,6 +30,7 @@ from paperfeed.cli.common import (
     print_paper_line,
 )
 from paperfeed.errors import PaperfeedError
+from paperfeed.terminal import clean
 
 app = typer.Typer()
 
@@ -66,10 +68,10 @@ def import_(
     shown = 0
     for f in report.files:
         if f.error:
-            err.print(f"[red]error:[/red] {f.error}", markup=True, highlight=False)
+            err.print(f"[red]error:[/red] {escape(clean(f.error))}", markup=True, highlight=False)
         for r in f.rejected:
             if shown < MAX_REJECTS_SHOWN:
-                err.print(f"rejected {f.path}:{r.where}: {r.reason}", markup=False, highlight=False)
+                err.print(clean(f"rejected {f.path}:{r.where}: {r.reason}"), markup=False, highlight=False)
             shown += 1
     if shown > MAX_REJECTS_SHOWN:
         err.print(f"… and {shown - MAX_REJECTS_SHOWN} more rejected records", markup=False)
@@ -235,16 +237,17 @@ def show(
     if as_json:
         emit_json(paper.to_dict())
         return
-    typer.echo(paper.title)
-    typer.echo(", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else ""))
+    typer.echo(clean(paper.title))
+    authors = ", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else "")
+    typer.echo(clean(authors))
     meta = [paper.id, paper.day.isoformat() if paper.day else None, f"{paper.upvotes or 0} upvotes"]
     if paper.organization_name or paper.organization:
         meta.append(paper.organization_name or paper.organization)
     if paper.categories:
         meta.append(" ".join(paper.categories))
-    typer.echo(" · ".join(m for m in meta if m))
+    typer.echo(clean(" · ".join(m for m in meta if m)))
     typer.echo("")
-    typer.echo(paper.abstract)
+    typer.echo(clean(paper.abstract))
 
 
 @app.command()

@@ -9,7 +9,9 @@ import typer
 
 from paperfeed.cli.common import State, fail
 from paperfeed.cli.jobs import configured_jobs
+from paperfeed.config import Config
 from paperfeed.errors import PaperfeedError
+from paperfeed.library import Library
 from paperfeed.schedule import Scheduler
 
 app = typer.Typer()
@@ -27,20 +29,33 @@ def serve(
     """Serve the web app and the JSON API."""
     import uvicorn
 
-    from paperfeed.web.app import create_app, settled
+    from paperfeed.web.app import UVICORN_OPTIONS, create_app, settled
 
     try:
         config = ctx.ensure_object(State).config()
+        _say_if_no_admin(config)
         if schedule:  # one scheduler thread in this (parent) process, whatever the worker count
             Scheduler(configured_jobs(config)).start()
     except PaperfeedError as exc:
         raise fail(str(exc)) from None
     if workers == 1:
-        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
+        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
         return
     # Worker processes build their app from the environment: give them this whole configuration
     # (flags included), every setting rendered back as its variable.
     os.environ.update(config.to_env())
     uvicorn.run(
-        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers
+        "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
+        **UVICORN_OPTIONS,
     )
+
+
+def _say_if_no_admin(config: Config) -> None:
+    """Web sign-ups are never admins: tell the operator how to make the first one."""
+    with Library(config) as lib:
+        if not lib.accounts.has_admin():
+            typer.echo(
+                "No admin yet: make one with `paperfeed users add EMAIL --admin` "
+                "(or `users set-admin EMAIL`).",
+                err=True,
+            )

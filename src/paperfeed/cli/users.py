@@ -30,7 +30,7 @@ def users_add(
     """Create a user (prompts for the password). The first user is an admin anyway."""
     password = _read_password(password_stdin)
     with library(ctx) as lib:
-        user = lib.accounts.signup(email, password, admin=True if admin else None)
+        user = lib.accounts.signup(email, password, admin=admin)
     typer.echo(f"created {user.email}{' (admin)' if user.is_admin else ''}")
 
 

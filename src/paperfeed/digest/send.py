@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from paperfeed import feeds
+from paperfeed import feeds, ratelimit
 from paperfeed.digest.compose import (
     Composer,
     DigestContent,
@@ -26,9 +26,10 @@ from paperfeed.digest.compose import (
 )
 from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
-from paperfeed.digest.subscriptions import Subscriber, Subscriptions
-from paperfeed.digest.tokens import Tokens
+from paperfeed.digest.subscriptions import Subscriber, Subscriptions, check_email
+from paperfeed.digest.tokens import LinkExpired, Tokens
 from paperfeed.errors import InvalidInput
+from paperfeed.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from paperfeed.accounts import Accounts
@@ -222,11 +223,16 @@ class Digests:
         frequency: str = "weekdays",
         confirmed: bool = False,
         admin: bool = False,
+        client: str | None = None,
     ) -> tuple[Subscriber, bool]:
         """Add or update a subscriber; unless confirmed (or already active), email it the
         double opt-in link. Returns (subscriber, whether a confirmation email went out).
         Only an admin (`admin=True`, the CLI) can change an active subscription: on the web,
-        knowing an address is not enough."""
+        knowing an address is not enough.
+
+        A stranger's request (`client` given: the web) is rate-limited: an address gets at most
+        a few confirmation emails a day (further requests change nothing and send nothing, with
+        the same answer), and a client can have only so many sent an hour (RateLimited)."""
         existing = self._find(email)
         if existing is not None and existing.status == "active" and not (confirmed or admin):
             return existing, False
@@ -235,12 +241,24 @@ class Digests:
                 "no SMTP server configured (PAPERFEED_SMTP_URL) to send the confirmation email; "
                 "an admin can add a subscriber with --confirmed"
             )
+        if client is not None and not (confirmed or admin):
+            address = check_email(email)
+            limiter = RateLimiter(self.store.db)
+            if limiter.exhausted(ratelimit.CONFIRM_MAILS_PER_ADDRESS, address):
+                return existing or self._pending_stub(address), False
+            limiter.check(ratelimit.CONFIRM_MAILS_PER_CLIENT, client)
+            limiter.check(ratelimit.CONFIRM_MAILS_PER_ADDRESS, address)
         sub = self.subscribers.add(email, topics, name=name, trending=trending,
                                    frequency=frequency, confirmed=confirmed)
         if sub.status == "active":
             return sub, False
         self.send_confirmation(sub)
         return sub, True
+
+    @staticmethod
+    def _pending_stub(address: str) -> Subscriber:
+        """What the web is told about an address it may not email again yet (it shows nothing)."""
+        return Subscriber("", address, None, "pending", True, "weekdays", "", None, "")
 
     def _find(self, email: str) -> Subscriber | None:
         from paperfeed.errors import NotFound
@@ -263,8 +281,27 @@ class Digests:
             except DeliveryError as exc:
                 raise InvalidInput(f"the confirmation email could not be sent: {exc}") from None
 
-    def confirm(self, token: str) -> Subscriber:
-        return self.subscribers.confirm(self.tokens.check_confirm(token))
+    def confirming(self, token: str) -> Subscriber:
+        """The subscription a confirmation link is for, changing nothing (what opening the link
+        shows). InvalidInput for a bad or expired token, LinkExpired when it is gone."""
+        return self._linked(self.tokens.check_confirm(token), "confirmation")
 
-    def unsubscribe(self, token: str) -> Subscriber | None:
-        return self.subscribers.unsubscribe(self.tokens.check_unsubscribe(token))
+    def unsubscribing(self, token: str) -> Subscriber:
+        """The subscription an unsubscribe link is for, changing nothing."""
+        return self._linked(self.tokens.check_unsubscribe(token), "unsubscribe")
+
+    def confirm(self, token: str) -> Subscriber:
+        return self.subscribers.confirm(self.confirming(token).id)
+
+    def unsubscribe(self, token: str) -> Subscriber:
+        sub = self.unsubscribing(token)
+        return self.subscribers.unsubscribe(sub.id) or sub
+
+    def _linked(self, subscriber_id: str, kind: str) -> Subscriber:
+        sub = self.subscribers.find_id(subscriber_id)
+        if sub is None:
+            raise LinkExpired(
+                f"this {kind} link has expired: the subscription it was sent for no longer "
+                "exists, and nothing was changed"
+            )
+        return sub

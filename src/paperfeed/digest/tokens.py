@@ -21,6 +21,11 @@ from paperfeed.errors import InvalidInput
 CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
+class LinkExpired(InvalidInput):
+    """A genuine link whose subscription is gone (removed, perhaps added again since: subscriber
+    ids are never reused, so the old link names nothing). It acts on nothing (HTTP 410)."""
+
+
 def secret_key(config: Config) -> str:
     if config.secret_key:
         return config.secret_key

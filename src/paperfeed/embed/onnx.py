@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from paperfeed.config import setting
 from paperfeed.embed.base import Encoder
 from paperfeed.errors import EncoderUnavailable
 
@@ -37,16 +38,16 @@ REBUILD = "rebuild it with `make onnx` (scripts/build_onnx.py)"
 def model_file() -> Path:
     """The model to load: PAPERFEED_ONNX_MODEL (a .onnx file with its tokenizer.json beside it, or
     a folder `scripts/build_onnx.py DIR` wrote), else the bundled one."""
-    env = os.environ.get("PAPERFEED_ONNX_MODEL", "").strip()
-    return Path(env).expanduser() if env else MODEL_FILE
+    configured: Path | None = setting("onnx_model")
+    return configured if configured else MODEL_FILE
 
 
 def default_threads() -> int:
     """onnxruntime's intra-op threads: PAPERFEED_ONNX_THREADS, else the cores this process may
     use (capped at 4: past that, a 6-layer model of this size gains little)."""
-    env = os.environ.get("PAPERFEED_ONNX_THREADS", "").strip()
-    if env.isdigit() and int(env) > 0:
-        return int(env)
+    configured: int | None = setting("onnx_threads")
+    if configured:
+        return configured
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # pragma: no cover - not Linux

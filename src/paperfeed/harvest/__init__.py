@@ -57,6 +57,7 @@ def make_client(
         backoff_base=config.backoff_base,
         retry_after_max=config.retry_after_max,
         min_interval=min_interval,
+        max_body_bytes=config.max_body_bytes,
     )
     return HttpClient(settings, log=log)
 

@@ -58,6 +58,8 @@ class HttpSettings:
     backoff_max: float = 120.0
     retry_after_max: float = 300.0
     min_interval: float = 0.0
+    # The largest response body accepted, decompressed (a gzip bomb stops there).
+    max_body_bytes: int = 256 * 1024 * 1024
 
 
 def user_agent(contact: str | None) -> str:
@@ -128,8 +130,7 @@ class HttpClient:
             wait: float | None = None
             self.requests += 1
             try:
-                response = self._client.get(url, params=params)
-                response.read()
+                response = self._fetch(url, params)
             except httpx.TimeoutException:
                 last_problem = f"{url} timed out after {s.timeout:g} s"
             except httpx.TransportError as exc:
@@ -149,6 +150,24 @@ class HttpClient:
             self._log(f"{last_problem}; retry {attempt}/{s.max_attempts - 1} in {delay:.1f} s")
             self._sleep(delay)
         raise FetchError(f"{last_problem} (gave up after {s.max_attempts} attempts)")
+
+    def _fetch(self, url: str, params: dict[str, Any]) -> httpx.Response:
+        """GET, the body read as it is decompressed and refused past `max_body_bytes`."""
+        limit = self.settings.max_body_bytes
+        with self._client.stream("GET", url, params=params) as response:
+            body = bytearray()
+            for chunk in response.iter_bytes():
+                body += chunk
+                if len(body) > limit:
+                    raise FetchError(
+                        f"{url}: the response is over {limit:,} bytes (decompressed); raise "
+                        "PAPERFEED_MAX_DOCUMENT_BYTES to accept it",
+                        response.status_code,
+                    )
+        headers = [(k, v) for k, v in response.headers.multi_items()
+                   if k.lower() not in ("content-encoding", "content-length", "transfer-encoding")]
+        return httpx.Response(response.status_code, headers=headers, content=bytes(body),
+                              request=response.request)
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with jitter: uniform between half and all of

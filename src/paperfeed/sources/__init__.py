@@ -64,12 +64,14 @@ __all__ = [
 
 
 def detect_format(head: bytes, name: str) -> str:
-    """The format of an input from its first bytes (about 64 KB, already decompressed).
+    """The format of an input from its first bytes (about 64 KB, already decompressed; for JSON
+    lines, the caller passes the whole first line, however long, so it can be parsed).
 
     Content decides; the file name's extension is only a fallback (`.bib`, `.html`). Raises
     SourceError when neither tells."""
-    head = head[:SNIFF_BYTES].removeprefix(b"\xef\xbb\xbf").lstrip()
-    found = _sniff(head)
+    whole = head.removeprefix(b"\xef\xbb\xbf").lstrip()
+    head = whole[:SNIFF_BYTES]
+    found = _sniff_json_object(whole) if head.startswith(b"{") else _sniff(head)
     if found:
         return found
     for extension, fmt in _EXTENSIONS.items():

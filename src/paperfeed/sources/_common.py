@@ -14,7 +14,7 @@ import orjson
 from lxml import etree
 
 from paperfeed.records import RecordError, check_date, clean_text
-from paperfeed.sources.base import SourceError
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, SourceError, TooLarge
 
 MONTHS: dict[str, int] = {
     name: number
@@ -44,18 +44,46 @@ _BOM = b"\xef\xbb\xbf"
 GZIP_ERRORS = (EOFError, gzip.BadGzipFile, zlib.error)
 
 
-def read_all(stream: BinaryIO) -> bytes:
+_CHUNK = 1 << 20
+
+
+def read_all(stream: BinaryIO, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """The whole input (for document formats, which are small), without a UTF-8 BOM.
-    An input with nothing but whitespace, or a damaged .gz (half a document), is unusable."""
+    An input with nothing but whitespace, or a damaged .gz (half a document), is unusable; one
+    over `limits.document_bytes` is refused as soon as it is read that far (TooLarge)."""
+    limit = limits.document_bytes
+    chunks: list[bytes] = []
+    size = 0
     try:
-        data = stream.read()
+        while chunk := stream.read(min(_CHUNK, limit + 1 - size)):
+            chunks.append(chunk)
+            size += len(chunk)
+            if size > limit:
+                chunks.clear()
+                raise TooLarge(document_too_large(limit))
     except GZIP_ERRORS:
         raise SourceError("truncated or corrupt gzip data") from None
+    data = b"".join(chunks)
+    del chunks
     if data.startswith(_BOM):
         data = data[len(_BOM) :]
     if not data.strip():
         raise SourceError("empty file")
     return data
+
+
+def document_too_large(limit: int) -> str:
+    return (
+        f"a document over {limit:,} bytes (decompressed) is refused; "
+        "raise PAPERFEED_MAX_DOCUMENT_BYTES to import it"
+    )
+
+
+def record_too_large(limit: int) -> str:
+    return (
+        f"a record (line) over {limit:,} bytes is refused; "
+        "raise PAPERFEED_MAX_RECORD_BYTES to import it"
+    )
 
 
 def utc_today() -> date:

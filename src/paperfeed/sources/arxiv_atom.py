@@ -9,7 +9,7 @@ from lxml import etree
 
 from paperfeed.records import Author, Paper, RecordError, make_paper, parse_iso_date
 from paperfeed.sources._common import clean_name, parse_xml, read_all, xml_text
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "arxiv-atom"
 
@@ -22,11 +22,13 @@ NS = {"atom": ATOM, "arxiv": ARXIV, "opensearch": OPENSEARCH}
 _ERROR_ID_PREFIX = "http://arxiv.org/api/errors"
 
 
-def read_arxiv_atom(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_arxiv_atom(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper per feed entry, or Rejected("entry N", ...) for an entry that cannot be
     imported. Raises SourceError for an empty or malformed document, a document that is not an
     Atom feed, or an arXiv API error response (with the API's message)."""
-    root = parse_xml(read_all(stream))
+    root = parse_xml(read_all(stream, limits))
     if root.tag == f"{{{ATOM}}}entry":
         entries = [root]
     elif root.tag == f"{{{ATOM}}}feed":

@@ -27,7 +27,7 @@ from paperfeed.records import (
 )
 from paperfeed.sources._common import clean_name, parse_xml, person_name, read_all, xml_text
 from paperfeed.sources.arxiv_snapshot import parse_rfc2822_date, split_author_string
-from paperfeed.sources.base import Deleted, Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Deleted, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "arxiv-oai"
 
@@ -71,11 +71,13 @@ class OaiPage:
     cursor: int | None = None
 
 
-def read_arxiv_oai(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_arxiv_oai(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield the records of one saved OAI-PMH response page (Paper, Deleted or Rejected with
     `where="entry N"`). Raises SourceError (OaiError for an OAI-PMH error response) when the page
     is empty, not XML, or not an OAI-PMH record response."""
-    yield from parse_oai_page(read_all(stream)).items
+    yield from parse_oai_page(read_all(stream, limits)).items
 
 
 def parse_oai_page(data: bytes) -> OaiPage:

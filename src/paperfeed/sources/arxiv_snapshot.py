@@ -7,7 +7,7 @@ Read line by line in constant memory; this is the bulk path, so the per-line wor
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any, BinaryIO
 
@@ -27,29 +27,51 @@ from paperfeed.sources._common import (
     as_str,
     clean_name,
     month_day_year,
+    record_too_large,
     utc_today,
 )
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import (
+    DEFAULT_LIMITS,
+    Limits,
+    Rejected,
+    SourceError,
+    SourceItem,
+    TooLarge,
+)
 
 FORMAT = "arxiv-snapshot"
 
 
-def read_arxiv_snapshot(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_arxiv_snapshot(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper (or a Rejected, `where="line N"`) for every non-blank line of a snapshot.
 
     Raises SourceError when the input is empty or its first line is not a JSON object at all
     (not a snapshot). A truncated or corrupt gzip stream ends the file with one
-    `Rejected("byte N", ...)`, N being the decompressed offset where reading stopped."""
+    `Rejected("byte N", ...)`, N being the decompressed offset where reading stopped.
+
+    No line is held whole beyond `limits.record_bytes`: a longer one is rejected and skipped in
+    bounded chunks (TooLarge when it is the first line: then it is no snapshot worth reading)."""
     today = utc_today()
+    limit = limits.record_bytes
+    readline = stream.readline
     lineno = 0
     offset = 0
     started = False
-    lines = iter(stream)
     while True:
         try:
-            line = next(lines)
-        except StopIteration:
-            break
+            line = readline(limit + 1)
+            if not line:
+                break
+            if len(line) > limit and not line.endswith(b"\n"):
+                del line
+                offset += limit + 1 + _skip_line(readline)
+                lineno += 1
+                if not started:
+                    raise TooLarge(record_too_large(limit))
+                yield Rejected(f"line {lineno}", record_too_large(limit))
+                continue
         except GZIP_ERRORS:  # everything read before the damage is kept
             if not started:
                 raise SourceError("truncated or corrupt gzip data") from None
@@ -70,6 +92,16 @@ def read_arxiv_snapshot(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
         yield _read_line(line, lineno, today)
     if not started:
         raise SourceError("empty file")
+
+
+def _skip_line(readline: Callable[[int], bytes]) -> int:
+    """Read past the rest of an oversized line, a MiB at a time; the bytes skipped."""
+    skipped = 0
+    while chunk := readline(1 << 20):
+        skipped += len(chunk)
+        if chunk.endswith(b"\n"):
+            break
+    return skipped
 
 
 def _read_line(line: bytes, lineno: int, today: date) -> Paper | Rejected:

@@ -36,8 +36,28 @@ class SourceError(Exception):
     """The input as a whole cannot be read in this format."""
 
 
+class TooLarge(SourceError):
+    """The input (a document, or a snapshot's first record) is over a size limit: refused before
+    it is held in memory, so a decompression bomb costs at most the limit."""
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much of an input a source holds in memory at once (decompressed bytes). The caller
+    sets them from its configuration (`PAPERFEED_MAX_RECORD_BYTES`,
+    `PAPERFEED_MAX_DOCUMENT_BYTES`)."""
+
+    record_bytes: int = 16 * 1024 * 1024  # one line of a JSON-lines snapshot
+    document_bytes: int = 256 * 1024 * 1024  # one whole document (JSON, XML, BibTeX, a page)
+
+
+DEFAULT_LIMITS = Limits()
+
+
 SourceItem = Paper | Rejected | Deleted
 
 
 class Reader(Protocol):
-    def __call__(self, stream: BinaryIO, name: str) -> Iterator[SourceItem]: ...
+    def __call__(
+        self, stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+    ) -> Iterator[SourceItem]: ...

@@ -35,7 +35,7 @@ from paperfeed.sources._refs import (
     split_tags,
     year_number,
 )
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "bibtex"
 
@@ -44,11 +44,13 @@ _EXTRA_FIELDS = ("year", "month", "date", "keywords", "url", "volume", "number",
 _ARXIV_FIELDS = ("url", "doi", "number", "note", "journal", "howpublished", "annote")
 
 
-def read_bibtex(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_bibtex(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper per BibTeX entry, or Rejected("line N", ...) (N: the entry's first line)
     for an entry that cannot be parsed or imported. Raises SourceError when the input is empty
     or holds no BibTeX entries at all."""
-    data = read_all(stream)
+    data = read_all(stream, limits)
     try:
         text, lossy = data.decode("utf-8"), False
     except UnicodeDecodeError:  # bad bytes become lone surrogates; only their entries are rejected

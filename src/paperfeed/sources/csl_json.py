@@ -28,7 +28,7 @@ from paperfeed.sources._refs import (
     make_plain_paper,
     split_tags,
 )
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "csl-json"
 
@@ -37,10 +37,12 @@ _RICH_TEXT = re.compile(r"</?(?:i|b|sup|sub|span(?:\s[^<>]*)?)>")
 _ARXIV_FIELDS = ("URL", "DOI", "number", "note", "archive_location", "container-title", "publisher")
 
 
-def read_csl_json(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_csl_json(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper per item, or Rejected("item N", ...). Raises SourceError when the input is
     empty, not JSON, not an array of items (one item object is read as one), or has no items."""
-    document, lossy = load_json_document(read_all(stream))
+    document, lossy = load_json_document(read_all(stream, limits))
     if isinstance(document, dict) and ("title" in document or "type" in document):
         document = [document]
     if not isinstance(document, list):

@@ -16,7 +16,7 @@ from paperfeed.sources._common import (
     load_json_document,
     read_all,
 )
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 
 FORMAT = "hf-daily"
 
@@ -33,11 +33,13 @@ _EXTRA_FIELDS = {
 }
 
 
-def read_hf_daily(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_hf_daily(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield a Paper per item, or Rejected("item N", ...) for an item that is not an object,
     has no paper, or cannot be imported. Raises SourceError when the input is empty, not JSON,
     or JSON of another shape."""
-    document, lossy = load_json_document(read_all(stream))
+    document, lossy = load_json_document(read_all(stream, limits))
     for number, item in enumerate(_items(document), 1):
         yield _read_item(item, f"item {number}", lossy, FORMAT)
 

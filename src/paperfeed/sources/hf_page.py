@@ -34,7 +34,7 @@ from lxml import etree
 
 from paperfeed.records import Paper, RecordError, make_paper, parse_arxiv_id
 from paperfeed.sources._common import MONTHS, has_bad_utf8, month_day_year, read_all
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem
 from paperfeed.sources.hf_daily import is_hf_item, is_hf_paper, paper_from_hf_item
 
 FORMAT = "hf-page"
@@ -62,11 +62,13 @@ _PAPER_LINK_RE = re.compile(r"/papers/(?P<id>[^/?#\s]+)")
 _UPVOTES_RE = re.compile(r"^\d+$")
 
 
-def read_hf_page(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_hf_page(
+    stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS
+) -> Iterator[SourceItem]:
     """Yield the papers of a saved listing page (HTML or text). Rejected items carry
     `where="line N"` (text: the title's line) or `"entry N"` (HTML cards). Raises SourceError
     when the input is empty or is not a papers page."""
-    data = read_all(stream)
+    data = read_all(stream, limits)
     text = data.decode("utf-8", "surrogateescape")
     if looks_like_html(text[:4096]):
         yield from _read_html(data)

@@ -29,21 +29,21 @@ from paperfeed.sources._refs import (
     journal_ref,
     make_plain_paper,
 )
-from paperfeed.sources.base import Rejected, SourceError, SourceItem
+from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError, SourceItem, TooLarge
 
 FORMAT = "ris"
 
 _MAX_RECORD_LINES = 100_000
 
 
-def read_ris(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
+def read_ris(stream: BinaryIO, name: str, limits: Limits = DEFAULT_LIMITS) -> Iterator[SourceItem]:
     """Yield a Paper per RIS record, or Rejected("line N", ...) (N: the record's `TY` line).
     Raises SourceError when the input is empty or holds no RIS record."""
     found, blank = False, True
     record: list[str] = []
     start = 0
     stray_at: int | None = None
-    for number, line in _numbered_lines(stream):
+    for number, line in _numbered_lines(stream, limits):
         if blank and line.strip():
             blank = False
         tag = line[:2] if line[2:5] == "  -" else None
@@ -75,18 +75,23 @@ def read_ris(stream: BinaryIO, name: str) -> Iterator[SourceItem]:
         raise SourceError(f"no RIS records found{where}")
 
 
-def _numbered_lines(stream: BinaryIO) -> Iterator[tuple[int, str]]:
+def _numbered_lines(stream: BinaryIO, limits: Limits) -> Iterator[tuple[int, str]]:
     """(number, line) from 1, newline dropped; bytes that are not UTF-8 become lone surrogates
-    (see `has_bad_utf8`) so that only their record is rejected."""
+    (see `has_bad_utf8`) so that only their record is rejected. No line is read beyond
+    `limits.record_bytes` characters and no input beyond `limits.document_bytes`: TooLarge."""
     text = io.TextIOWrapper(stream, encoding="utf-8-sig", errors="surrogateescape", newline=None)
-    number = 0
+    number = size = 0
     while True:
         try:
-            line = text.readline()
+            line = text.readline(limits.record_bytes + 1)
         except GZIP_ERRORS:
             raise SourceError("truncated or corrupt gzip data") from None
         if not line:
             return
+        size += len(line)
+        if len(line) > limits.record_bytes or size > limits.document_bytes:
+            raise TooLarge(f"a RIS line or file over the limit (PAPERFEED_MAX_RECORD_BYTES "
+                           f"{limits.record_bytes:,}, PAPERFEED_MAX_DOCUMENT_BYTES {limits.document_bytes:,})")
         number += 1
         yield number, line.rstrip("\n")
 

@@ -202,3 +202,20 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Rate limits (paperfeed.ratelimit): one row per counted event (a confirmation email, a sign-up),
+# keyed by rule and address or client; old rows are deleted as keys are counted again.
+FEATURE_MIGRATIONS.append(
+    (
+        "rate limits: events",
+        """
+    CREATE TABLE rate_events (
+        id TEXT PRIMARY KEY,
+        key TEXT NOT NULL,
+        at TEXT NOT NULL
+    );
+    CREATE INDEX rate_events_key ON rate_events(key, at)
+        """,
+    )
+)

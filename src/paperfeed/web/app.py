@@ -15,6 +15,7 @@ from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed.accounts import TooManyAttempts
 from paperfeed.config import Config
@@ -22,7 +23,8 @@ from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
 from paperfeed.web import api, auth, pages, subscribe, syndication
-from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
+from paperfeed.web.bodies import BodyLimit
+from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
 # More features add their router here (e.g. `subscribe.router`). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
@@ -155,8 +157,22 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
     for router in ROUTERS:
         app.include_router(router)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
-    app.add_middleware(SecurityHeaders)
+    app.add_middleware(
+        BodyLimit,
+        form_bytes=lib.config.max_form_bytes,
+        upload_bytes=lib.config.max_upload_bytes,
+        is_admin=lambda token: bool((s := lib.accounts.session(token)) and s.user.is_admin),
+        session_cookie=SESSION_COOKIE,
+    )
+    app.add_middleware(SecurityHeaders)  # on every answer, the 413s of BodyLimit too
+    if lib.config.trusted_proxies:  # outermost: the real client and scheme, for everything after
+        app.add_middleware(ProxyHeadersMiddleware, trusted_hosts=list(lib.config.trusted_proxies))
     return app
+
+
+# What `paperfeed serve` passes to uvicorn: its own X-Forwarded-For handling is off (it would
+# trust any local peer); the app's ProxyHeadersMiddleware trusts PAPERFEED_TRUSTED_PROXIES only.
+UVICORN_OPTIONS: dict[str, Any] = {"proxy_headers": False}
 
 
 def _plain(errors: Any) -> Any:

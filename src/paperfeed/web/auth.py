@@ -11,16 +11,17 @@ from typing import Any
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
 from paperfeed.errors import InvalidInput
+from paperfeed.ratelimit import SIGNUPS_PER_CLIENT, RateLimited, RateLimiter
 from paperfeed.web.common import SESSION_COOKIE, check_csrf, is_https, library, render, session
 
 router = APIRouter(include_in_schema=False)
 
 MAX_FORM_FIELD = 4096
-MAX_UPLOAD_BYTES = 512 * 1024 * 1024
 MAX_UPLOAD_FILES = 20
 
 
@@ -70,15 +71,22 @@ async def signup(request: Request) -> Response:
     check_csrf(request, form.get("csrf"))
     lib = library(request)
     email, password = form.get("email", ""), form.get("password", "")
+    client = request.client.host if request.client else ""
     try:
-        user = lib.accounts.signup(email, password)
+        RateLimiter(lib.store.db).check(SIGNUPS_PER_CLIENT, client)
+        # argon2 takes ~100 ms of CPU: in a worker thread, never on the event loop
+        user = await run_in_threadpool(lib.accounts.signup_if_new, email, password)
     except InvalidInput as exc:
         return render(
             request, "login.html",
             {"signup": True, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
-            status_code=400,
+            status_code=429 if isinstance(exc, RateLimited) else 400,
         )
+    # The same answer whether or not the address already had an account (which is left as it
+    # was): only a new account is signed in.
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    if user is None:
+        return response
     return _with_session(response, request, lib.accounts.open_session(user))
 
 
@@ -95,7 +103,7 @@ async def login(request: Request) -> Response:
     email = form.get("email", "")
     client = request.client.host if request.client else ""
     try:
-        new = lib.accounts.login(email, form.get("password", ""), client=client)
+        new = await run_in_threadpool(lib.accounts.login, email, form.get("password", ""), client=client)
     except InvalidInput as exc:
         status = 429 if isinstance(exc, TooManyAttempts) else 400
         return render(
@@ -138,12 +146,14 @@ def account(request: Request) -> Response:
     return _account_page(request, current)
 
 
-def _account_page(request: Request, current: Session, **extra: Any) -> HTMLResponse:
+def _account_page(
+    request: Request, current: Session, status_code: int = 200, **extra: Any
+) -> HTMLResponse:
     lib = library(request)
     ids = [v["paper_id"] for v in lib.accounts.export(current.user)["upvotes"]]
     papers = lib.store.get_many(ids[-200:])
     upvoted = [papers[i] for i in reversed(ids) if i in papers]
-    return render(request, "account.html", {"upvoted": upvoted, **extra})
+    return render(request, "account.html", {"upvoted": upvoted, **extra}, status_code=status_code)
 
 
 @router.get("/account/export.json")
@@ -182,15 +192,18 @@ async def admin_import(request: Request) -> Response:
                 await upload.seek(0)
                 shutil.copyfileobj(upload.file, out)
             total += path.stat().st_size
-            if total > MAX_UPLOAD_BYTES:
-                raise InvalidInput(f"uploads are limited to {MAX_UPLOAD_BYTES // 2**20} MB in all")
+            if total > lib.config.max_upload_bytes:  # the body limit already holds it: belt and braces
+                raise InvalidInput(f"uploads are limited to {lib.config.max_upload_bytes:,} bytes in all")
             paths.append(path)
-        from starlette.concurrency import run_in_threadpool
-
         report = await run_in_threadpool(lib.import_files, paths)
     request.app.state.stats.clear()
     summary = ", ".join(f"{k.replace('_', ' ')}: {v}" for k, v in report.summary().items())
-    return _account_page(request, current, report=summary)
+    # Files that could not be imported at all: their messages (without the server's temporary
+    # path), and a 4xx answer: 413 when one was over a size limit (a decompression bomb).
+    errors = [(f.error or "").replace(tmp + "/", "") for f in report.failed]
+    status = 413 if any(f.too_large for f in report.failed) else 400 if errors else 200
+    text = "\n".join([summary, *errors])
+    return _account_page(request, current, status_code=status, report=text)
 
 
 def _upload_dir(request: Request) -> str:

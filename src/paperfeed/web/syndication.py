@@ -1,8 +1,14 @@
 """RSS 2.0 and Atom feeds of the daily list, trending, and any search (built with feedgen on
-lxml, so every piece of paper text is escaped by the XML serializer)."""
+lxml, so every piece of paper text is escaped by the XML serializer).
+
+RSS titles and descriptions are HTML by convention: readers (feedparser, newsboat, ...) decode
+their text once as HTML. So in RSS they carry the text HTML-escaped first, and the serializer
+escapes that again for XML; `<img onerror=...>` in a title reaches a reader as text. Atom says
+what its text is (`type="text"`), so it carries the text escaped once."""
 
 from __future__ import annotations
 
+import html
 import re
 from datetime import UTC, datetime, time
 from typing import Annotated, Literal
@@ -30,16 +36,22 @@ def _x(text: object) -> str:
     return _NOT_XML.sub("", str(text or ""))
 
 
+def _html(text: object) -> str:
+    """Text as RSS carries it in title and description: HTML-escaped (then XML-escaped)."""
+    return html.escape(_x(text), quote=False)
+
+
 def _feed(request: Request, fmt: str, title: str, subtitle: str, papers: list[Paper]) -> Response:
     if fmt not in MEDIA:
         raise InvalidInput("feeds end in .atom or .rss")
+    text = _html if fmt == "rss" else _x
     base = str(request.base_url).rstrip("/")
     self_url = base + request.url.path + (f"?{request.url.query}" if request.url.query else "")
     fg = FeedGenerator()
     fg.id(_x(self_url))
-    fg.title(_x(title))
-    fg.subtitle(_x(subtitle))
-    fg.description(_x(subtitle))
+    fg.title(text(title))
+    fg.subtitle(text(subtitle))
+    fg.description(text(subtitle))
     fg.link(href=_x(self_url), rel="self")
     fg.link(href=base + "/", rel="alternate")
     fg.language("en")
@@ -50,12 +62,12 @@ def _feed(request: Request, fmt: str, title: str, subtitle: str, papers: list[Pa
         url = f"{base}/papers/{quote(paper.id, safe='/')}"
         entry = fg.add_entry(order="append")
         entry.id(_x(url))
-        entry.title(_x(paper.title))
+        entry.title(text(paper.title))
         entry.link(href=_x(url))
-        summary = _x(paper.abstract)
+        summary = text(paper.abstract)
         entry.summary(summary if summary else None)
         if fmt == "rss":
-            entry.description(summary or _x(paper.title))
+            entry.description(summary or text(paper.title))
             entry.guid(_x(url), permalink=True)
         for name in paper.author_names[:20]:
             entry.author({"name": _x(name) or "unknown"})

@@ -1,0 +1,184 @@
+"""Accounts under hostile use: who becomes admin, what sign-up and login reveal about which
+addresses have accounts, and password hashing kept off the event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import webdata
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+import paperfeed
+from paperfeed import accounts
+from paperfeed.cli import app as cli_app
+from paperfeed.library import Library
+from paperfeed.web.app import create_app
+
+
+@pytest.fixture
+def web_lib(lib: Library, tmp_path: Path) -> Library:
+    return webdata.build(lib, tmp_path / "data")
+
+
+@pytest.fixture
+def client(web_lib: Library) -> Iterator[TestClient]:
+    with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
+        yield c
+
+
+def csrf_of(page: str) -> str:
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match
+    return match.group(1)
+
+
+def _signup(client: TestClient, email: str, password: str) -> httpx.Response:
+    token = csrf_of(client.get("/signup").text)
+    return client.post("/signup", data={"csrf": token, "email": email, "password": password})
+
+
+# -- the first admin -------------------------------------------------------------------------
+
+
+def test_the_first_web_sign_up_is_not_an_admin(client: TestClient, web_lib: Library) -> None:
+    assert _signup(client, "stranger@example.org", "correct horse").status_code == 303
+    assert not web_lib.accounts.user("stranger@example.org").is_admin
+    token = csrf_of(client.get("/account").text)
+    r = client.post("/admin/import", data={"csrf": token},
+                    files={"files": ("x.json", b"[]", "application/json")})
+    assert r.status_code == 403
+
+
+def test_the_first_admin_is_made_on_the_command_line(home: Path) -> None:
+    runner = CliRunner()
+    r = runner.invoke(cli_app, ["--home", str(home), "users", "add", "ada@example.org", "--admin",
+                                "--password-stdin"], input="correct horse\n")
+    assert r.exit_code == 0, r.output
+    r = runner.invoke(cli_app, ["--home", str(home), "users", "add", "bob@example.org",
+                                "--password-stdin"], input="battery staple\n")
+    assert r.exit_code == 0 and "admin" not in r.stdout
+    with paperfeed.open(home) as lib:
+        assert lib.accounts.user("ada@example.org").is_admin
+        assert not lib.accounts.user("bob@example.org").is_admin
+        assert lib.accounts.has_admin()
+
+
+def test_a_library_without_an_admin_says_how_to_make_one(lib: Library) -> None:
+    assert not lib.accounts.has_admin()
+    lib.accounts.signup("ada@example.org", "correct horse")
+    assert not lib.accounts.has_admin()
+    lib.accounts.set_admin("ada@example.org")
+    assert lib.accounts.has_admin()
+
+
+# -- account enumeration ---------------------------------------------------------------------
+
+
+class CountingHasher(accounts.PasswordHasher):
+    """The real argon2 hasher, counting its calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hashes = 0
+        self.verifies = 0
+
+    def hash(self, password, *, salt=None):  # type: ignore[override]
+        self.hashes += 1
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash, password):  # type: ignore[override]
+        self.verifies += 1
+        return super().verify(hash, password)
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
+    hasher = CountingHasher()
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    return hasher
+
+
+def test_sign_up_answers_the_same_for_a_known_and_a_new_address(
+    client: TestClient, web_lib: Library, counting: CountingHasher
+) -> None:
+    web_lib.accounts.signup("known@example.org", "the owner's pw")
+    client.cookies.clear()
+    before = counting.hashes
+    known = _signup(client, "known@example.org", "another password")
+    assert counting.hashes == before + 1  # the same argon2 work as a new account
+    client.cookies.clear()
+    new = _signup(client, "new@example.org", "another password")
+    assert counting.hashes == before + 2
+    assert known.status_code == new.status_code == 303
+    assert known.text == new.text
+    assert known.headers["location"] == new.headers["location"]
+    assert "exists" not in known.text
+    # The known account was not taken over: its own password still logs in, the other does not.
+    assert web_lib.accounts.login("known@example.org", "the owner's pw")
+    with pytest.raises(accounts.InvalidInput):
+        web_lib.accounts.login("known@example.org", "another password")
+
+
+def test_a_wrong_password_does_the_same_work_for_unknown_accounts(
+    lib: Library, counting: CountingHasher
+) -> None:
+    lib.accounts.signup("known@example.org", "the owner's pw")
+    errors = []
+    for email in ("known@example.org", "nobody@example.org"):
+        before = counting.verifies
+        with pytest.raises(accounts.InvalidInput) as exc:
+            lib.accounts.login(email, "wrong password")
+        assert counting.verifies == before + 1, email
+        errors.append(str(exc.value))
+    assert errors[0] == errors[1]
+
+
+# -- hashing off the event loop ---------------------------------------------------------------
+
+
+class BlockingHasher(accounts.PasswordHasher):
+    """Hashing that waits until another request has been answered (or gives up after a while
+    and records that it had to: the sign-off that hashing blocked the loop)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.other_done = threading.Event()
+        self.hashing = threading.Event()
+        self.saw_other_first: bool | None = None
+
+    def hash(self, password, *, salt=None):  # type: ignore[override]
+        self.hashing.set()
+        self.saw_other_first = self.other_done.wait(timeout=10)
+        return super().hash(password, salt=salt)
+
+
+def test_password_hashing_leaves_the_event_loop_free(web_lib: Library, monkeypatch: pytest.MonkeyPatch) -> None:
+    hasher = BlockingHasher()
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    app = create_app(library=web_lib)
+
+    async def scenario() -> None:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            token = csrf_of((await c.get("/signup")).text)
+            signup = asyncio.create_task(
+                c.post("/signup", data={"csrf": token, "email": "ada@example.org",
+                                        "password": "correct horse"})
+            )
+            while not hasher.hashing.is_set():
+                await asyncio.sleep(0.01)
+                assert not signup.done(), (await signup).text
+            other = await c.get("/about")
+            assert other.status_code == 200
+            hasher.other_done.set()
+            assert (await signup).status_code == 303
+
+    asyncio.run(scenario())
+    assert hasher.saw_other_first is True

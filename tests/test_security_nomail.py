@@ -1,0 +1,44 @@
+"""The subscribe page on an instance without mail: visitors learn that digests are not available
+here, with no form to fill and no operator details; an admin sees what to configure."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+
+import pytest
+from fastapi.testclient import TestClient
+
+from paperfeed.library import Library
+from paperfeed.web.app import create_app
+
+
+@pytest.fixture
+def client(lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient]:
+    monkeypatch.delenv("PAPERFEED_SMTP_URL", raising=False)
+    assert not lib.config.smtp_url
+    with TestClient(create_app(library=lib), follow_redirects=False) as c:
+        yield c
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def test_visitors_are_told_digests_are_not_available(client: TestClient) -> None:
+    page = client.get("/subscribe").text
+    assert "not available on this instance" in page
+    assert "PAPERFEED_SMTP_URL" not in page and "SMTP" not in page
+    assert 'action="/subscribe"' not in page
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/subscribe", data={"csrf": token, "email": "ada@example.org"})
+    assert "not available on this instance" in r.text and "SMTP" not in r.text
+
+
+def test_an_admin_sees_what_to_configure(client: TestClient, lib: Library) -> None:
+    lib.accounts.signup("admin@example.org", "correct horse", admin=True)
+    token = csrf_of(client.get("/login").text)
+    r = client.post("/login", data={"csrf": token, "email": "admin@example.org", "password": "correct horse"})
+    assert r.status_code == 303
+    page = client.get("/subscribe").text
+    assert "not available on this instance" in page and "PAPERFEED_SMTP_URL" in page

@@ -1,0 +1,88 @@
+"""Rate limits on what a stranger can make the server do: confirmation emails per address and per
+client, sign-ups per client. Counted in the database (all workers share them); mails counted as
+the real SMTP sink receives them."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from digestdata import mail_env
+from fastapi.testclient import TestClient
+from smtp_sink import SmtpSink
+
+import paperfeed
+from paperfeed import ratelimit
+from paperfeed.library import Library
+from paperfeed.web.app import create_app
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture
+def web(home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Library]]:
+    mail_env(monkeypatch, smtp.url)
+    with paperfeed.open(home) as lib, TestClient(
+        create_app(library=lib), base_url="https://testserver", follow_redirects=False
+    ) as c:
+        yield c, lib
+
+
+def csrf_of(page: str) -> str:
+    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+
+
+def post_subscribe(client: TestClient, email: str) -> int:
+    token = csrf_of(client.get("/subscribe").text)
+    return client.post("/subscribe", data={"csrf": token, "email": email, "trending": "on"}).status_code
+
+
+def test_one_address_gets_a_few_confirmation_emails_however_often_it_is_posted(
+    web: tuple[TestClient, Library], smtp: SmtpSink
+) -> None:
+    client, lib = web
+    statuses = [post_subscribe(client, "ada@example.org") for _ in range(15)]
+    assert statuses == [200] * 15  # the same answer every time: nothing to learn about the address
+    assert smtp.recorder.count() == ratelimit.CONFIRM_MAILS_PER_ADDRESS.limit
+    assert len(smtp.recorder.to("ada@example.org")) == ratelimit.CONFIRM_MAILS_PER_ADDRESS.limit
+
+
+def test_one_client_cannot_send_confirmations_to_many_addresses(
+    web: tuple[TestClient, Library], smtp: SmtpSink
+) -> None:
+    client, lib = web
+    limit = ratelimit.CONFIRM_MAILS_PER_CLIENT.limit
+    statuses = [post_subscribe(client, f"victim{i}@example.org") for i in range(limit + 5)]
+    assert statuses[:limit] == [200] * limit
+    assert statuses[limit:] == [429] * 5
+    assert smtp.recorder.count() == limit
+
+
+def test_one_client_cannot_make_accounts_in_a_loop(web: tuple[TestClient, Library]) -> None:
+    client, lib = web
+    limit = ratelimit.SIGNUPS_PER_CLIENT.limit
+    statuses = []
+    for i in range(limit + 3):
+        client.cookies.clear()
+        token = csrf_of(client.get("/signup").text)
+        r = client.post("/signup", data={"csrf": token, "email": f"bot{i}@example.org",
+                                         "password": "long enough pw"})
+        statuses.append(r.status_code)
+    assert statuses == [303] * limit + [429] * 3
+    assert len(lib.accounts.users()) == limit
+
+
+def test_the_limits_are_shared_through_the_database(home: Path) -> None:
+    rule = ratelimit.Rule("test", 2, ratelimit.timedelta(hours=1), "slow down")
+    with paperfeed.open(home) as one, paperfeed.open(home) as two:
+        assert ratelimit.RateLimiter(one.store.db).allow(rule, "k")
+        assert ratelimit.RateLimiter(two.store.db).allow(rule, "k")
+        assert not ratelimit.RateLimiter(one.store.db).allow(rule, "k")
+        assert ratelimit.RateLimiter(two.store.db).allow(rule, "other")
