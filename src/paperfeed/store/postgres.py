@@ -526,6 +526,14 @@ class PostgresStore(Store):
         )
         return [row_to_paper(r) for r in rows]
 
+    def papers_undated(self, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        rows = self._fetchall(
+            f"{_SELECT} WHERE day IS NULL "
+            'ORDER BY coalesce(upvotes, 0) DESC, id COLLATE "C" LIMIT %s OFFSET %s',
+            (limit, offset),
+        )
+        return [row_to_paper(r) for r in rows]
+
     def papers_matching(self, filters: Filters, *, limit: int = 50, offset: int = 0) -> list[Paper]:
         where, params = pg_filter_sql(filters)
         rows = self._fetchall(

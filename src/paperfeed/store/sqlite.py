@@ -725,6 +725,13 @@ class SQLiteStore(Store):
         ).fetchall()
         return [row_to_paper(r) for r in rows]
 
+    def papers_undated(self, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        rows = self.conn.execute(
+            f"{_SELECT} WHERE day IS NULL ORDER BY coalesce(upvotes, 0) DESC, id LIMIT ? OFFSET ?",
+            (limit, offset),
+        ).fetchall()
+        return [row_to_paper(r) for r in rows]
+
     def papers_added_between(
         self, after: str, until: str, *, limit: int = 10_000
     ) -> list[tuple[Paper, str]]:
