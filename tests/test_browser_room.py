@@ -96,9 +96,12 @@ def vote_of(page: Page, paper_id: str) -> Any:
     return page.locator(f"form[action='/papers/{paper_id}/upvote'] button")
 
 
-def shot(page: Page, name: str) -> None:
+def shot(page: Page, name: str, *, first_screen: bool = False) -> None:
+    """The whole page; with `first_screen`, also what the first screen shows (`NAME-top`)."""
     ROOM_SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ROOM_SHOTS / f"{name}.png"), full_page=True)
+    if first_screen:
+        page.screenshot(path=str(ROOM_SHOTS / f"{name}-top.png"))
 
 
 # -- upvotes -----------------------------------------------------------------------------------
@@ -301,10 +304,10 @@ def test_screenshots_of_the_main_pages(browser: Browser, base_url: str, demo_url
             expect(page.locator("#related article").first).to_be_visible()
         page.evaluate("document.fonts.ready")
         assert background(page) == (DARK_BG if scheme == "dark" else LIGHT_BG)
-        shot(page, f"{name}-{width}-{scheme}")
+        shot(page, f"{name}-{width}-{scheme}", first_screen=name in ("home", "paper"))
     tab.close()
     demo = Tab(browser, demo_url, viewport=viewport, color_scheme=scheme)
     demo.page.goto("/")
     expect(demo.page.locator("#undated")).to_be_visible()
-    shot(demo.page, f"demo-home-{width}-{scheme}")
+    shot(demo.page, f"demo-home-{width}-{scheme}", first_screen=True)
     demo.close()

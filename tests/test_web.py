@@ -86,7 +86,7 @@ def test_each_listed_paper_shows_authors_organization_date_votes_and_abstract(cl
     page = client.get("/daily?date=2025-02-04").text
     card = page[page.index("/papers/2502.00004") - 600 :][:2500]
     expected_bits = ("Alan Turing", "Barbara Liskov", "Example Lab", "2025-02-04",
-                     'class="count">50</span>', "Speculative decoding speeds up")
+                     'class="count">50</span>', "A small draft model proposes")  # AI summary over abstract
     for expected in expected_bits:
         assert expected in card
 

@@ -126,8 +126,9 @@ def _home_sections(
             sections.append({
                 "id": "undated",
                 "heading": "Undated papers",
-                "note": "These came without a date (a saved Hugging Face page, for example, shows "
-                "only a month and day, or no date at all), so they are on no day's list.",
+                "note": "These came without a date, so they are on no day's list: a saved Hugging "
+                "Face page shows some papers' dates and not others (the bundled demo sample is "
+                "two such pages).",
                 "href": "/undated" if len(undated) > PAGE_SIZE else None,
                 "papers": [(x, float(x.upvotes or 0)) for x in undated[:PAGE_SIZE]],
             })
