@@ -26,6 +26,10 @@ DESKTOP = {"width": 1280, "height": 800}
 PHONE = {"width": 390, "height": 844}
 DARK_BG = "rgb(15, 18, 21)"
 LIGHT_BG = "rgb(255, 255, 255)"
+# Where the page is: scroll position, URL, documents loaded in this tab, and a marker a reload
+# would wipe out.
+STATE = """({y: window.scrollY, url: location.href, same: window.__samePage === true,
+             n: performance.getEntriesByType('navigation').length})"""
 
 
 @pytest.fixture(scope="module")
@@ -68,7 +72,9 @@ class Tab:
         self.errors: list[str] = []
         self.navigations: list[str] = []
         self.page.on("console", lambda m: self.errors.append(m.text) if m.type == "error" else None)
-        self.page.on("framenavigated", lambda f: self.navigations.append(f.url) if f.parent_frame is None else None)
+        self.page.on(
+            "framenavigated", lambda f: self.navigations.append(f.url) if f.parent_frame is None else None
+        )
 
     def close(self, allowed: str | None = None) -> None:
         """Close; fail on console errors (except ones containing `allowed`)."""
@@ -115,16 +121,17 @@ def test_an_upvote_happens_in_place_keeping_the_scroll_position(browser: Browser
     button = vote_of(page, "2502.00007")  # the last card: the page must scroll to reach it
     button.scroll_into_view_if_needed()
     page.evaluate("window.scrollBy(0, 40)")
-    before = page.evaluate("({y: window.scrollY, url: location.href, n: performance.getEntriesByType('navigation').length})")
+    before = page.evaluate(STATE)
     assert before["y"] > 100
-    page.evaluate("window.__samePage = true")
+    assert before["same"] is False
+    page.evaluate("window.__samePage = true")  # gone if the page were loaded again
     navigations = len(tab.navigations)
     expect(button.locator("[data-count]")).to_have_text("3")
     expect(button).to_have_attribute("aria-pressed", "false")
     button.click()
     expect(button.locator("[data-count]")).to_have_text("4")
     expect(button).to_have_attribute("aria-pressed", "true")
-    after = page.evaluate("({y: window.scrollY, url: location.href, n: performance.getEntriesByType('navigation').length, same: window.__samePage === true})")
+    after = page.evaluate(STATE)
     assert after == {**before, "same": True}
     assert len(tab.navigations) == navigations
     button.click()  # and back
@@ -144,7 +151,9 @@ def test_a_signed_out_click_goes_to_log_in_and_back_with_the_vote_cast(browser: 
     page.goto("/daily?date=2025-02-06")
     expect(vote_of(page, "2502.00006").locator("[data-count]")).to_have_text("8")
     vote_of(page, "2502.00006").click()
-    expect(page).to_have_url(f"{page.url.split('/daily')[0]}/login?next=%2Fdaily%3Fdate%3D2025-02-06%23paper-2502.00006")
+    expect(page).to_have_url(
+        f"{page.url.split('/daily')[0]}/login?next=%2Fdaily%3Fdate%3D2025-02-06%23paper-2502.00006"
+    )
     expect(page.locator("#pending")).to_contain_text("your upvote of “Retrieval Augmented Generation at Scale”")
     page.fill("input[name=email]", "reader@example.org")
     page.fill("input[name=password]", PASSWORD)
@@ -185,7 +194,9 @@ def test_dark_mode_follows_the_system_setting(browser: Browser, base_url: str) -
         tab = Tab(browser, base_url, color_scheme=scheme)
         tab.page.goto("/")
         assert background(tab.page) == colour
-        expect(tab.page.locator("#theme-toggle")).to_have_attribute("aria-pressed", "true" if scheme == "dark" else "false")
+        expect(tab.page.locator("#theme-toggle")).to_have_attribute(
+            "aria-pressed", "true" if scheme == "dark" else "false"
+        )
         tab.close()
 
 
@@ -221,8 +232,9 @@ def test_the_toggle_switches_theme_is_remembered_and_never_flashes(browser: Brow
 
 
 @pytest.mark.parametrize("signed_in", [False, True])
-def test_on_a_phone_the_first_title_is_within_420_px(browser: Browser, base_url: str, demo_url: str,
-                                                      signed_in: bool) -> None:
+def test_on_a_phone_the_first_title_is_within_420_px(
+    browser: Browser, base_url: str, demo_url: str, signed_in: bool
+) -> None:
     for url in (base_url, demo_url):
         tab = Tab(browser, url, viewport=PHONE, is_mobile=True, has_touch=True)
         page = tab.page
@@ -293,8 +305,9 @@ PAGES = [
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize(("width", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
-def test_screenshots_of_the_main_pages(browser: Browser, base_url: str, demo_url: str,
-                                       scheme: str, width: str, viewport: dict[str, int]) -> None:
+def test_screenshots_of_the_main_pages(
+    browser: Browser, base_url: str, demo_url: str, scheme: str, width: str, viewport: dict[str, int]
+) -> None:
     tab = Tab(browser, base_url, viewport=viewport, color_scheme=scheme)
     page = tab.page
     for name, path in PAGES:

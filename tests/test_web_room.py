@@ -41,8 +41,9 @@ def csrf_of(page: str) -> str:
 
 def sign_up(client: TestClient, email: str = "ada@example.org", next_path: str = "/") -> str:
     form = client.get("/signup").text
-    r = client.post("/signup", data={"csrf": csrf_of(form), "email": email,
-                                     "password": "correct horse", "next": next_path})
+    r = client.post(
+        "/signup", data={"csrf": csrf_of(form), "email": email, "password": "correct horse", "next": next_path}
+    )
     assert r.status_code == 303, r.text
     return r.headers["location"]
 
@@ -65,7 +66,9 @@ def test_an_upvote_asked_for_as_json_answers_json_and_the_plain_form_a_redirect(
     assert r.status_code == 303 and r.headers["location"] == "/daily?date=2025-02-06#paper-2502.00007"
     page = client.get("/daily?date=2025-02-06").text
     assert 'id="paper-2502.00007"' in page  # the fragment names the card
-    assert re.search(r'/papers/2502\.00007/upvote" class="vote" data-inplace>.*?aria-pressed="true"', page, re.S)
+    assert re.search(
+        r'/papers/2502\.00007/upvote" class="vote" data-inplace>.*?aria-pressed="true"', page, re.S
+    )
 
 
 def test_json_answers_still_need_the_csrf_token_and_an_existing_paper(client: TestClient) -> None:
@@ -81,8 +84,11 @@ def test_a_signed_out_vote_is_cast_after_log_in_and_comes_back_to_the_card(clien
     sign_up(client)  # an account to log in to later
     client.post("/logout", data={"csrf": csrf_of(client.get("/").text)})
     page = client.get("/daily?date=2025-02-06").text
-    r = client.post("/papers/2502.00007/upvote", data={"csrf": csrf_of(page), "next": "/daily?date=2025-02-06"},
-                    headers=JSON)
+    r = client.post(
+        "/papers/2502.00007/upvote",
+        data={"csrf": csrf_of(page), "next": "/daily?date=2025-02-06"},
+        headers=JSON,
+    )
     assert r.status_code == 401
     login = r.json()["login"]
     assert login == "/login?next=%2Fdaily%3Fdate%3D2025-02-06%23paper-2502.00007"
@@ -90,8 +96,15 @@ def test_a_signed_out_vote_is_cast_after_log_in_and_comes_back_to_the_card(clien
     assert "your upvote of “Graph Neural Networks for Molecules” will be counted" in form
     assert 'name="next" value="/daily?date=2025-02-06#paper-2502.00007"' in form
     assert upvotes(client, "2502.00007") == 3  # nothing yet
-    r = client.post("/login", data={"csrf": csrf_of(form), "email": "ada@example.org",
-                                    "password": "correct horse", "next": "/daily?date=2025-02-06#paper-2502.00007"})
+    r = client.post(
+        "/login",
+        data={
+            "csrf": csrf_of(form),
+            "email": "ada@example.org",
+            "password": "correct horse",
+            "next": "/daily?date=2025-02-06#paper-2502.00007",
+        },
+    )
     assert r.status_code == 303 and r.headers["location"] == "/daily?date=2025-02-06#paper-2502.00007"
     assert upvotes(client, "2502.00007") == 4
     assert "pf_pending" not in client.cookies  # done once
@@ -144,7 +157,10 @@ def test_log_in_links_keep_the_page_and_never_leave_the_site(client: TestClient)
     assert r.headers["location"] == "/login?next=%2F%23paper-2502.00001"
     form = client.get("/login?next=//evil.example/").text
     assert 'name="next" value="/"' in form
-    assert 'href="/signup?next=/daily%3Fdate%3D2025-02-03"' in client.get("/login?next=/daily?date=2025-02-03").text
+    assert (
+        'href="/signup?next=/daily%3Fdate%3D2025-02-03"'
+        in client.get("/login?next=/daily?date=2025-02-03").text
+    )
 
 
 # -- what cards and paper pages show ------------------------------------------------------------
@@ -152,14 +168,16 @@ def test_log_in_links_keep_the_page_and_never_leave_the_site(client: TestClient)
 
 def test_cards_show_thumbnail_ai_summary_keywords_comments_code_and_links(client: TestClient) -> None:
     page = client.get("/daily?date=2025-02-04").text
-    card = page[page.index('id="paper-2502.00004"'):page.index('id="paper-2502.00005"')]
+    card = page[page.index('id="paper-2502.00004"') : page.index('id="paper-2502.00005"')]
     assert f'<img class="thumb" src="{webdata.THUMBNAIL}" width="160" height="90"' in card
     assert 'loading="lazy"' in card and 'referrerpolicy="no-referrer"' in card and 'alt="Thumbnail of' in card
     assert "AI summary (Hugging Face)</span> A small draft model proposes" in card
     assert "AI keywords (Hugging Face)" in card and '<span class="chip">draft model</span>' in card
     assert ">2 comments<" in card
     assert 'href="https://github.com/example/specdec"' in card and "★ 321" in card
-    assert 'href="https://arxiv.org/abs/2502.00004"' in card and 'href="https://arxiv.org/pdf/2502.00004"' in card
+    assert (
+        'href="https://arxiv.org/abs/2502.00004"' in card and 'href="https://arxiv.org/pdf/2502.00004"' in card
+    )
     assert "Example Lab" in card and '<time datetime="2025-02-04">4 Feb 2025</time>' in card
 
 
@@ -172,11 +190,16 @@ def test_untrusted_extras_stay_text_and_bad_urls_are_dropped(client: TestClient)
     assert 'href="https://example.org/p"' in page  # its project page is fine
 
 
-def test_the_paper_page_lists_authors_inline_with_affiliations_doi_journal_and_comment(client: TestClient) -> None:
+def test_the_paper_page_lists_authors_inline_with_affiliations_doi_journal_and_comment(
+    client: TestClient,
+) -> None:
     page = client.get("/papers/2501.09999").text
-    authors = page[page.index('id="authors"'):].split("</p>")[0]
-    assert '<a href="/authors/Barbara%20Liskov">Barbara Liskov</a> <span class="affiliation">(MIT)</span>' in authors
-    facts = page[page.index('id="facts"'):].split("</dl>")[0]
+    authors = page[page.index('id="authors"') :].split("</p>")[0]
+    assert (
+        '<a href="/authors/Barbara%20Liskov">Barbara Liskov</a> <span class="affiliation">(MIT)</span>'
+        in authors
+    )
+    facts = page[page.index('id="facts"') :].split("</dl>")[0]
     assert "<dt>DOI</dt>" in facts and "10.1234/example.5678" in facts
     assert "<dd>Journal of Decoding 12 (2025) 1-20</dd>" in facts
     assert "<dt>arXiv comment</dt><dd>20 pages, 4 figures</dd>" in facts
@@ -216,14 +239,21 @@ def test_a_week_links_to_the_nearest_weeks_with_papers_not_into_empty_ones(clien
 
 
 def test_a_monday_is_followed_by_the_week_before(tmp_path: Path, any_lib: Library) -> None:
-    items = [webdata._item(f"2503.0000{i}", day, f"Paper {i}", "Text.", i, ["A B"])
-             for i, day in enumerate(["2025-03-03", "2025-02-27", "2025-02-25"], 1)]
+    items = [
+        webdata._item(f"2503.0000{i}", day, f"Paper {i}", "Text.", i, ["A B"])
+        for i, day in enumerate(["2025-03-03", "2025-02-27", "2025-02-25"], 1)
+    ]
     (tmp_path / "d.json").write_text(__import__("json").dumps(items))
     any_lib.import_files([tmp_path / "d.json"])
     with TestClient(create_app(library=any_lib)) as c:
         page = c.get("/").text
     assert "Papers of Mon 3 Mar 2025" in page and "The week before, 24 Feb – 2 Mar 2025" in page
-    assert page.index("Thu 27 Feb 2025") < page.index("Paper 2") < page.index("Tue 25 Feb 2025") < page.index("Paper 3")
+    assert (
+        page.index("Thu 27 Feb 2025")
+        < page.index("Paper 2")
+        < page.index("Tue 25 Feb 2025")
+        < page.index("Paper 3")
+    )
 
 
 def test_the_demo_sample_front_page_is_honest_about_undated_papers(any_lib: Library) -> None:
@@ -235,7 +265,7 @@ def test_the_demo_sample_front_page_is_honest_about_undated_papers(any_lib: Libr
         assert latest is not None and f"Papers of {feeds.day_title(latest)}" in page
         assert '<section class="more-papers" id="undated">' in page
         assert "came without a date" in page
-        undated = page[page.index('id="undated"'):]
+        undated = page[page.index('id="undated"') :]
         assert len(re.findall(r'<article class="paper"', undated)) == 45 and cards >= 46
         assert "<time" not in undated  # no invented dates
         listing = c.get("/undated").text
@@ -244,7 +274,9 @@ def test_the_demo_sample_front_page_is_honest_about_undated_papers(any_lib: Libr
 
 
 def test_a_full_day_needs_no_filling(tmp_path: Path, any_lib: Library) -> None:
-    items = [webdata._item(f"2504.000{i:02d}", "2025-04-02", f"Paper {i}", "Text.", i, ["A B"]) for i in range(12)]
+    items = [
+        webdata._item(f"2504.000{i:02d}", "2025-04-02", f"Paper {i}", "Text.", i, ["A B"]) for i in range(12)
+    ]
     items.append(webdata._item("2504.00100", "2025-04-01", "Yesterday's paper", "Text.", 99, ["A B"]))
     (tmp_path / "d.json").write_text(__import__("json").dumps(items))
     any_lib.import_files([tmp_path / "d.json"])

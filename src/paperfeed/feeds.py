@@ -75,11 +75,12 @@ def day_title(day: date) -> str:
 
 def range_title(start: date, end: date) -> str:
     """ "1–7 Dec 2025", "29 Dec – 4 Jan 2026" or "29 Dec 2025 – 4 Jan 2026"."""
+    first, last = f"{start.day} {_MONTHS[start.month - 1]}", f"{end.day} {_MONTHS[end.month - 1]} {end.year}"
     if start.year != end.year:
-        return f"{start.day} {_MONTHS[start.month - 1]} {start.year} – {end.day} {_MONTHS[end.month - 1]} {end.year}"
+        return f"{first} {start.year} – {last}"
     if start.month != end.month:
-        return f"{start.day} {_MONTHS[start.month - 1]} – {end.day} {_MONTHS[end.month - 1]} {end.year}"
-    return f"{start.day}–{end.day} {_MONTHS[end.month - 1]} {end.year}"
+        return f"{first} – {last}"
+    return f"{start.day}–{last}"
 
 
 def parse_date(text: str | date, what: str = "date") -> date:
