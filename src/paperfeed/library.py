@@ -347,6 +347,11 @@ class Library:
         period = feeds.Period("week", latest - timedelta(days=days - 1), latest)
         return self.accounts.listing(period, sort="trending", limit=limit, offset=offset)
 
+    def undated(self, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Papers that have no day, so are on no daily list, most upvoted first (local votes
+        counted in the shown count)."""
+        return self.accounts.with_votes(self.store.papers_undated(limit=limit, offset=offset))
+
     def papers_by(
         self,
         *,

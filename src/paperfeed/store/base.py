@@ -125,6 +125,11 @@ class Store(ABC):
         """Papers whose day lies in [start, end], most upvoted first."""
 
     @abstractmethod
+    def papers_undated(self, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Papers with no day (neither submitted to daily nor published known), most upvoted
+        first: they are on no day's list."""
+
+    @abstractmethod
     def latest_day(self, on_or_before: date | None = None) -> date | None: ...
 
     @abstractmethod

@@ -36,8 +36,10 @@ ROUTERS = [
     pages.router,
 ]
 
+# img-src allows https images: paper thumbnails are the imported URLs (e.g. Hugging Face's
+# thumbnail CDN; shown with referrerpolicy=no-referrer). No other element takes an outside URL.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 # The interactive docs (Swagger UI / ReDoc) are served from the package's own copies
