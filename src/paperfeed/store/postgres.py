@@ -379,6 +379,14 @@ class PostgresStore(Store):
         rows = self._fetchall(f"{_SELECT} WHERE pk = ANY(%s)", ([int(k) for k in keys],))
         return {row[0]: row_to_paper(row) for row in rows}
 
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """From the planner's statistics, as the keyword ranking weighs words (`_term_stats`)."""
+        if not terms:
+            return {}
+        with self.connection() as conn:
+            fractions, _ = self._term_stats(conn, list(terms))
+        return dict(zip(terms, fractions, strict=True))
+
     def _keyword_pks(
         self, conn: Any, terms: Sequence[str], limit: int, filters: Filters
     ) -> list[tuple[int, float]]:

@@ -601,6 +601,30 @@ class SQLiteStore(Store):
         stems = dict(conn.execute("SELECT doc, term FROM temp.stemmer_tokens"))
         return [stems.get(i, t) for i, t in enumerate(terms, 1)]
 
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """From the FTS vocabulary: words in the recorded common-terms list take its count (no
+        scan); the others are rare (at most `COMMON_FRACTION` of papers, or a small corpus), so
+        counting their posting lists is cheap. The paper count is the largest rowid (no scan;
+        deletions make it a slight over-estimate, which is harmless here)."""
+        n = self._max_rowid()
+        if not terms or n == 0:
+            return {t: 0.0 for t in terms}
+        stems = self._stems(terms)
+        raw = self.get_meta("fts_common_terms")
+        common: dict[str, int] = orjson.loads(raw)["terms"] if raw else {}
+        ask = sorted({s for s in stems if s not in common})
+        docs = dict(common)
+        if ask:
+            conn = self.conn
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms "
+                "USING fts5vocab(main, papers_fts, row)"
+            )
+            for stem in ask:
+                row = conn.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (stem,)).fetchone()
+                docs[stem] = row[0] if row else 0
+        return {t: min(1.0, docs.get(s, 0) / n) for t, s in zip(terms, stems, strict=True)}
+
     def _common_terms(self) -> frozenset[str]:
         raw = self.get_meta("fts_common_terms")
         if not hasattr(self._local, "common") or raw != self._local.common_raw:
