@@ -40,9 +40,11 @@ def stem(word: str) -> str:
 
 
 def idf(fraction: float) -> float:
-    """BM25's idf, ln(1 + (1 - f) / f), of the fraction f of papers holding a word."""
-    f = max(fraction, MIN_FRACTION)
-    return math.log(1.0 + max(1.0 - f, 0.0) / f)
+    """BM25's idf, ln(1 + (1 - f) / f), of the fraction f of papers holding a word, smoothed so
+    that a word in every paper still weighs a little (a query of such words is then weighed
+    evenly instead of not at all)."""
+    f = min(max(fraction, MIN_FRACTION), 1.0)
+    return math.log(1.0 + (1.0 - f + MIN_FRACTION) / f)
 
 
 class QueryWords:
