@@ -90,6 +90,9 @@ def main() -> None:
                 runs = {
                     "BM25": per_query(data, mode("keyword")),
                     "vectors": per_query(data, mode("semantic")),
+                    "BM25, floor off": per_query(data, lambda text, depth, lib=lib: [
+                        p.id.removeprefix(ID_PREFIX) for p, _ in lib.store.keyword_search(
+                            search.query_terms(text), limit=depth)]),
                 }
                 for w in WEIGHTS:
                     runs[f"weighted w_kw={w:.1f}"] = per_query(data, hybrid("weighted", w))

@@ -34,7 +34,6 @@ import paperfeed
 from paperfeed.embed import get_encoder, paper_text
 from paperfeed.records import Paper
 from paperfeed.related import Weights, doc_terms
-from paperfeed.search import keyword_search
 from paperfeed.sources import FORMATS
 
 SAMPLE = Path(paperfeed.__file__).parent / "sample"
@@ -91,9 +90,9 @@ def tfidf_lists(papers: list[Paper]) -> dict[str, list[str]]:
 
 def keyword_lists(lib: paperfeed.Library, papers: list[Paper]) -> dict[str, list[str]]:
     out = {}
-    for p in papers:
-        hits = keyword_search(lib.store, " ".join(doc_terms(p)), limit=K + 5)
-        out[p.id] = [h.paper.id for h in hits if h.paper.id != p.id][:K]
+    for p in papers:  # the store's BM25 itself: no relevance floor for a 24-word query
+        hits = lib.store.keyword_search(doc_terms(p), limit=K + 5)
+        out[p.id] = [other.id for other, _ in hits if other.id != p.id][:K]
     return out
 
 

@@ -55,10 +55,9 @@ WEIGHTS = Weights()
 """The bundled static encoder's weights (and the fallback for an encoder not in the table)."""
 WEIGHTS_BY_ENCODER: dict[str, Weights] = {
     "minilm-static": WEIGHTS,
-    # all-MiniLM-L6-v2: the diffusion did not beat plain cosine (BENCHMARKS.md "Per-encoder
-    # ranking settings"), so plain cosine, keyword overlap and shared authors / categories only
-    # breaking near-ties.
-    "minilm": Weights(alpha=0.0),
+    # all-MiniLM-L6-v2: the same diffusion beat plain cosine on the pages, within each page and
+    # across them (BENCHMARKS.md "Per-encoder ranking settings"); no other setting did.
+    "minilm": Weights(),
 }
 WEIGHTS_BY_ENCODER["minilm-int8"] = WEIGHTS_BY_ENCODER["minilm"]  # the same model, int8
 

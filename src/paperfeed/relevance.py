@@ -24,7 +24,7 @@ import snowballstemmer
 
 from paperfeed.records import Paper
 
-MIN_SUPPORT = 0.5
+MIN_SUPPORT = 0.4
 """The share of the query's idf mass a paper must hold to count as a lexical match."""
 MIN_FRACTION = 1e-4
 """Document fractions below this (and words in no paper) weigh as this: every very rare or unseen
