@@ -1,23 +1,26 @@
-"""The relevance floor: when a search candidate is about the query at all.
+"""The relevance floor: when a search is about anything in the library at all.
 
 A vector index always has nearest neighbours, so without a floor a query about nothing in the
-library ("xyzzyplugh", a bread recipe) still fills a page. A candidate is kept when either
+library ("xyzzyplugh", a bread recipe) still fills a page. Two tests, per query and per candidate:
 
-- its cosine with the query is at least the encoder's calibrated floor (`search.SETTINGS`; the
-  floors come from `benchmarks/calibrate_floor.py`: the best cosine that gibberish and random-word
-  queries reach among papers sharing none of their words), or
-- it holds at least `MIN_SUPPORT` of the query's word weight: each query word (stopwords dropped,
-  as for keyword search) weighs its idf, and a paper holds a word when one of its title, abstract
-  or author words has the same Porter stem (the keyword index's own stemmer). Weighing by idf is
-  what stops an off-topic question whose only match is a common word ("best", "fix") or one
-  uncommon one ("recipe" in one abstract) from padding the page.
+- a query is about something here when some candidate's cosine with it reaches the encoder's
+  calibrated floor (`search.SETTINGS`; the floors come from `benchmarks/calibrate_floor.py`: the
+  best cosine gibberish and random-word queries reach among papers sharing none of their words),
+  or one of its best keyword matches holds at least `MIN_SUPPORT` of the query's word weight:
+  each query word (stopwords dropped, as for keyword search) weighs its idf, and a paper holds a
+  word when one of its title, abstract or author words has the same Porter stem (the keyword
+  index's stemmer). Weighing by idf is what stops an off-topic question whose only matches are a
+  common word ("best", "fix") or one uncommon one ("recipe" in one abstract) from filling a page;
+  otherwise the search returns nothing;
+- within a search that is about something, a vector candidate below the floor that shares no
+  query word is dropped instead of padding the page.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
 import snowballstemmer
@@ -68,4 +71,12 @@ class QueryWords:
         return sum(w for s, w in self.weights.items() if s in words) / self.total
 
     def matches(self, paper: Paper) -> bool:
+        """Whether the paper holds enough of the query (`MIN_SUPPORT`)."""
         return self.support(paper) >= MIN_SUPPORT - 1e-9
+
+    def any_matches(self, papers: Iterable[Paper]) -> bool:
+        return any(self.matches(p) for p in papers)
+
+    def shares(self, paper: Paper) -> bool:
+        """Whether the paper holds any of the query's words."""
+        return self.support(paper) > 0.0

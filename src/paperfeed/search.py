@@ -75,9 +75,11 @@ def keyword_search(
     if not terms:
         return []
     found = store.keyword_search(terms, limit=limit, filters=filters)
-    # Any-word matches fill up the list; only those holding enough of the query count.
-    words = QueryWords(terms, store.term_fractions(terms))
-    return [Hit(paper, score, ["keyword"]) for paper, score in found if words.matches(paper)]
+    # The relevance floor: when no match holds enough of the query (only any-word matches on
+    # its common or lesser words), the query is about nothing here.
+    if found and not QueryWords(terms, store.term_fractions(terms)).any_matches(p for p, _ in found):
+        return []
+    return [Hit(paper, score, ["keyword"]) for paper, score in found]
 
 
 def missing_arxiv_id(store: Store, query: str) -> str | None:
@@ -109,6 +111,9 @@ K = TypeVar("K", str, int)
 CANDIDATES = 100
 """How many papers each side (keyword, vectors) proposes to the fusion."""
 RRF_K = 60
+GATE_CANDIDATES = 10
+"""How many of the best keyword matches are checked for holding enough of a query that has no
+candidate above the floor."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,23 +158,21 @@ def semantic_search(
         return []
     floor = settings_for(engine.encoder_name).floor
     found = engine.nearest(vector, limit, filters)
-    if found and found[-1][2] < floor:  # some fall below the floor: look deeper for lexical ones
-        found = engine.nearest(vector, max(CANDIDATES, limit), filters)
+    if not found or found[-1][2] >= floor:
+        papers = store.get_many([pid for _, pid, _ in found])
+        return [Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found if pid in papers]
+    # Some fall below the floor: look deeper, keep those that share a query word, and only if
+    # the query is about something here at all (`paperfeed.relevance`).
+    found = engine.nearest(vector, max(CANDIDATES, limit), filters)
     papers = store.get_many([pid for _, pid, _ in found])
-    words: QueryWords | None = None
-    hits: list[Hit] = []
-    for _, pid, sim in found:
-        paper = papers.get(pid)
-        if paper is None:
-            continue
-        if sim < floor:
-            words = words or QueryWords(terms, store.term_fractions(terms))
-            if not words.matches(paper):
-                continue
-        hits.append(Hit(paper, sim, ["semantic"]))
-        if len(hits) >= limit:
-            break
-    return hits
+    words = QueryWords(terms, store.term_fractions(terms))
+    if found[0][2] < floor and not words.any_matches(papers[pid] for _, pid, _ in found if pid in papers):
+        return []
+    hits = [
+        Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found
+        if pid in papers and (sim >= floor or words.shares(papers[pid]))
+    ]
+    return hits[:limit]
 
 
 def _minmax(scores: dict[K, float]) -> dict[K, float]:
@@ -242,12 +245,21 @@ def hybrid_search(
     ranked = sorted(fused, key=fused.__getitem__, reverse=True)
     words: list[QueryWords] = []  # built on the first candidate below the floor
 
-    def relevant(key: int, paper: Paper) -> bool:
-        if dense.get(key, -1.0) >= floor:
-            return True
+    def query_words() -> QueryWords:
         if not words:
             words.append(QueryWords(terms, store.term_fractions(terms)))
-        return words[0].matches(paper)
+        return words[0]
+
+    if max(dense.values(), default=-1.0) < floor:
+        # Nothing near in meaning: the query is about something here only if one of the best
+        # keyword matches holds enough of it (`paperfeed.relevance`).
+        best = sorted(keyword, key=keyword.__getitem__, reverse=True)[:GATE_CANDIDATES]
+        if not query_words().any_matches(store.get_by_keys(best).values()):
+            return []
+
+    def relevant(key: int, paper: Paper) -> bool:
+        """A candidate below the floor stays when it shares a query word."""
+        return key in keyword or dense.get(key, -1.0) >= floor or query_words().shares(paper)
 
     return [
         Hit(paper, fused[key], [w for w, side in (("keyword", keyword), ("semantic", dense)) if key in side])

@@ -114,8 +114,9 @@ class Store(ABC):
         with vector keys and fetches only the papers it keeps (`get_by_keys`)."""
 
     def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
-        """The fraction of papers whose keyword index holds each word (0 for a word in none),
-        for weighing query words by rarity; None when the backend cannot tell cheaply."""
+        """The fraction of papers whose keyword index holds each word (a word in none: a small
+        smoothed fraction or 0), for weighing query words by rarity; None when the backend cannot
+        tell cheaply."""
         return None
 
     @abstractmethod
