@@ -43,11 +43,9 @@ def stem(word: str) -> str:
 
 
 def idf(fraction: float) -> float:
-    """BM25's idf, ln(1 + (1 - f) / f), of the fraction f of papers holding a word, smoothed so
-    that a word in every paper still weighs a little (a query of such words is then weighed
-    evenly instead of not at all)."""
+    """BM25's idf, ln(1 + (1 - f) / f), of the (smoothed) fraction f of papers holding a word."""
     f = min(max(fraction, MIN_FRACTION), 1.0)
-    return math.log(1.0 + (1.0 - f + MIN_FRACTION) / f)
+    return math.log(1.0 + (1.0 - f) / f)
 
 
 class QueryWords:
@@ -59,6 +57,8 @@ class QueryWords:
             s = stem(term)
             w = idf(fractions.get(term, 0.0)) if fractions is not None else 1.0
             weights[s] = max(weights.get(s, 0.0), w)
+        if weights and sum(weights.values()) <= 0:  # every word in every paper: weigh evenly
+            weights = dict.fromkeys(weights, 1.0)
         self.weights = weights
         self.total = sum(weights.values())
 

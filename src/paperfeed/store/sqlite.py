@@ -623,8 +623,8 @@ class SQLiteStore(Store):
             for stem in ask:
                 row = conn.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (stem,)).fetchone()
                 docs[stem] = row[0] if row else 0
-        # A word in no paper counts as in half of one (BM25's smoothing).
-        return {t: min(1.0, (docs.get(s, 0) or 0.5) / n) for t, s in zip(terms, stems, strict=True)}
+        # BM25's smoothing, (n + 0.5) / (N + 1): ln(1 / f) is then exactly BM25's idf.
+        return {t: (docs.get(s, 0) + 0.5) / (n + 1) for t, s in zip(terms, stems, strict=True)}
 
     def _common_terms(self) -> frozenset[str]:
         raw = self.get_meta("fts_common_terms")
