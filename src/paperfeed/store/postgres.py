@@ -384,8 +384,9 @@ class PostgresStore(Store):
         if not terms:
             return {}
         with self.connection() as conn:
-            fractions, _ = self._term_stats(conn, list(terms))
-        return dict(zip(terms, fractions, strict=True))
+            fractions, docs = self._term_stats(conn, list(terms))
+        # BM25's smoothing, (n + 0.5) / (N + 1), as the SQLite store reports it.
+        return {t: (f * docs + 0.5) / (docs + 1) for t, f in zip(terms, fractions, strict=True)}
 
     def _keyword_pks(
         self, conn: Any, terms: Sequence[str], limit: int, filters: Filters
