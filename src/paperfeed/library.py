@@ -287,7 +287,14 @@ class Library:
         )
         return hits  # the caller's own copy: the cache keeps results pickled
 
+    def missing_arxiv_id(self, query: str) -> str | None:
+        """The arXiv id a query names when that paper is not in the library (its search has no
+        results: fetch it with `paperfeed harvest arxiv-api --id ID`); None otherwise."""
+        return search.missing_arxiv_id(self.store, query)
+
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
+        if search.missing_arxiv_id(self.store, query):
+            return []  # a lookup of one paper: the digits of its id mean nothing to the rankers
         if mode is None:  # hybrid once vectors exist
             mode = "hybrid" if self.has_vectors() else "keyword"
         elif mode != "keyword" and not self.has_vectors():

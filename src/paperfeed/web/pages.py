@@ -248,7 +248,8 @@ async def search_page(
     response = render(
         request,
         "search.html",
-        {**form, "modes": MODES, "error": error, "searched": searched, "results": results},
+        {**form, "modes": MODES, "error": error, "searched": searched, "results": results,
+         "missing_id": lib.missing_arxiv_id(q) if searched and q else None},
         status_code=status,
     )
     if timing:  # how long the search took and whether the cache answered (browser dev tools)

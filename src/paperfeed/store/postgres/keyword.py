@@ -161,6 +161,15 @@ class PostgresKeyword:
             for t in terms
         )
 
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """From the planner's statistics, as the keyword ranking weighs words (`_term_stats`)."""
+        if not terms:
+            return {}
+        with self.connection() as conn:
+            fractions, docs = self._term_stats(conn, list(terms))
+        # BM25's smoothing, (n + 0.5) / (N + 1), as the SQLite store reports it.
+        return {t: (f * docs + 0.5) / (docs + 1) for t, f in zip(terms, fractions, strict=True)}
+
     def _term_stats(self, conn: Any, terms: Sequence[str]) -> tuple[list[float], float]:
         """(the fraction of papers holding each word, the number of papers), from the planner's
         statistics: `pg_stats.most_common_elems` of the tsvector (ANALYZE keeps them: no scan);
