@@ -26,6 +26,7 @@ _ARXIV_DOI_PREFIX = "10.48550/arxiv."
 _EXTRA_FIELDS = (
     "year",
     "month",
+    "note",
     "date",
     "keywords",
     "url",
