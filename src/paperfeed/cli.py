@@ -489,6 +489,11 @@ from paperfeed.cli_harvest import harvest_app  # noqa: E402 - needs the helpers 
 
 app.add_typer(harvest_app, name="harvest")
 
+from paperfeed.cli_library import library_app, recommend  # noqa: E402 - needs the helpers above
+
+app.add_typer(library_app, name="library")
+app.command("recommend")(recommend)
+
 
 def main() -> None:
     app()
