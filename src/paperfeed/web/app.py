@@ -21,7 +21,7 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, pages, subscribe, syndication
+from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
 from paperfeed.web.common import CSRF_COOKIE, StatsCache, render
 
 # More features add their router here (e.g. `subscribe.router`, issue 5). The pages router is
@@ -31,6 +31,8 @@ ROUTERS = [
     syndication.router,
     auth.router,
     subscribe.router,
+    library_api.router,
+    s2_api.router,
     pages.router,
 ]
 
@@ -89,7 +91,7 @@ class SecurityHeaders:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/feeds/", "/openapi"))
+    return request.url.path.startswith(("/api/", "/feeds/", "/openapi", "/recommendations/"))
 
 
 def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
