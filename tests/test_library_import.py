@@ -102,7 +102,8 @@ def test_entries_are_matched_added_or_rejected_with_their_place(web_lib: Library
     }
     reasons = {e.where: e.reason for e in by_status["rejected"]}
     lines = ZOTERO.splitlines()
-    broken, notitle = lines.index("@article{broken,") + 1, lines.index("@article{notitle, author = {Doe, Jane}}") + 1
+    broken = lines.index("@article{broken,") + 1
+    notitle = lines.index("@article{notitle, author = {Doe, Jane}}") + 1
     assert reasons[f"line {broken}"].startswith("BibTeX syntax error")
     assert reasons[f"line {notitle}"] == "record has no title"
     [dup] = by_status["duplicate"]
@@ -144,7 +145,9 @@ def test_only_rejected_entries_leave_no_collection(web_lib: Library, tmp_path: P
 
 def test_a_20_mb_file_with_one_oversized_entry_imports_the_rest(web_lib: Library, tmp_path: Path) -> None:
     huge = "@article{huge, title = {Huge}, abstract = {" + "x" * (20 * 2**20) + "}}\n"
-    text = "@article{one, title = {First Small Paper}}\n" + huge + "@article{two, title = {Second Small Paper}}\n"
+    text = (
+        "@article{one, title = {First Small Paper}}\n" + huge + "@article{two, title = {Second Small Paper}}\n"
+    )
     path = write(tmp_path, text)
     assert path.stat().st_size > 20 * 2**20
     report = web_lib.library_import(path, "Big")
@@ -163,7 +166,9 @@ def test_a_file_over_the_limit_is_refused_before_reading(
     assert web_lib.collections() == [] and web_lib.get("t-" + "0" * 16) is None
 
 
-def test_a_bad_collection_name_is_refused_before_anything_is_imported(web_lib: Library, tmp_path: Path) -> None:
+def test_a_bad_collection_name_is_refused_before_anything_is_imported(
+    web_lib: Library, tmp_path: Path
+) -> None:
     count = web_lib.store.count()
     with pytest.raises(InvalidInput):
         web_lib.library_import(write(tmp_path, ZOTERO), "bad\nname")

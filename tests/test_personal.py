@@ -121,10 +121,11 @@ def test_a_dismissed_paper_is_hidden_from_that_user_everywhere(any_sample_lib: L
     bob = lib.accounts.signup("bob@example.org", "correct horse", admin=False)
     target = lib.search("model merging", mode="keyword", limit=5)[0].paper
     lib.dismiss(target.id)
-    assert target.id not in {h.paper.id for h in lib.search("model merging", mode="keyword", limit=5, user=owner)}
-    assert len(lib.search("model merging", mode="keyword", limit=5, user=owner)) == 5
-    assert target.id in {h.paper.id for h in lib.search("model merging", mode="keyword", limit=5, user=bob)}
-    assert target.id in {h.paper.id for h in lib.search("model merging", mode="keyword", limit=5)}
+    def found(**user: object) -> list[str]:
+        return [h.paper.id for h in lib.search("model merging", mode="keyword", limit=5, **user)]
+
+    assert target.id not in found(user=owner) and len(found(user=owner)) == 5
+    assert target.id in found(user=bob) and target.id in found()
     day = target.day
     assert target.id in {p.id for p in lib.daily(date=day)}
     assert target.id not in {p.id for p in lib.daily(date=day, user=owner)}
@@ -135,10 +136,12 @@ def test_a_dismissed_paper_is_hidden_from_that_user_everywhere(any_sample_lib: L
     assert target.id not in {h.paper.id for h in lib.related(other, limit=50, user=owner)}
     # Paging skips the hidden paper without losing or repeating any other.
     everything = [p.id for p in lib.daily(date=day, user=owner)]
-    paged = [p.id for k in range(0, len(everything) + 2, 2) for p in lib.daily(date=day, limit=2, offset=k, user=owner)]
+    starts = range(0, len(everything) + 2, 2)
+    pages_of_two = [lib.daily(date=day, limit=2, offset=k, user=owner) for k in starts]
+    paged = [p.id for page in pages_of_two for p in page]
     assert paged == everything
     lib.undismiss(target.id)
-    assert target.id in {h.paper.id for h in lib.search("model merging", mode="keyword", limit=5, user=owner)}
+    assert target.id in found(user=owner)
 
 
 def test_saving_undoes_a_dismissal_and_dismissing_unsaves(any_sample_lib: Library, pages) -> None:
