@@ -258,3 +258,16 @@ def test_explain_names_the_saved_papers_and_terms(any_sample_lib: Library, pages
     assert {pid for pid, _ in found.weights} == set(only_on(a, b)[:4])
     assert found.likes and found.dislikes
     assert not set(found.likes) & set(found.dislikes)
+
+
+def test_a_user_s_data_export_includes_the_library(any_sample_lib: Library, pages) -> None:
+    lib = any_sample_lib
+    lib.library_add(pages[0][0], "A")
+    lib.set_note(pages[0][0], "mine")
+    lib.dismiss(pages[1][0])
+    data = lib.accounts.export(lib.accounts.owner())["library"]
+    assert data["collections"] == [
+        {"name": "A", "created_at": data["collections"][0]["created_at"], "papers": [pages[0][0]]}
+    ]
+    assert [n["note"] for n in data["notes"]] == ["mine"]
+    assert [d["paper_id"] for d in data["dismissed"]] == [pages[1][0]]

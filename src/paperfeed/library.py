@@ -48,6 +48,7 @@ class Library:
         self.config = config or Config.from_env()
         self.store = open_store(self.config)
         self.semantic = open_semantic(self.config, self.store)
+        import paperfeed.personal  # noqa: F401 - adds the library to a user's data export
         from paperfeed.accounts import Accounts
 
         # Users, sessions and local upvotes (issue 4). Every read below shows displayed upvotes:
