@@ -149,7 +149,7 @@ class Accounts:
                     "VALUES (?, ?, ?, 1, ?) ON CONFLICT (email) DO NOTHING",
                     (new_id(), OWNER_EMAIL, _hasher.hash(secrets.token_urlsafe(32)), now_iso()),
                 )
-                admin = tx.query_one("SELECT id FROM users WHERE email = ?", (OWNER_EMAIL,))
+                admin = tx.query("SELECT id FROM users WHERE email = ?", (OWNER_EMAIL,))[0]
             tx.execute(
                 "INSERT INTO instance_owner (slot, user_id) VALUES (1, ?) ON CONFLICT (slot) DO NOTHING",
                 (admin[0],),

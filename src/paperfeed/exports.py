@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-import rispy
+import rispy  # type: ignore[import-untyped]
 
 from paperfeed.records import Paper
 

@@ -526,7 +526,7 @@ class Library:
 
     def collections(self, user: Any = None) -> list[Any]:
         """The user's collections (`personal.Collection`: id, name, created_at, size), by name."""
-        return self.personal.collections.list(self.user_of(user).id)
+        return self.personal.collections.of_user(self.user_of(user).id)
 
     def create_collection(self, name: str, user: Any = None) -> Any:
         return self.personal.collections.create(self.user_of(user).id, name)
@@ -661,7 +661,12 @@ class Library:
         from paperfeed.personal import import_into_collection
 
         uid = self.user_of(user).id
-        embed = self.semantic.embed_ids if self.semantic is not None else None
+        semantic = self.semantic
+
+        def embed(ids: list[str]) -> None:
+            if semantic is not None:
+                semantic.embed_ids(ids)
+
         try:
             return import_into_collection(
                 self.store, self.personal.collections, uid, Path(path), collection, on_change=embed

@@ -55,7 +55,7 @@ def _export(db: Database, user: User) -> dict[str, Any]:
     return {
         "collections": [
             {"name": c.name, "created_at": c.created_at, "papers": collections.saved_ids(user.id, c.name)}
-            for c in collections.list(user.id)
+            for c in collections.of_user(user.id)
         ],
         "saved": [{"paper_id": m.paper_id, "added_at": m.added_at} for m in members],
         "notes": [{"paper_id": r[0], "note": r[1], "updated_at": r[2]} for r in notes],

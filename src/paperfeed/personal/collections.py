@@ -40,7 +40,7 @@ class Collections:
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def list(self, user_id: str) -> list[Collection]:
+    def of_user(self, user_id: str) -> list[Collection]:
         rows = self.db.query(
             "SELECT c.id, c.name, c.created_at, count(cp.paper_id) FROM collections c "
             "LEFT JOIN collection_papers cp ON cp.collection_id = c.id "
@@ -68,7 +68,7 @@ class Collections:
     def by_id(self, user_id: str, collection_id: str) -> Collection:
         """A collection of this user by id; NotFound for another user's (its existence is not
         told)."""
-        for c in self.list(user_id):
+        for c in self.of_user(user_id):
             if c.id == collection_id:
                 return c
         raise NotFound("no such collection")
@@ -84,7 +84,7 @@ class Collections:
         return self.get(user_id, clean)
 
     def _insert(self, tx: Transaction, user_id: str, clean: str) -> str:
-        count = tx.query_one("SELECT count(*) FROM collections WHERE user_id = ?", (user_id,))[0]
+        count = tx.query("SELECT count(*) FROM collections WHERE user_id = ?", (user_id,))[0][0]
         if count >= MAX_COLLECTIONS:
             raise InvalidInput(f"at most {MAX_COLLECTIONS} collections")
         cid = new_id()
@@ -135,9 +135,7 @@ class Collections:
         added = 0
         with self.db.transaction() as tx:
             cid = self._ensure(tx, user_id, name)
-            size = tx.query_one(
-                "SELECT count(*) FROM collection_papers WHERE collection_id = ?", (cid,)
-            )[0]
+            size = tx.query("SELECT count(*) FROM collection_papers WHERE collection_id = ?", (cid,))[0][0]
             if size + len(ids) > MAX_PAPERS_PER_COLLECTION:
                 raise InvalidInput(f"a collection holds at most {MAX_PAPERS_PER_COLLECTION:,} papers")
             for pid in ids:
