@@ -271,3 +271,22 @@ def test_a_user_s_data_export_includes_the_library(any_sample_lib: Library, page
     ]
     assert [n["note"] for n in data["notes"]] == ["mine"]
     assert [d["paper_id"] for d in data["dismissed"]] == [pages[1][0]]
+
+
+def test_a_refused_write_leaves_nothing_half_written(
+    any_sample_lib: Library, pages, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from paperfeed.personal import collections as collections_module
+
+    lib = any_sample_lib
+    lib.dismiss(pages[0][0])
+    monkeypatch.setattr(collections_module, "MAX_PAPERS_PER_COLLECTION", 2)
+    with pytest.raises(InvalidInput):
+        lib.personal.collections.add(lib.accounts.owner().id, "New", pages[0][:3])
+    # Neither the collection, nor any membership, nor the undone dismissal stayed.
+    assert lib.collections() == [] and [p.id for p in lib.dismissed()] == [pages[0][0]]
+    lib.library_add(pages[0][1], "A")
+    lib.library_add(pages[0][2], "A")
+    with pytest.raises(InvalidInput):
+        lib.library_add(pages[0][3], "A")
+    assert [(c.name, c.size) for c in lib.collections()] == [("A", 2)]
