@@ -95,3 +95,13 @@ def test_the_list_api_is_stateless(served) -> None:
         f"{url}/recommendations/v1/papers/", content=b"{not json", headers={"content-type": "application/json"}
     )
     assert bad.status_code == 422 and "error" in bad.json()
+
+
+def test_no_user_s_library_changes_what_the_s2_api_answers(served, s2: SemanticScholar) -> None:
+    _, lib = served
+    before = [p.paperId for p in s2.get_recommended_papers_from_lists(["2502.00004"], limit=4)]
+    lib.dismiss(before[0])  # the owner's "not interested" is the owner's own business
+    lib.library_add(before[1], "Mine")
+    after = [p.paperId for p in s2.get_recommended_papers_from_lists(["2502.00004"], limit=4)]
+    assert after == before
+    lib.reset_feedback(saved=True)
