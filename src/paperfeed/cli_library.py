@@ -210,7 +210,7 @@ def note(
             kept = lib.set_note(paper_id, "" if clear else text or "", user=user)
             _say("note saved" if kept else "note cleared")
             return
-        lib._known_paper(paper_id)
+        lib.known_paper(paper_id)
         found = lib.note(paper_id, user=user)
     if found:
         for line in found.splitlines():

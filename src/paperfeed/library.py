@@ -512,7 +512,8 @@ class Library:
             return user
         return self.accounts.user(str(user))
 
-    def _known_paper(self, paper_id: str) -> Paper:
+    def known_paper(self, paper_id: str) -> Paper:
+        """The paper by id (as `get` resolves it), or NotFound."""
         paper = self.store.get(self._canonical_id(str(paper_id)[:200]))
         if paper is None:
             raise NotFound(f"no such paper: {str(paper_id)[:80]}")
@@ -541,7 +542,7 @@ class Library:
     def library_add(self, paper_id: str, collection: str, user: Any = None) -> Any:
         """Save a paper to a collection (created if new); undoes a dismissal of it. Returns the
         collection. NotFound for an unknown paper."""
-        paper = self._known_paper(paper_id)
+        paper = self.known_paper(paper_id)
         return self.personal.collections.add(self.user_of(user).id, collection, [paper.id])[0]
 
     def library_remove(self, paper_id: str, collection: str | None = None, user: Any = None) -> int:
@@ -581,7 +582,7 @@ class Library:
 
     def set_note(self, paper_id: str, note: str, user: Any = None) -> str:
         """A private note on a paper (empty deletes it); returns the note as kept."""
-        paper = self._known_paper(paper_id)
+        paper = self.known_paper(paper_id)
         return self.personal.feedback.set_note(self.user_of(user).id, paper.id, note)
 
     def note(self, paper_id: str, user: Any = None) -> str | None:
@@ -590,18 +591,18 @@ class Library:
 
     def mark_read(self, paper_id: str, read: bool = True, user: Any = None) -> bool:
         """Mark a paper read (or unread); returns whether that changed anything."""
-        paper = self._known_paper(paper_id)
+        paper = self.known_paper(paper_id)
         return self.personal.feedback.set_read(self.user_of(user).id, paper.id, read)
 
     def dismiss(self, paper_id: str, user: Any = None) -> bool:
         """"Not interested": hide the paper from the user everywhere, take it out of their
         collections, and count it against similar papers. True when newly dismissed."""
-        paper = self._known_paper(paper_id)
+        paper = self.known_paper(paper_id)
         return self.personal.feedback.dismiss(self.user_of(user).id, paper.id)
 
     def undismiss(self, paper_id: str, user: Any = None) -> bool:
         """Undo "not interested"; True when the paper was dismissed."""
-        paper = self._known_paper(paper_id)
+        paper = self.known_paper(paper_id)
         return self.personal.feedback.undismiss(self.user_of(user).id, paper.id)
 
     def dismissed(self, user: Any = None) -> list[Paper]:
@@ -648,7 +649,7 @@ class Library:
         if paper_id is not None and collection is not None:
             raise InvalidInput("export a collection or one paper, not both")
         if paper_id is not None:
-            papers = [self._known_paper(paper_id)]
+            papers = [self.known_paper(paper_id)]
         else:
             papers = [s.paper for s in self.library_list(collection, user)]
         return writers[format](papers)
@@ -700,8 +701,8 @@ class Library:
         if positive is not None:
             if collection is not None:
                 raise InvalidInput("give positive papers or a collection, not both")
-            pos = [self._known_paper(pid).id for pid in positive]
-            neg = [self._known_paper(pid).id for pid in negative or ()]
+            pos = [self.known_paper(pid).id for pid in positive]
+            neg = [self.known_paper(pid).id for pid in negative or ()]
             exclude = self._hidden_for(user) | set(pos) | set(neg)
         else:
             uid = self.user_of(user).id

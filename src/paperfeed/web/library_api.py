@@ -271,7 +271,7 @@ def unsave(request: Request, paper_id: str, user: Writer) -> Changed:
 @router.get("/notes/{paper_id:path}", summary="Your private note on a paper")
 def get_note(request: Request, paper_id: str, user: Reader) -> NoteOut:
     lib = library(request)
-    paper = lib._known_paper(paper_id[:MAX_ID])
+    paper = lib.known_paper(paper_id[:MAX_ID])
     return NoteOut(paper_id=paper.id, note=lib.note(paper.id, user))
 
 
@@ -279,7 +279,7 @@ def get_note(request: Request, paper_id: str, user: Reader) -> NoteOut:
 def put_note(request: Request, paper_id: str, body: NoteIn, user: Writer) -> NoteOut:
     lib = library(request)
     kept = lib.set_note(paper_id[:MAX_ID], body.note, user)
-    return NoteOut(paper_id=lib._known_paper(paper_id[:MAX_ID]).id, note=kept or None)
+    return NoteOut(paper_id=lib.known_paper(paper_id[:MAX_ID]).id, note=kept or None)
 
 
 @router.put("/read/{paper_id:path}", summary="Mark a paper read or unread")
