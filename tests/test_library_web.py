@@ -238,7 +238,7 @@ def test_the_openapi_spec_documents_the_library_and_s2_routes(web_lib: Library) 
         "/api/library", "/api/library/collections", "/api/library/collections/{collection_id}/papers",
         "/api/library/dismissed", "/api/library/recommendations", "/api/library/export",
         "/api/library/import", "/api/library/feed-token",
-        "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{paper_ref}",
+        "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{paper_id}",
     ):
         assert path in paths, path
     schemas = spec["components"]["schemas"]

@@ -67,7 +67,7 @@ class PaperLists(BaseModel):
     negativePaperIds: list[str] | None = Field(default=None, max_length=MAX_IDS)
 
 
-def paper_id(text: str) -> str:
+def s2_id(text: str) -> str:
     """A paperfeed id from an S2-style id: `ARXIV:2501.00001`, `URL:https://arxiv.org/abs/…`,
     an arXiv URL or a plain id (the Library resolves versions and URLs)."""
     text = (text or "").strip()[:300]
@@ -131,25 +131,25 @@ def from_lists(
     if not body.positivePaperIds:
         raise InvalidInput("positivePaperIds must name at least one paper")
     hits = library(request).recommend(
-        positive=[paper_id(p) for p in body.positivePaperIds],
-        negative=[paper_id(p) for p in body.negativePaperIds or ()],
+        positive=[s2_id(p) for p in body.positivePaperIds],
+        negative=[s2_id(p) for p in body.negativePaperIds or ()],
         limit=limit,
     )
     return {"recommendedPapers": [s2_paper(h.paper, names) for h in hits]}
 
 
 @router.get(
-    "/papers/forpaper/{paper_ref:path}", summary="Papers related to one paper",
+    "/papers/forpaper/{paper_id:path}", summary="Papers related to one paper",
     response_model=RecommendedPapers, response_model_exclude_unset=True,
 )
 def for_paper(
     request: Request,
-    paper_ref: str,
+    paper_id: str,
     limit: Annotated[int, Query(ge=1, le=MAX_LIMIT)] = 100,
     fields: Annotated[str | None, Query(max_length=2000, description="comma-separated S2 fields")] = None,
     from_: Annotated[str, Query(alias="from", pattern="^(recent|all-cs)$")] = "recent",
 ) -> dict[str, Any]:
     """Like S2's `GET /recommendations/v1/papers/forpaper/{paper_id}`: the related papers."""
     names = _fields(fields)
-    hits = library(request).related(paper_id(paper_ref), limit=limit)
+    hits = library(request).related(s2_id(paper_id), limit=limit)
     return {"recommendedPapers": [s2_paper(h.paper, names) for h in hits]}
