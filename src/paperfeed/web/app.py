@@ -22,7 +22,7 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, pages, subscribe, syndication
+from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -33,6 +33,8 @@ ROUTERS = [
     syndication.router,
     auth.router,
     subscribe.router,
+    library_api.router,
+    s2_api.router,
     pages.router,
 ]
 
@@ -93,7 +95,7 @@ class SecurityHeaders:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/feeds/", "/openapi"))
+    return request.url.path.startswith(("/api/", "/feeds/", "/openapi", "/recommendations/"))
 
 
 def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
