@@ -82,12 +82,13 @@ def test_deterministic_and_independent_of_order_and_batching() -> None:
     first = encoder.encode(texts)
     assert np.array_equal(first, encoder.encode(texts))  # same input, same vectors, bit for bit
     assert np.isfinite(first).all()
-    # Sorting by length must put every vector back in its text's row.
+    # Sorting by length must put every vector back in its text's row. (Other batch companions
+    # change the activations' int8 scales a little, so the vectors agree closely, not exactly;
+    # a row put back in the wrong place would be another paper's vector, cosine < 0.9.)
     backwards = encoder.encode(texts[::-1])[::-1]
-    assert np.allclose(backwards, first, atol=2e-2)
-    assert (np.sum(backwards * first, axis=1) > 0.995).all()
+    assert (np.sum(backwards * first, axis=1) > 0.98).all()
     alone = np.stack([encoder.encode([t])[0] for t in texts[:5]])
-    assert (np.sum(alone * first[:5], axis=1) > 0.995).all()
+    assert (np.sum(alone * first[:5], axis=1) > 0.98).all()
 
 
 def test_long_texts_are_cut_at_256_tokens() -> None:
