@@ -42,12 +42,11 @@ from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+from bench_related import library_with, pages
 
 import paperfeed
 from paperfeed.embed import paper_text
 from paperfeed.recommend import WEIGHTS, Weights, recommend
-
-from bench_related import library_with, pages
 
 FIXTURES = Path(__file__).resolve().parents[1] / "tests" / "fixtures"
 K = 10
