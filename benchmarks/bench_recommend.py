@@ -164,7 +164,7 @@ def run_trials(methods: dict, trials, on, within: set[str] | None, ids: list[str
 def grid() -> list[Weights]:
     return [
         replace(WEIGHTS, negative=n, background=b, sparse=s)
-        for n in (0.5, 0.75, 1.0) for b in (0.0, 0.25, 0.5) for s in (0.0, 0.25, 0.5, 1.0)
+        for n in (0.5, 0.75, 1.0) for b in (0.0, 0.25, 0.5) for s in (0.0, 0.25, 0.5)
     ]
 
 
@@ -245,7 +245,7 @@ def main() -> None:
         order = [str(x) for x in rng.permutation(ids)]
         halves = [set(order[0::2]), set(order[1::2])]
         tune_enc = encoders[-1]
-        tune = make_trials(ids, on, max(60, args.trials // 3), 21, halves[0])
+        tune = make_trials(ids, on, max(60, args.trials // 4), 21, halves[0])
         check = make_trials(ids, on, args.trials, 22, halves[1])
         results = []
         t0 = time.perf_counter()

@@ -30,6 +30,7 @@ from __future__ import annotations
 import math
 import threading
 import time
+import weakref
 from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
@@ -79,6 +80,7 @@ MAX_NEGATIVES = 500
 TEXT_POSITIVES = 100  # positives and negatives whose texts shape the tf-idf profile (the latest)
 KEYWORD_TERMS = 8
 KEYWORD_CANDIDATES = 300
+KEYWORD_WINDOW = 1_000  # without vectors: the newest papers of a `since` window considered
 REASON_TITLE = 90
 TERM_CACHE = 20_000  # papers whose analysed text is kept (a few KB each)
 MAX_VOCABULARY = 2_000_000
@@ -116,6 +118,8 @@ class _Background:
     texts: dict[int, tuple[str, str]]  # key: (paper id, text)
     encoder: str | None
     drawn: float
+    store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
+    seq: int  # the vectors' write sequence number when drawn
 
 
 _BACKGROUNDS: dict[int, _Background] = {}
@@ -123,15 +127,20 @@ _LOCK = threading.Lock()
 
 
 def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Background:
-    """A uniform sample of the corpus, reused for `BACKGROUND_TTL` seconds per store.
+    """A uniform sample of the corpus, reused per store for `BACKGROUND_TTL` seconds or until
+    vectors are written.
 
     Keys are drawn uniformly below the store's paper count (plus a margin): both backends number
     papers from 1 (SQLite rowid, PostgreSQL identity), so this is uniform over the papers that
     exist, slightly under-sampling the newest after many deletions."""
     encoder = semantic.encoder_name if semantic is not None and semantic.has_vectors() else None
+    seq = semantic.vectors.latest_seq() if encoder is not None and semantic is not None else 0
     cached = _BACKGROUNDS.get(id(store))
     now = time.monotonic()
-    if cached is not None and cached.encoder == encoder and now - cached.drawn < BACKGROUND_TTL:
+    if (
+        cached is not None and cached.store() is store and cached.encoder == encoder
+        and cached.seq == seq and now - cached.drawn < BACKGROUND_TTL
+    ):
         return cached
     rng = np.random.default_rng(20_26)
     top = int(store.count() * 1.05) + 16
@@ -151,7 +160,7 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
     text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
     papers = store.get_by_keys(text_keys)
     texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
-    background = _Background(keys, vectors, texts, encoder, now)
+    background = _Background(keys, vectors, texts, encoder, now, weakref.ref(store), seq)
     with _LOCK:
         _BACKGROUNDS[id(store)] = background
     return background
@@ -438,7 +447,7 @@ def _keyword_candidates(
     keys = [k for k, _ in store.keyword_keys(words, limit=KEYWORD_CANDIDATES, filters=filters)]
     papers = store.get_by_keys(keys) if keys else {}
     if since is not None:
-        window = store.papers_matching(filters, limit=WINDOW_EXACT)
+        window = store.papers_matching(filters, limit=KEYWORD_WINDOW)
         extra = {p.id for p in window}
         known = {p.id for p in papers.values()}
         # papers_matching yields papers, not keys: give them negative pseudo-keys
@@ -487,12 +496,16 @@ def recommend(
         assert semantic is not None and lib.pos_vecs is not None and lib.neg_vecs is not None
         assert bg.vectors is not None
         bvecs = _unit(bg.vectors)
-        keep = np.array([int(k) not in own_keys for k in bg.keys], dtype=bool)
-        fit_v, cal_v = bvecs[:half][keep[:half]], bvecs[half:][keep[half:]]
-        centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
         keys, vecs = _dense_candidates(semantic, lib, since, w)
         if not len(keys):
             return []
+        # background negatives: the fit half minus the candidates (in a small corpus a sampled
+        # paper is often a candidate too, and its own vector would weigh against it)
+        cand_set = set(keys.tolist())
+        keep = np.array([int(k) not in own_keys for k in bg.keys], dtype=bool)
+        fit_keep = keep[:half] & np.array([int(k) not in cand_set for k in fit_keys], dtype=bool)
+        fit_v, cal_v = bvecs[:half][fit_keep], bvecs[half:][keep[half:]]
+        centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
         raw = _profile_score(vecs, lib.pos_vecs, lib.neg_vecs, centroid, w)
         cal_raw = _profile_score(cal_v, lib.pos_vecs, lib.neg_vecs, centroid, w)
         z = _standardise(raw, cal_raw)
@@ -537,6 +550,8 @@ def recommend(
         return []
     cand_keys = list(cand_papers)
     cand_texts = [_doc(cand_papers[k]) for k in cand_keys]
+    cand_ids = {p.id for p in cand_papers.values()}
+    fit_texts = [t for t in fit_texts if t[0] not in cand_ids]
     space = _Text([*lib_texts, *cand_texts, *fit_texts, *(t for _, t in cal_items)])
     n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
     rows_pos = space.rows(0, n_pos)
