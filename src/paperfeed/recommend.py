@@ -66,8 +66,9 @@ class Weights:
     """At most this many ANN queries per request (positives or their centroids)."""
     candidates: int = 800
     """About this many candidates from the ANN neighbourhoods, shared among the anchors."""
-    shortlist: int = 200
-    """Candidates scored on both signals (the best by the dense score)."""
+    shortlist: int = 80
+    """Candidates scored on both signals (the best by the dense score): the tf-idf side
+    re-ranks these; a cold paper's text analysis is the dearest step of a request."""
 
 
 WEIGHTS = Weights()
@@ -77,7 +78,7 @@ BACKGROUND_TTL = 600.0  # seconds a background sample is reused for (it is drawn
 WINDOW_EXACT = 5_000  # a `since` window this small is scored whole
 MAX_POSITIVES = 1_000
 MAX_NEGATIVES = 500
-TEXT_POSITIVES = 100  # positives and negatives whose texts shape the tf-idf profile (the latest)
+TEXT_POSITIVES = 30  # positives and negatives whose texts shape the tf-idf profile (the latest)
 KEYWORD_TERMS = 8
 KEYWORD_CANDIDATES = 300
 KEYWORD_WINDOW = 1_000  # without vectors: the newest papers of a `since` window considered
@@ -582,8 +583,8 @@ def recommend(
     out: list[Recommendation] = []
     seen = {title_key(lib.papers[i].title) for i in own}
     for i in np.argsort(-final):
-        z = float(final[i])
-        if floor and z < w.floor_z:
+        zi = float(final[i])
+        if floor and zi < w.floor_z:
             break
         key = cand_keys[i]
         paper = cand_papers[key]
@@ -598,7 +599,7 @@ def recommend(
             sims = _sims(rows_pos, rows_cand[i]).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
         terms = _terms_of(rows_cand[i].multiply(profile).toarray().ravel(), space.vocab, 3)
-        out.append(Recommendation(paper, _calibrated(z, w), _reasons(lib, nearest, terms),
+        out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
         if len(out) >= limit:
             break
