@@ -60,13 +60,15 @@ class Weights:
     """Weight of the similarity to the centroid of the background sample."""
     sparse: float = 0.25
     """Weight of the standardised tf-idf score beside the standardised dense score (1)."""
-    floor_z: float = 3.0
-    """The relevance floor, in background standard deviations above a random paper."""
+    floor_z: float = 4.5
+    """The relevance floor, in background standard deviations above a random paper: chosen on
+    random libraries over a synthetic corpus (benchmarks/bench_recommend_speed.py), where at
+    z >= 3 most libraries got something, at 4.5 few did."""
     anchors: int = 16
     """At most this many ANN queries per request (positives or their centroids)."""
     candidates: int = 800
     """About this many candidates from the ANN neighbourhoods, shared among the anchors."""
-    shortlist: int = 80
+    shortlist: int = 40
     """Candidates scored on both signals (the best by the dense score): the tf-idf side
     re-ranks these; a cold paper's text analysis is the dearest step of a request."""
 
@@ -78,13 +80,12 @@ BACKGROUND_TTL = 600.0  # seconds a background sample is reused for (it is drawn
 WINDOW_EXACT = 5_000  # a `since` window this small is scored whole
 MAX_POSITIVES = 1_000
 MAX_NEGATIVES = 500
-TEXT_POSITIVES = 30  # positives and negatives whose texts shape the tf-idf profile (the latest)
+TEXT_POSITIVES = 20  # positives and negatives whose texts shape the tf-idf profile (the latest)
 KEYWORD_TERMS = 8
 KEYWORD_CANDIDATES = 300
 KEYWORD_WINDOW = 1_000  # without vectors: the newest papers of a `since` window considered
 REASON_TITLE = 90
 TERM_CACHE = 20_000  # papers whose analysed text is kept (a few KB each)
-MAX_VOCABULARY = 2_000_000
 
 
 @dataclass
@@ -252,7 +253,8 @@ class _Terms:
     """Analysed texts, cached per paper id: arxiv-sanity's tokenisation (sklearn's analyzer:
     uni- and bigrams, English stopwords, accents stripped) is most of a tf-idf's cost, so each
     paper is analysed once per process (an LRU of `TERM_CACHE` papers) and a request only counts
-    and weights. Term ids index one process-wide vocabulary (reset with the cache when large)."""
+    and weights. A term's id is its string hash (this process's: ids are never stored), so no
+    vocabulary is kept; the few names shown are found again from the texts (`names`)."""
 
     def __init__(self) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
@@ -261,36 +263,29 @@ class _Terms:
             ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
             token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
         ).build_analyzer()
-        self.vocab: dict[str, int] = {}
-        self.names: list[str] = []
         self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.lock = threading.Lock()
 
     def of(self, pid: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(term ids, counts) of one paper's text."""
+        """(sorted term ids, counts) of one paper's text."""
         with self.lock:
             hit = self.cache.get(pid)
             if hit is not None:
                 self.cache.move_to_end(pid)
                 return hit
-        counts: dict[int, int] = {}
+        terms = self.analyze(text)
+        ids, counts = np.unique(np.fromiter(map(hash, terms), np.int64, len(terms)),
+                                return_counts=True)
+        found = (ids, counts.astype(np.float32))
         with self.lock:
-            if len(self.vocab) > MAX_VOCABULARY:
-                self.vocab.clear()
-                self.names.clear()
-                self.cache.clear()
-            for term in self.analyze(text):
-                tid = self.vocab.get(term)
-                if tid is None:
-                    tid = self.vocab[term] = len(self.names)
-                    self.names.append(term)
-                counts[tid] = counts.get(tid, 0) + 1
-            found = (np.fromiter(counts, np.int64, len(counts)),
-                     np.fromiter(counts.values(), np.float32, len(counts)))
             self.cache[pid] = found
             if len(self.cache) > TERM_CACHE:
                 self.cache.popitem(last=False)
         return found
+
+    def names(self, texts: Sequence[str]) -> dict[int, str]:
+        """Term id -> term, for the terms of these texts."""
+        return {hash(t): t for text in texts for t in self.analyze(text)}
 
 
 _TERMS: _Terms | None = None
@@ -320,18 +315,34 @@ class _Text:
         indptr = np.concatenate(([0], np.cumsum(lengths)))
         counts = csr_matrix((values, local, indptr), shape=(len(docs), max(len(columns), 1)))
         self.matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
-        names = terms.names
-        self.vocab = np.array([names[int(c)] for c in columns] or [""], dtype=object)
+        self.columns = columns
+        self.texts = [text for _, text in docs]
 
     def rows(self, start: int, stop: int) -> Any:
         return self.matrix[start:stop]
 
 
-def _terms_of(weights: np.ndarray, vocab: np.ndarray, n: int) -> list[str]:
+class _Names:
+    """The names of a request's tf-idf columns, found from some of its texts (those whose
+    terms may be shown)."""
+
+    def __init__(self, space: _Text, rows: Sequence[int]) -> None:
+        self.columns = space.columns
+        self.names = _terms().names([space.texts[i] for i in rows])
+
+    def __getitem__(self, j: int) -> str:
+        return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
+
+
+def _terms_of(weights: np.ndarray, vocab: _Names, n: int) -> list[str]:
     """The n terms of highest positive weight; a unigram already inside a chosen bigram is
     left out (the bigram says more)."""
     out: list[str] = []
-    for j in np.argsort(-weights)[: n * 4]:
+    top = min(n * 4, len(weights))
+    if top == 0:
+        return out
+    best = np.argpartition(-weights, top - 1)[:top]
+    for j in best[np.argsort(-weights[best])]:
         if weights[j] <= 0 or len(out) >= n:
             break
         term = str(vocab[j])
@@ -544,7 +555,7 @@ def recommend(
         profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
         if neg_text_ids:
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
-        terms = _terms_of(profile, prelim.vocab, KEYWORD_TERMS)
+        terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
         cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
         cand_papers = {k: p for k, p in cand_papers.items() if p.id not in exclude}
     if not cand_papers:
@@ -598,7 +609,8 @@ def recommend(
         else:
             sims = _sims(rows_pos, rows_cand[i]).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
-        terms = _terms_of(rows_cand[i].multiply(profile).toarray().ravel(), space.vocab, 3)
+        weights = rows_cand[i].multiply(profile).toarray().ravel()
+        terms = _terms_of(weights, _Names(space, [n_lib + i]), 3)
         out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
         if len(out) >= limit:
@@ -644,8 +656,9 @@ def explain(
     rows_neg = space.rows(len(pos_text_ids), len(texts))
     pos_mean = _mean_row(rows_pos)
     neg_mean = _mean_row(rows_neg) if rows_neg.shape[0] else np.zeros_like(pos_mean)
-    likes = _terms_of(pos_mean - w.negative * neg_mean, space.vocab, 15)
-    dislikes = _terms_of(w.negative * neg_mean - pos_mean, space.vocab, 15) if rows_neg.shape[0] else []
+    names = _Names(space, range(len(texts)))
+    likes = _terms_of(pos_mean - w.negative * neg_mean, names, 15)
+    dislikes = _terms_of(w.negative * neg_mean - pos_mean, names, 15) if rows_neg.shape[0] else []
     if lib.pos_vecs is not None and lib.neg_vecs is not None:
         ids, vecs, negs = lib.pos_vec_ids, lib.pos_vecs, lib.neg_vecs
     else:
