@@ -178,3 +178,14 @@ def test_a_large_library_is_served(quant: tuple[Library, list[str]]) -> None:
     saved, dismissed = everything[:40], everything[40:55]
     hits = recommend(lib.store, lib.semantic, saved, dismissed, floor=False, limit=10)
     assert hits and not {h.paper.id for h in hits} & set(everything[:55])
+
+
+def test_many_exclusions_still_fill_the_list(quant: tuple[Library, list[str]]) -> None:
+    """Papers already sent are dropped before the shortlist is cut, not after it."""
+    lib, ids = quant
+    saved = ids[:4]
+    ranked = [h.paper.id for h in recommend(lib.store, lib.semantic, saved, floor=False, limit=60)]
+    assert len(ranked) >= 55
+    sent = set(ranked[:45])
+    hits = recommend(lib.store, lib.semantic, saved, exclude=sent, floor=False, limit=10)
+    assert len(hits) == 10 and not {h.paper.id for h in hits} & sent

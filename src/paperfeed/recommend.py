@@ -524,6 +524,13 @@ def recommend(
         bg_dense_cal = _standardise(cal_raw, cal_raw)
         order = np.argsort(-z)
         wanted = min(len(order), w.shortlist + limit)
+        if exclude or since is not None:
+            # drop excluded papers (and, for a large window, those before it) before the
+            # shortlist is cut, looking up the ids of a bounded head of the ranking only
+            head = [int(keys[i]) for i in order[: wanted * 4]]
+            passing = semantic.vectors.ids_of(head, Filters(since=since))
+            allowed = {k for k, pid in passing.items() if pid not in exclude}
+            order = np.array([i for i in order[: wanted * 4] if int(keys[i]) in allowed], np.int64)
         pick = order[:wanted]
         got = store.get_by_keys([int(keys[i]) for i in pick])
         for i in pick:
