@@ -678,10 +678,12 @@ class Library:
         """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
 
         With `positive` (ids), stateless, like Semantic Scholar's list API: from those papers
-        and `negative` ones (with `user` given, that user's dismissals are also hidden). Without,
-        from the stored library: the papers of `collection` (None: all collections, "For you")
-        against the user's dismissals, never a paper the user saved, dismissed or was sent.
-        [] when there is nothing to learn from or nothing clears the relevance floor."""
+        and `negative` ones (with `user` given, that user's dismissals are also hidden), the
+        best `limit` candidates, ranked, without the relevance floor (the caller asked for a
+        list, as S2's clients do). Without, from the stored library: the papers of `collection`
+        (None: all collections, "For you") against the user's dismissals, never a paper the user
+        saved, dismissed or was sent, and only what clears the relevance floor: [] when there is
+        nothing to learn from or nothing clears it ("nothing new for you today")."""
         from paperfeed import recommend as engine
 
         if not 1 <= limit <= MAX_LIMIT:
@@ -702,7 +704,8 @@ class Library:
             neg = sorted(fb.dismissed_ids(uid))
             exclude = set(self.personal.collections.saved_ids(uid)) | set(neg) | fb.sent_ids(uid)
         hits = engine.recommend(
-            self.store, self.semantic, pos, neg, exclude=exclude, limit=limit, since=day
+            self.store, self.semantic, pos, neg, exclude=exclude, limit=limit, since=day,
+            floor=positive is None,
         )
         hits = [h for h in hits if h.paper.id not in exclude]
         voted = self.accounts.with_votes([h.paper for h in hits])
