@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from paperfeed import feeds, search
-from paperfeed.accounts import Accounts
+from paperfeed.accounts import Accounts, User
 from paperfeed.config import Config
 from paperfeed.digest import Digests, Subscriptions
 from paperfeed.errors import InvalidInput, NotFound
@@ -30,6 +30,11 @@ from paperfeed.search_cache import SearchCache
 from paperfeed.sources.base import Limits
 from paperfeed.store.base import Filters, ImportLogEntry
 from paperfeed.store.engines import open_backend
+
+if TYPE_CHECKING:
+    from paperfeed.harvest import ApiParams, HfParams, OaiParams
+    from paperfeed.personal import Collection, LibraryImport, Personal, SavedPaper
+    from paperfeed.recommend import Explanation, Recommendation
 
 SearchMode = Literal["keyword", "semantic", "hybrid"]
 MODES = ("keyword", "semantic", "hybrid")
@@ -162,7 +167,13 @@ class Library:
         )
         return self._harvest(params, progress, index, log)
 
-    def _harvest(self, params: Any, progress: Any, index: bool, log: Any) -> HarvestReport:
+    def _harvest(
+        self,
+        params: OaiParams | ApiParams | HfParams,
+        progress: HarvestProgress | None,
+        index: bool,
+        log: Callable[[str], None] | None,
+    ) -> HarvestReport:
         from paperfeed.harvest import harvest
 
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
@@ -221,7 +232,7 @@ class Library:
     def has_vectors(self) -> bool:
         return self.semantic is not None and self.semantic.has_vectors()
 
-    def related(self, paper_id: str, limit: int = 10, *, user: Any = None) -> list[Hit]:
+    def related(self, paper_id: str, limit: int = 10, *, user: str | User | None = None) -> list[Hit]:
         """The papers most like the given one (see `paperfeed.related`); NotFound for an
         unknown id. With `user`, the papers that user dismissed are left out."""
         from paperfeed.related import related
@@ -272,7 +283,7 @@ class Library:
         author: str | None = None,
         min_upvotes: int | None = None,
         *,
-        user: Any = None,
+        user: str | User | None = None,
     ) -> list[Hit]:
         """Ranked papers for a query (see `paperfeed.search`); mode None is hybrid once vectors
         exist, else keyword. Answers repeat from `search_cache` until the store changes. With
@@ -335,7 +346,7 @@ class Library:
         limit: int | None = None,
         offset: int = 0,
         *,
-        user: Any = None,
+        user: str | User | None = None,
     ) -> list[Paper]:
         """The papers of a day, week or month (default: the latest day with papers), most upvoted
         first, or by trending score. With `user`, without the papers that user dismissed."""
@@ -350,7 +361,7 @@ class Library:
         limit: int | None = None,
         offset: int = 0,
         *,
-        user: Any = None,
+        user: str | User | None = None,
     ) -> tuple[feeds.Period | None, list[tuple[Paper, float]]]:
         """Like `daily`, with the period resolved and each paper's score."""
         if sort not in feeds.SORTS:
@@ -379,7 +390,7 @@ class Library:
         return shown[offset : None if limit is None else offset + limit]
 
     def trending(
-        self, days: int = 7, limit: int = 50, offset: int = 0, *, user: Any = None
+        self, days: int = 7, limit: int = 50, offset: int = 0, *, user: str | User | None = None
     ) -> list[tuple[Paper, float]]:
         """The papers of the last `days` days with papers (up to the latest such day), by
         trending score (see `feeds`); local votes count. With `user`, without the papers that
@@ -483,7 +494,7 @@ class Library:
     # account the CLI acts for, `Accounts.owner`). Paper ids are checked against the store.
 
     @property
-    def personal(self) -> Any:
+    def personal(self) -> Personal:
         """The personal-library services (`paperfeed.personal.Personal`)."""
         if getattr(self, "_personal", None) is None:
             from paperfeed.personal import Personal
@@ -491,10 +502,8 @@ class Library:
             self._personal = Personal(self.store.db)
         return self._personal
 
-    def user_of(self, user: Any = None) -> Any:
+    def user_of(self, user: str | User | None = None) -> User:
         """The `User` meant by `user` (email, id or User; None: the owner); NotFound if none."""
-        from paperfeed.accounts import User
-
         if user is None:
             return self.accounts.owner()
         if isinstance(user, User):
@@ -508,33 +517,33 @@ class Library:
             raise NotFound(f"no such paper: {str(paper_id)[:80]}")
         return paper
 
-    def _hidden_for(self, user: Any) -> set[str]:
+    def _hidden_for(self, user: str | User | None) -> set[str]:
         """The papers a user dismissed (hidden from them everywhere); none without a user."""
         if user is None:
             return set()
         return self.personal.feedback.dismissed_ids(self.user_of(user).id)
 
-    def collections(self, user: Any = None) -> list[Any]:
+    def collections(self, user: str | User | None = None) -> list[Collection]:
         """The user's collections (`personal.Collection`: id, name, created_at, size), by name."""
         return self.personal.collections.of_user(self.user_of(user).id)
 
-    def create_collection(self, name: str, user: Any = None) -> Any:
+    def create_collection(self, name: str, user: str | User | None = None) -> Collection:
         return self.personal.collections.create(self.user_of(user).id, name)
 
-    def rename_collection(self, name: str, new_name: str, user: Any = None) -> Any:
+    def rename_collection(self, name: str, new_name: str, user: str | User | None = None) -> Collection:
         return self.personal.collections.rename(self.user_of(user).id, name, new_name)
 
-    def delete_collection(self, name: str, user: Any = None) -> int:
+    def delete_collection(self, name: str, user: str | User | None = None) -> int:
         """Delete a collection; returns how many papers it held (they stay in the others)."""
         return self.personal.collections.delete(self.user_of(user).id, name)
 
-    def library_add(self, paper_id: str, collection: str, user: Any = None) -> Any:
+    def library_add(self, paper_id: str, collection: str, user: str | User | None = None) -> Collection:
         """Save a paper to a collection (created if new); undoes a dismissal of it. Returns the
         collection. NotFound for an unknown paper."""
         paper = self.known_paper(paper_id)
         return self.personal.collections.add(self.user_of(user).id, collection, [paper.id])[0]
 
-    def library_remove(self, paper_id: str, collection: str | None = None, user: Any = None) -> int:
+    def library_remove(self, paper_id: str, collection: str | None = None, user: str | User | None = None) -> int:
         """Take a paper out of one collection, or (None) of all; returns memberships removed."""
         pid = self._canonical_id(str(paper_id)[:200])
         return self.personal.collections.remove(self.user_of(user).id, pid, collection)
@@ -542,9 +551,9 @@ class Library:
     def library_list(
         self,
         collection: str | None = None,
-        user: Any = None,
+        user: str | User | None = None,
         sort: Literal["added", "published", "upvotes"] = "added",
-    ) -> list[Any]:
+    ) -> list[SavedPaper]:
         """The saved papers (`personal.SavedPaper`) of a collection or of all, newest saved
         first, or by published date or upvotes."""
         from paperfeed.personal import SavedPaper
@@ -569,54 +578,54 @@ class Library:
             out.sort(key=lambda s: s.paper.upvotes or 0, reverse=True)
         return out
 
-    def set_note(self, paper_id: str, note: str, user: Any = None) -> str:
+    def set_note(self, paper_id: str, note: str, user: str | User | None = None) -> str:
         """A private note on a paper (empty deletes it); returns the note as kept."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.set_note(self.user_of(user).id, paper.id, note)
 
-    def note(self, paper_id: str, user: Any = None) -> str | None:
+    def note(self, paper_id: str, user: str | User | None = None) -> str | None:
         pid = self._canonical_id(str(paper_id)[:200])
         return self.personal.feedback.notes(self.user_of(user).id, [pid]).get(pid)
 
-    def mark_read(self, paper_id: str, read: bool = True, user: Any = None) -> bool:
+    def mark_read(self, paper_id: str, read: bool = True, user: str | User | None = None) -> bool:
         """Mark a paper read (or unread); returns whether that changed anything."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.set_read(self.user_of(user).id, paper.id, read)
 
-    def dismiss(self, paper_id: str, user: Any = None) -> bool:
+    def dismiss(self, paper_id: str, user: str | User | None = None) -> bool:
         """"Not interested": hide the paper from the user everywhere, take it out of their
         collections, and count it against similar papers. True when newly dismissed."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.dismiss(self.user_of(user).id, paper.id)
 
-    def undismiss(self, paper_id: str, user: Any = None) -> bool:
+    def undismiss(self, paper_id: str, user: str | User | None = None) -> bool:
         """Undo "not interested"; True when the paper was dismissed."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.undismiss(self.user_of(user).id, paper.id)
 
-    def dismissed(self, user: Any = None) -> list[Paper]:
+    def dismissed(self, user: str | User | None = None) -> list[Paper]:
         """The papers the user dismissed, most recent first."""
         rows = self.personal.feedback.dismissed(self.user_of(user).id)
         found = self.store.get_many([pid for pid, _ in rows])
         return [found[pid] for pid, _ in rows if pid in found]
 
-    def reset_feedback(self, user: Any = None, *, saved: bool = False) -> dict[str, int]:
+    def reset_feedback(self, user: str | User | None = None, *, saved: bool = False) -> dict[str, int]:
         """"Reset what you taught it": forget every dismissal, and with `saved` empty every
         collection too. Returns how many of each went."""
         return self.personal.feedback.reset(self.user_of(user).id, saved=saved)
 
-    def mark_sent(self, paper_ids: Iterable[str], user: Any = None) -> int:
+    def mark_sent(self, paper_ids: Iterable[str], user: str | User | None = None) -> int:
         """Record recommendations as sent to the user (never recommended again)."""
         return self.personal.feedback.mark_sent(self.user_of(user).id, paper_ids)
 
-    def issue_feed_token(self, user: Any = None) -> str:
+    def issue_feed_token(self, user: str | User | None = None) -> str:
         """A new secret token for the user's personal feed (replaces the old one)."""
         return self.personal.tokens.issue(self.user_of(user).id)
 
-    def revoke_feed_token(self, user: Any = None) -> bool:
+    def revoke_feed_token(self, user: str | User | None = None) -> bool:
         return self.personal.tokens.revoke(self.user_of(user).id)
 
-    def feed_token_user(self, token: str | None) -> Any:
+    def feed_token_user(self, token: str | None) -> User | None:
         """The `User` a feed token belongs to, or None."""
         uid = self.personal.tokens.user_for(token)
         return self.accounts.user(uid) if uid else None
@@ -627,7 +636,7 @@ class Library:
         *,
         collection: str | None = None,
         paper_id: str | None = None,
-        user: Any = None,
+        user: str | User | None = None,
     ) -> str:
         """A collection (or the whole library, or one paper) as `bibtex`, `ris` or `csl-json`."""
         from paperfeed import exports
@@ -643,7 +652,9 @@ class Library:
             papers = [s.paper for s in self.library_list(collection, user)]
         return writers[format](papers)
 
-    def library_import(self, path: Path | str, collection: str, user: Any = None) -> Any:
+    def library_import(
+        self, path: Path | str, collection: str, user: str | User | None = None
+    ) -> LibraryImport:
         """Import a reference manager's file (BibTeX, and whatever else `paperfeed.sources`
         reads) into a collection: entries matched to the store by arXiv id, DOI, then title; the
         rest imported as new papers. Returns a `personal.LibraryImport` report (matched, added,
@@ -671,10 +682,10 @@ class Library:
         negative: Sequence[str] | None = None,
         *,
         collection: str | None = None,
-        user: Any = None,
+        user: str | User | None = None,
         limit: int = 10,
         since: date | str | None = None,
-    ) -> list[Any]:
+    ) -> list[Recommendation]:
         """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
 
         With `positive` (ids), stateless, like Semantic Scholar's list API: from those papers
@@ -711,7 +722,7 @@ class Library:
         voted = self.accounts.with_votes([h.paper for h in hits])
         return [replace(h, paper=p) for h, p in zip(hits, voted, strict=True)]
 
-    def explain(self, collection: str | None = None, user: Any = None) -> Any:
+    def explain(self, collection: str | None = None, user: str | User | None = None) -> Explanation:
         """What the recommendations learned from the user (`recommend.Explanation`): the saved
         papers that weigh most and the terms it likes and dislikes."""
         from paperfeed import recommend as engine
