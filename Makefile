@@ -31,12 +31,13 @@ demo: setup
 	$(BIN)/paperfeed import --sample
 	$(BIN)/paperfeed serve --host 127.0.0.1 --port $(PORT)
 
-test: setup
-	$(BIN)/ruff check src tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff over the code, tests and benchmarks; mypy over the package (pyproject.toml [tool.mypy]).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

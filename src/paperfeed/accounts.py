@@ -150,7 +150,7 @@ class Accounts:
         return [_user(r) for r in rows]
 
     def has_admin(self) -> bool:
-        return self.db.query_one("SELECT count(*) FROM users WHERE is_admin <> 0")[0] > 0
+        return self.db.query("SELECT count(*) FROM users WHERE is_admin <> 0")[0][0] > 0
 
     def owner(self) -> User:
         """The instance owner the CLI acts for: recorded once (`instance_owner`). On first use it
@@ -224,6 +224,7 @@ class Accounts:
                         (new_id(), key, now_iso()),
                     )
             raise InvalidInput("wrong email or password")
+        assert row is not None  # a verified password had its row
         user = _user(row)
         if _hasher.check_needs_rehash(row[4]):
             self.db.execute(
@@ -234,9 +235,9 @@ class Accounts:
 
     def _check_rate(self, key: str, limit: int) -> None:
         since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
-        count = self.db.query_one(
+        count = self.db.query(
             "SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?", (key, since)
-        )[0]
+        )[0][0]
         if count >= limit:
             raise TooManyAttempts("too many failed logins: try again in 15 minutes")
 

@@ -267,4 +267,4 @@ class Config:
 
     @property
     def is_postgres(self) -> bool:
-        return bool(self.database_url) and self.database_url.startswith(("postgresql:", "postgres:"))
+        return self.database_url is not None and self.database_url.startswith(("postgresql:", "postgres:"))

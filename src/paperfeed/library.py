@@ -543,7 +543,9 @@ class Library:
         paper = self.known_paper(paper_id)
         return self.personal.collections.add(self.user_of(user).id, collection, [paper.id])[0]
 
-    def library_remove(self, paper_id: str, collection: str | None = None, user: str | User | None = None) -> int:
+    def library_remove(
+        self, paper_id: str, collection: str | None = None, user: str | User | None = None
+    ) -> int:
         """Take a paper out of one collection, or (None) of all; returns memberships removed."""
         pid = self._canonical_id(str(paper_id)[:200])
         return self.personal.collections.remove(self.user_of(user).id, pid, collection)

@@ -196,10 +196,10 @@ def related(
     out: list[Hit] = []
     seen_titles = {self_key}
     for score, pid, why in scored:
-        key = title_key(candidates[pid].title)
-        if key in seen_titles:
+        tkey = title_key(candidates[pid].title)
+        if tkey in seen_titles:
             continue
-        seen_titles.add(key)
+        seen_titles.add(tkey)
         out.append(Hit(candidates[pid], float(score), why))
         if len(out) >= limit:
             break

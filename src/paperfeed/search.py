@@ -106,7 +106,7 @@ def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> l
 # Semantic and hybrid ranking. See README "Search and ranking" for how the fusion was
 # chosen; the figures are in BENCHMARKS.md.
 
-K = TypeVar("K", str, int)
+K = TypeVar("K", bound=str | int)
 
 CANDIDATES = 100
 """How many papers each side (keyword, vectors) proposes to the fusion."""

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
 from rich.markup import escape
@@ -31,6 +31,9 @@ from paperfeed.cli.common import (
 )
 from paperfeed.errors import PaperfeedError
 from paperfeed.terminal import clean
+
+if TYPE_CHECKING:
+    from paperfeed.library import SearchMode
 
 app = typer.Typer()
 
@@ -125,7 +128,8 @@ def search(
     """Search papers by keyword, meaning, or both."""
     with library(ctx) as lib:
         hits = lib.search(
-            query, mode=mode, limit=limit, since=since, until=until, category=category,
+            query, mode=cast("SearchMode | None", mode),  # the Library checks it
+            limit=limit, since=since, until=until, category=category,
             organization=organization, author=author,
         )
         missing = lib.missing_arxiv_id(query)

@@ -184,7 +184,7 @@ def render_message(
     def items(ids: list[str]) -> list[dict[str, Any]]:
         return [_item(base_url, papers[pid]) for pid in ids if pid in papers]
 
-    sections = []
+    sections: list[dict[str, Any]] = []
     if content.trending:
         sections.append({"title": "Trending", "topic": None, "papers": items(content.trending)})
     for topic, ids in content.topics:

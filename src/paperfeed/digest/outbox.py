@@ -19,6 +19,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from paperfeed.digest.compose import SENT_MEMORY_DAYS, DigestContent
 from paperfeed.store.db import Database, new_id, now_iso
@@ -173,7 +174,7 @@ class Outbox:
 def _row(row: tuple[object, ...]) -> OutboxRow:
     rid, sid, day, content, message_id, attempts = row
     return OutboxRow(str(rid), str(sid), date.fromisoformat(str(day)),
-                     DigestContent.from_json(str(content)), str(message_id), int(attempts))  # type: ignore[arg-type]
+                     DigestContent.from_json(str(content)), str(message_id), int(cast(int, attempts)))
 
 
 

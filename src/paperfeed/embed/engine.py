@@ -170,13 +170,13 @@ class SemanticEngine:
         while True:
             keys, sims = self.index.search(vector, fetch)
             ids = self.vectors.ids_of(keys.tolist(), filters)
-            out = [
+            hits = [
                 (int(key), ids[int(key)], float(s))
                 for key, s in zip(keys, sims, strict=True)
                 if int(key) in ids and int(key) not in exclude
             ]
-            if len(out) >= k or fetch >= index_size or fetch >= 20_000:
-                return out[:k]
+            if len(hits) >= k or fetch >= index_size or fetch >= 20_000:
+                return hits[:k]
             fetch *= 8
 
     def nearest_keys(

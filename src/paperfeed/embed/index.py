@@ -20,10 +20,14 @@ import logging
 import os
 import threading
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from paperfeed.embed.vectors import Fingerprint, VectorStore
+
+if TYPE_CHECKING:
+    import hnswlib
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +49,7 @@ class VectorIndex:
         self.dim = dim
         self.path = directory / f"{encoder}.hnsw"
         self.meta_path = directory / f"{encoder}.json"
-        self._index = None  # hnswlib.Index, loaded lazily
+        self._index: hnswlib.Index | None = None  # loaded lazily
         self._fingerprint = Fingerprint(-1, -1)
         self._dirty = False
         self._lock = threading.RLock()
@@ -68,11 +72,12 @@ class VectorIndex:
     def __len__(self) -> int:
         return self.ready().get_current_count()
 
-    def ready(self):
+    def ready(self) -> hnswlib.Index:
         """The index, brought up to date with the store when the store has moved on."""
         with self._lock:
             if self._index is None or self.vectors.latest_seq() != self._fingerprint.seq:
                 self.sync()
+            assert self._index is not None  # sync loads or rebuilds it
             return self._index
 
     # -- keeping up with the store --------------------------------------------------------------
@@ -115,6 +120,7 @@ class VectorIndex:
                 self.sync()
                 return
             self._add(np.asarray(keys, dtype=np.uint64), vectors)
+            assert self._index is not None  # in step: there is one
             self._fingerprint = Fingerprint(self._index.get_current_count(), seq)
             self._dirty = True
 
@@ -146,7 +152,7 @@ class VectorIndex:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _new(self, capacity: int):
+    def _new(self, capacity: int) -> hnswlib.Index:
         import hnswlib
 
         index = hnswlib.Index(space="ip", dim=self.dim)
@@ -158,6 +164,7 @@ class VectorIndex:
 
     def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """Insert (or, for a key already there, replace) vectors, growing the index as needed."""
+        assert self._index is not None  # called after _new or _load
         need = self._index.get_current_count() + len(keys)
         if need > self._index.get_max_elements():
             self._index.resize_index(max(need, 2 * self._index.get_max_elements()))

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.personal.names import check_collection_name, name_key
@@ -23,7 +24,7 @@ class Collection:
     created_at: str
     size: int = 0
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "created_at": self.created_at, "size": self.size}
 
 

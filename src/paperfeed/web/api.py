@@ -42,7 +42,7 @@ def daily_papers(
     """Items ordered by upvotes (`publishedAt`, as Daily Papers orders a day) or by trending
     score. A page past the end is an empty list."""
     lib = library(request)
-    mode = "trending" if sort == "trending" else "published"
+    mode: Literal["published", "trending"] = "trending" if sort == "trending" else "published"
     if submitter:
         _, scored = lib.daily_scored(date, week, month, sort=mode)
         papers = [paper for paper, _ in scored if _submitted_by(paper, submitter)]

@@ -96,7 +96,7 @@ class PostgresKeyword:
             found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters,
                                  TITLE_BUDGET)
             if found is None:
-                found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters, None)
+                found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters, None) or []
         elif len(found) < limit and len(terms) > 1:
             extra = self._ranked(conn, "tsv", terms, idf, "any", limit, filters,
                                  SEARCH_BUDGET) or []

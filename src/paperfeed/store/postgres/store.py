@@ -223,7 +223,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
 
     @property
     def schema_version(self) -> int:
-        return self._fetchone("SELECT max(version) FROM schema_version")[0]
+        return self._fetchall("SELECT max(version) FROM schema_version")[0][0]
 
     def close(self) -> None:
         self.pool.close()
@@ -312,7 +312,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
     def integrity(self) -> dict[str, int]:
         """Row counts of the table and of papers with a keyword vector (always equal: the
         vector is a generated column)."""
-        row = self._fetchone("SELECT count(*), count(tsv) FROM papers")
+        row = self._fetchall("SELECT count(*), count(tsv) FROM papers")[0]
         return {"papers": row[0], "fts_rows": row[1]}
 
 

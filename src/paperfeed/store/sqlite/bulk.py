@@ -256,10 +256,12 @@ class SQLiteBulk:
     """The bulk-load half of `SQLiteStore` (a mixin over its path, connection and meta table)."""
 
     path: Path
-    conn: sqlite3.Connection
     _follower: FtsFollower | None
 
     if TYPE_CHECKING:  # the store's
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
 
         def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def get_meta(self, key: str) -> str | None: ...

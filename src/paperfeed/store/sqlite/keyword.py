@@ -6,7 +6,7 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 import orjson
 
@@ -90,10 +90,12 @@ class SQLiteKeyword:
     (ranked below every all-words hit), if that fits in the budget.
     """
 
-    conn: sqlite3.Connection
     _local: threading.local
 
     if TYPE_CHECKING:  # the store's
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
 
         def get_meta(self, key: str) -> str | None: ...
         def set_meta(self, key: str, value: str) -> None: ...
@@ -228,7 +230,7 @@ class SQLiteKeyword:
             if len(_STEMS) > STEM_CACHE:
                 _STEMS.clear()
             _STEMS.update(found)
-        return [stems[t] for t in terms]
+        return [cast(str, stems[t]) for t in terms]
 
     def _stems_now(self, terms: Sequence[str]) -> list[str]:
         conn = self.conn
