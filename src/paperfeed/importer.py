@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from paperfeed.records import Paper
 from paperfeed.sources import FORMATS, detect_format
-from paperfeed.sources.base import Deleted, Limits, Rejected, SourceError, TooLarge
+from paperfeed.sources.base import Deleted, Limits, Rejected, SourceError, SourceItem, TooLarge
 from paperfeed.store.base import ImportLogEntry, Store, UpsertCounts
 
 BATCH_SIZE = 2_000
@@ -144,8 +144,8 @@ def sniff(path: Path, max_line: int = Limits().record_bytes) -> tuple[bytes, boo
 
 def read_records(
     path: Path, fmt: str | None, progress: Progress | None = None, limits: Limits | None = None
-):
-    """(format, iterator of source items) for one file."""
+) -> tuple[str, BinaryIO, Iterator[SourceItem]]:
+    """(format, the open input, iterator of source items) for one file."""
     limits = limits or Limits()
     if not path.exists():
         raise UnreadableInput(f"{path}: no such file")

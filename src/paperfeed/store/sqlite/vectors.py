@@ -3,6 +3,7 @@ through the store's public `query`, `transaction` and `read_snapshot`."""
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterator, Sequence
 
 import numpy as np
@@ -97,7 +98,7 @@ class SQLiteVectors(VectorStore):
         return seq
 
     @staticmethod
-    def _next_seq(conn) -> int:
+    def _next_seq(conn: sqlite3.Connection) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (SEQ_KEY,)).fetchone()
         seq = int(row[0]) + 1 if row else 1
         conn.execute(
