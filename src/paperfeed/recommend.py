@@ -446,8 +446,8 @@ def _dense_candidates(
     if since is not None:
         per *= 4  # a large window: the neighbourhoods, filtered to it later
     found: dict[int, None] = {}
-    for vector in anchors:
-        for key, _ in semantic.nearest_keys(np.asarray(vector, np.float32), per):
+    for neighbours in semantic.nearest_keys_many(np.asarray(anchors, np.float32), per):
+        for key, _ in neighbours:
             if key not in own:
                 found[key] = None
     keys = np.array(list(found), dtype=np.int64)

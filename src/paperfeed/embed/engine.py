@@ -191,6 +191,14 @@ class SemanticEngine:
         keys, sims = self.index.search(vector, k)
         return [(int(key), float(sim)) for key, sim in zip(keys, sims, strict=True)]
 
+    def nearest_keys_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """`nearest_keys` (unfiltered) for each row of `vectors`, in one batched index query
+        (one hnswlib call, or one database round trip)."""
+        return [
+            [(int(key), float(sim)) for key, sim in zip(keys, sims, strict=True)]
+            for keys, sims in self.index.search_many(vectors, k)
+        ]
+
     def similarities(self, vector: np.ndarray, keys: Sequence[int]) -> dict[int, float]:
         """Exact cosine of `vector` with the stored vectors of the given papers."""
         found, vecs = self.vectors.get_vectors(keys)

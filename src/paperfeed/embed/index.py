@@ -65,6 +65,22 @@ class VectorIndex:
             labels, distances = index.knn_query(np.asarray(vector, dtype=np.float32), k=k)
         return labels[0].astype(np.uint64), (1.0 - distances[0]).astype(np.float32)
 
+    def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        """`search` for each row of `vectors`, in one batched hnswlib query (its threads share
+        the rows)."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        with self._lock:
+            index = self.ready()
+            n = index.get_current_count()
+            if n == 0 or k <= 0 or not len(queries):
+                empty = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
+                return [empty for _ in range(len(queries))]
+            k = min(k, n)
+            index.set_ef(max(EXPANSION_SEARCH, k))
+            labels, distances = index.knn_query(queries, k=k)
+        sims = (1.0 - distances).astype(np.float32)
+        return list(zip(labels.astype(np.uint64), sims, strict=True))
+
     def __len__(self) -> int:
         return self.ready().get_current_count()
 

@@ -268,6 +268,38 @@ class PgVectors(VectorStore):
         # relaxed_order may return neighbours slightly out of order: sort by the exact cosine.
         return sorted(((r[0], r[1], float(r[2])) for r in rows), key=lambda r: -r[2])
 
+    def nearest_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """(key, cosine) of the k nearest papers to each row of `vectors`, unfiltered: one round
+        trip, a UNION ALL of one HNSW scan per row (each branch ordered and limited on its own,
+        so each uses the index)."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        out: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        if k <= 0 or not len(queries):
+            return out
+        branch = (
+            "(SELECT %s AS q, e.paper_pk, -(e.vector <#> %s) AS sim FROM embeddings e "
+            "ORDER BY e.vector <#> %s LIMIT %s)"
+        )
+        params: list[Any] = []
+        for i, row in enumerate(queries):
+            vec = _halfvec(row)
+            params.extend([i, vec, vec, k])
+        with self.store.transaction() as conn:
+            if not self._has_table(conn):
+                return out
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.max_scan_tuples', %s, true)",
+                (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
+            )
+            rows = conn.execute(" UNION ALL ".join([branch] * len(queries)), params).fetchall()
+        for q, key, sim in rows:
+            out[int(q)].append((int(key), float(sim)))
+        for found in out:  # relaxed_order: sort each by the exact cosine
+            found.sort(key=lambda r: -r[1])
+        return out
+
     def own_index(self, encoder: str, dim: int) -> PgIndex:
         return PgIndex(self, encoder, dim)
 
@@ -288,6 +320,13 @@ class PgIndex:
             np.array([f[0] for f in found], dtype=np.uint64),
             np.array([f[2] for f in found], dtype=np.float32),
         )
+
+    def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (np.array([f[0] for f in row], dtype=np.uint64),
+             np.array([f[1] for f in row], dtype=np.float32))
+            for row in self.vectors.nearest_many(vectors, k)
+        ]
 
     def __len__(self) -> int:
         return self.vectors.fingerprint().count
