@@ -260,18 +260,39 @@ class _Terms:
     """Analysed texts, cached per paper id: arxiv-sanity's tokenisation (sklearn's analyzer:
     uni- and bigrams, English stopwords, accents stripped) is most of a tf-idf's cost, so each
     paper is analysed once per process (an LRU of `TERM_CACHE` papers) and a request only counts
-    and weights. A term's id is its string hash (this process's: ids are never stored), so no
-    vocabulary is kept; the few names shown are found again from the texts (`names`)."""
+    and weights. A term's id is a hash (this process's: ids are never stored), so no vocabulary
+    is kept: a unigram's is its string hash, a bigram's is mixed from its two words' hashes in
+    numpy (no bigram string is built; sklearn's analyzer builds them all). The few names shown
+    are found again from the tokens of the last `RECENT_TOKENS` papers analysed (`names`)."""
 
     def __init__(self) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.analyze = TfidfVectorizer(
+        vectorizer = TfidfVectorizer(
             ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
             token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
-        ).build_analyzer()
+        )
+        self.preprocess = vectorizer.build_preprocessor()
+        self.tokenize = vectorizer.build_tokenizer()
+        self.stop = frozenset(vectorizer.get_stop_words() or ())
         self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.recent: OrderedDict[str, list[str]] = OrderedDict()
         self.lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[str]:
+        """The text's words after sklearn's preprocessing, tokenising and stop words."""
+        stop = self.stop
+        return [t for t in self.tokenize(self.preprocess(text)) if t not in stop]
+
+    @staticmethod
+    def ids(tokens: Sequence[str]) -> np.ndarray:
+        """Term ids of the unigrams then the bigrams of `tokens` (sklearn's order)."""
+        uni = np.fromiter(map(hash, tokens), np.int64, len(tokens))
+        if len(uni) < 2:
+            return uni
+        with np.errstate(over="ignore"):
+            bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
+        return np.concatenate((uni, bi))
 
     def of(self, pid: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(sorted term ids, counts) of one paper's text."""
@@ -280,19 +301,35 @@ class _Terms:
             if hit is not None:
                 self.cache.move_to_end(pid)
                 return hit
-        terms = self.analyze(text)
-        ids, counts = np.unique(np.fromiter(map(hash, terms), np.int64, len(terms)),
-                                return_counts=True)
+        tokens = self.tokens(text)
+        ids, counts = np.unique(self.ids(tokens), return_counts=True)
         found = (ids, counts.astype(np.float32))
         with self.lock:
             self.cache[pid] = found
             if len(self.cache) > TERM_CACHE:
                 self.cache.popitem(last=False)
+            self.recent[pid] = tokens
+            if len(self.recent) > RECENT_TOKENS:
+                self.recent.popitem(last=False)
         return found
 
-    def names(self, texts: Sequence[str]) -> dict[int, str]:
-        """Term id -> term, for the terms of these texts."""
-        return {hash(t): t for text in texts for t in self.analyze(text)}
+    def names(self, docs: Sequence[tuple[str, str]]) -> dict[int, str]:
+        """Term id -> term, for the terms of these (paper id, text) documents."""
+        out: dict[int, str] = {}
+        for pid, text in docs:
+            with self.lock:
+                tokens = self.recent.get(pid)
+            if tokens is None:
+                tokens = self.tokens(text)
+            ids = self.ids(tokens).tolist()
+            grams = [*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))]
+            out.update(zip(ids, grams, strict=True))
+        return out
+
+
+_BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
+_BIGRAM_SALT = 0x5851F42D4C957F2D
+RECENT_TOKENS = 512  # papers whose tokens are kept to name their terms (the shortlist's)
 
 
 _TERMS: _Terms | None = None
@@ -323,7 +360,7 @@ class _Text:
         counts = csr_matrix((values, local, indptr), shape=(len(docs), max(len(columns), 1)))
         self.matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
         self.columns = columns
-        self.texts = [text for _, text in docs]
+        self.docs = list(docs)
 
     def rows(self, start: int, stop: int) -> Any:
         return self.matrix[start:stop]
@@ -335,7 +372,7 @@ class _Names:
 
     def __init__(self, space: _Text, rows: Sequence[int]) -> None:
         self.columns = space.columns
-        self.names = _terms().names([space.texts[i] for i in rows])
+        self.names = _terms().names([space.docs[i] for i in rows])
 
     def __getitem__(self, j: int) -> str:
         return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
@@ -625,7 +662,9 @@ def recommend(
         else:
             sims = _sims(rows_pos, rows_cand[i]).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
-        weights = rows_cand[i].multiply(profile).toarray().ravel()
+        row = rows_cand[i]
+        weights = np.zeros(len(profile))
+        weights[row.indices] = row.data * profile[row.indices]
         terms = _terms_of(weights, _Names(space, [n_lib + i]), 3)
         out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
