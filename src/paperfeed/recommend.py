@@ -246,8 +246,9 @@ def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
     centroids = pos[picks]
     for _ in range(4):
         assign = np.argmax(pos @ centroids.T, axis=1)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assign, pos)
+        members = np.zeros((len(centroids), len(pos)), dtype=pos.dtype)
+        members[assign, np.arange(len(pos))] = 1
+        sums = members @ pos  # each centroid's members summed (np.add.at is far slower)
         filled = np.linalg.norm(sums, axis=1) > 0
         centroids = np.where(filled[:, None], _unit(sums), centroids)
     return centroids
@@ -476,7 +477,7 @@ def _dense_candidates(
     window = _window(semantic, since) if since is not None else None
     if window is not None:
         keys, vecs = window
-        keep = np.array([int(k) not in own for k in keys], dtype=bool)
+        keep = ~np.isin(keys, np.fromiter(own, np.int64, len(own)))
         return keys[keep], vecs[keep]
     anchors = _anchors(lib.pos_vecs, w.anchors)
     per = max(20, min(200, math.ceil(w.candidates / len(anchors))))
@@ -557,9 +558,8 @@ def recommend(
             return []
         # background negatives: the fit half minus the candidates (in a small corpus a sampled
         # paper is often a candidate too, and its own vector would weigh against it)
-        cand_set = set(keys.tolist())
-        keep = np.array([int(k) not in own_keys for k in bg.keys], dtype=bool)
-        fit_keep = keep[:half] & np.array([int(k) not in cand_set for k in fit_keys], dtype=bool)
+        keep = ~np.isin(bg.keys, np.fromiter(own_keys, np.int64, len(own_keys)))
+        fit_keep = keep[:half] & ~np.isin(fit_keys, keys)
         fit_v, cal_v = bvecs[:half][fit_keep], bvecs[half:][keep[half:]]
         centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
         raw = _profile_score(vecs, lib.pos_vecs, lib.neg_vecs, centroid, w)
