@@ -349,7 +349,6 @@ class _Text:
 
     def __init__(self, docs: Sequence[tuple[str, str]]) -> None:
         from scipy.sparse import csr_matrix
-        from sklearn.feature_extraction.text import TfidfTransformer
 
         terms = _terms()
         parts = [terms.of(pid, text) for pid, text in docs]
@@ -358,8 +357,17 @@ class _Text:
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
         columns, local = np.unique(flat, return_inverse=True)
         indptr = np.concatenate(([0], np.cumsum(lengths)))
-        counts = csr_matrix((values, local, indptr), shape=(len(docs), max(len(columns), 1)))
-        self.matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+        width = max(len(columns), 1)
+        # TfidfTransformer(sublinear_tf=True)'s arithmetic, without its per-call validation
+        # (a few ms, the most of a small request's sparse side): each document holds a term
+        # once, so a column's count of entries is its document frequency
+        df = np.bincount(local, minlength=width).astype(np.float32)
+        idf = np.log(np.float32(len(docs) + 1) / (df + np.float32(1))) + np.float32(1)
+        data = (np.log(values) + np.float32(1)) * idf[local]
+        rows_of = np.repeat(np.arange(len(docs)), lengths)
+        norms = np.sqrt(np.bincount(rows_of, weights=data * data, minlength=len(docs)))
+        data = (data / np.maximum(norms, 1e-30)[rows_of]).astype(np.float32)
+        self.matrix = csr_matrix((data, local, indptr), shape=(len(docs), width))
         self.columns = columns
         self.docs = list(docs)
 
