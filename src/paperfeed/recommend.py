@@ -2,9 +2,9 @@
 
 The model is fitted per request, over a bounded candidate set, never over the whole corpus:
 
-- **Candidates**: the ANN neighbourhoods of the positives (each positive, or with many positives
-  up to `Weights.anchors` spherical k-means centroids of them, asks the index for its
-  neighbours), or with `since` the papers of that recent window (scored exactly when the window is
+- **Candidates**: the ANN neighbourhoods of the positives (the positives, or with many positives
+  up to `Weights.anchors` spherical k-means centroids of them, ask the index in one batched
+  query), or with `since` the papers of that recent window (scored exactly when the window is
   small, else the neighbourhoods filtered to it). Without vectors: a keyword (BM25) query of the
   library's strongest terms plus the window.
 - **Model**: a nearest-centroid linear model (Rocchio) in two spaces, dense vectors and a sparse
