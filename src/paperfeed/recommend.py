@@ -416,6 +416,9 @@ class _Library:
     pos_ids: list[str]
     neg_ids: list[str]
     papers: dict[str, Paper]
+    """Whole papers of the positives and negatives whose texts are read (the latest)."""
+    titles: dict[str, str]
+    """Title of every positive and negative."""
     keys: dict[str, int]
     pos_vecs: np.ndarray | None
     neg_vecs: np.ndarray | None
@@ -428,12 +431,20 @@ def _resolve(
     pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
     negset = set(pos)
     neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
-    papers = store.get_many([*pos, *neg])
-    pos = [p for p in pos if p in papers]
-    neg = [n for n in neg if n in papers]
+    titles = store.titles_of([*pos, *neg])  # which exist; whole papers only for the texts read
+    pos = [p for p in pos if p in titles]
+    neg = [n for n in neg if n in titles]
+    papers = store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]])
+    while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
+        gone = {i for i in [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]] if i not in papers}
+        if not gone:
+            break
+        pos = [p for p in pos if p not in gone]
+        neg = [n for n in neg if n not in gone]
+        papers.update(store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
     if not pos:
         return None
-    lib = _Library(pos, neg, papers, {}, None, None, [])
+    lib = _Library(pos, neg, papers, titles, {}, None, None, [])
     if semantic is None or not semantic.has_vectors():
         return lib
     lib.keys = semantic.vectors.keys_of([*pos, *neg])
@@ -441,6 +452,8 @@ def _resolve(
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
     if missing:  # saved but not embedded yet (imported without indexing): embed them here
+        papers.update(store.get_many([i for i in missing if i not in papers]))
+        missing = [i for i in missing if i in papers]
         fresh = semantic.encoder.encode(
             [paper_text(papers[i].title, papers[i].abstract) for i in missing]
         )
@@ -651,7 +664,7 @@ def recommend(
     final = _standardise(combined, cal_combined)
 
     out: list[Recommendation] = []
-    seen = {title_key(lib.papers[i].title) for i in own}
+    seen = {title_key(lib.titles[i]) for i in own}
     encoder = semantic.encoder_name if dense and semantic is not None else ""
     near = w.near_cosine.get(encoder, 1.01)
     for i in np.argsort(-final):
@@ -686,7 +699,7 @@ def _doc(paper: Paper) -> tuple[str, str]:
 
 
 def _reasons(lib: _Library, nearest: list[str], terms: list[str]) -> list[str]:
-    title = lib.papers[nearest[0]].title if nearest else ""
+    title = lib.titles.get(nearest[0], "") if nearest else ""
     if len(title) > REASON_TITLE:
         title = title[: REASON_TITLE - 1].rstrip() + "…"
     reasons = [f"close to your saved “{title}”"] if title else ["close to your library"]

@@ -269,6 +269,9 @@ class SQLiteStore(SQLiteKeyword, SQLiteBulk, SqlStore):
         rows = self._rows_where(self.conn, "id", list(paper_ids))
         return {row[1]: row_to_paper(row) for row in rows}
 
+    def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        return dict(self._rows_where(self.conn, "id", list(paper_ids), "id, title"))
+
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         return {row[0]: row_to_paper(row) for row in self._rows_where(self.conn, "rowid", list(keys))}
 
