@@ -177,3 +177,24 @@ def test_cli_index_is_quiet_when_piped_and_rejects_unknown_encoders(home: Path) 
     bad = cli("index", "--encoder", "bert-huge")
     assert bad.exit_code == 2 and "unknown encoder" in bad.stderr
     assert "Traceback" not in bad.output
+
+
+def test_a_batched_query_answers_as_one_query_per_row_on_both_backends(
+    any_sample_lib: Library,
+) -> None:
+    """The recommender asks for every anchor's neighbours at once (one hnswlib call, one
+    pgvector round trip): each row's answer is that of the single query."""
+    semantic = any_sample_lib.semantic
+    assert semantic is not None
+    queries = np.stack([semantic.embed_query(q) for q in (
+        "monocular depth estimation", "large language model reasoning", "diffusion image editing",
+    )])
+    batched = semantic.nearest_keys_many(queries, 7)
+    assert len(batched) == 3
+    for row, query in zip(batched, queries, strict=True):
+        single = semantic.nearest_keys(query, 7)
+        assert len(row) == 7
+        assert [k for k, _ in row] == [k for k, _ in single]
+        assert np.allclose([s for _, s in row], [s for _, s in single], atol=1e-3)
+    assert [k for k, _ in batched[0]] != [k for k, _ in batched[1]]
+    assert semantic.nearest_keys_many(queries[:0], 7) == []
