@@ -109,7 +109,7 @@ def test_a_crash_between_store_and_index_writes_heals(sample_lib: Library, home:
 
 
 def test_deleted_papers_leave_the_results(sample_lib: Library) -> None:
-    query = "monocular depth"
+    query = "large language models"
     first = sample_lib.search(query, mode="semantic", limit=3)[0].paper.id
     assert sample_lib.store.delete([first]) == 1
     ids = [h.paper.id for h in sample_lib.search(query, mode="semantic", limit=10)]
@@ -121,7 +121,7 @@ def test_deleted_papers_leave_the_results_on_both_backends(any_sample_lib: Libra
     """Hybrid search takes the vector index's answer without looking each paper up (the index
     still holds a deleted paper's key): the deleted paper is dropped and the page stays full."""
     lib = any_sample_lib
-    query = "monocular depth estimation"
+    query = "large language models"
     before = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
     assert lib.store.delete(before[:3]) == 3
     after = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
