@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 from datetime import timedelta
+from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
@@ -55,6 +56,10 @@ def choose_on_the_web(lib: Library, names: list[str]) -> None:
                     headers={"content-type": "application/x-www-form-urlencoded"})
     assert r.status_code == 303
     assert sorted(lib.personal.settings.digest_collections(lib.user_of(EMAIL).id)) == sorted(ids)
+
+
+def plain(message: EmailMessage) -> str:
+    return message.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
 
 
 def sections(text: str) -> dict[str, str]:
@@ -106,7 +111,7 @@ def test_dismissed_papers_stay_out_of_the_digest(mail_lib: Library, smtp: SmtpSi
     lib.dismiss("2611.00001", EMAIL)
     lib.digests.send(DAY, now=later())
     ada = smtp.recorder.to(EMAIL)[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
-    bob = smtp.recorder.to("bob@example.org")[0].message.get_body(("plain",)).get_content().replace("\r\n", "\n")
+    bob = plain(smtp.recorder.to("bob@example.org")[0].message)
     assert "Quantum widgets, revisited" in ada and "Quantum widgets at scale" not in ada
     assert "Quantum widgets at scale" in bob and "For you" not in bob
 
@@ -118,7 +123,7 @@ def test_preview_records_nothing_and_no_collection_means_no_section(mail_lib: Li
     for pid in only_on(a, b)[:5]:
         lib.library_add(pid, "Optimisers", EMAIL)
     lib.subscribers.add(EMAIL, confirmed=True, trending=False)
-    assert "For you" not in lib.digests.preview(EMAIL, DAY).get_body(("plain",)).get_content().replace("\r\n", "\n")
+    assert "For you" not in plain(lib.digests.preview(EMAIL, DAY))
     lib.personal.settings.set_digest_collections(lib.user_of(EMAIL).id, [lib.collections(EMAIL)[0].id])
     preview = lib.digests.preview(EMAIL, DAY).get_body(("plain",)).get_content().replace("\r\n", "\n")
     assert "== For you: Optimisers ==" in preview
