@@ -312,7 +312,8 @@ def _search_results(request: Request, form: dict[str, str], p: int) -> tuple[Mar
 
 
 def _results_html(
-    hits: list[Hit], form: dict[str, str], p: int, voted: set[str], csrf: str, path_qs: str
+    hits: list[Hit], form: dict[str, str], p: int, voted: frozenset[str] | set[str], csrf: str,
+    path_qs: str,
 ) -> Markup:
     """Page `p` of `hits` (the first (p + 1) * SEARCH_PAGE results) as the result list's HTML."""
     more = len(hits) == (p + 1) * SEARCH_PAGE and p < 49
