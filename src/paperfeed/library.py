@@ -457,7 +457,10 @@ class Library:
         """Digests: subscribe / confirm / unsubscribe, compose, preview and send
         (`paperfeed.digest.Digests`); `lib.subscribers` manages the subscriber rows."""
         if self._digests is None:
-            self._digests = Digests(self.config, self.store, self.accounts)
+            from paperfeed.personal.digest import LibraryForYou
+
+            for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
+            self._digests = Digests(self.config, self.store, self.accounts, for_you)
         return self._digests
 
     @property

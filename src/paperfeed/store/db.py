@@ -283,3 +283,25 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Per-user choices of the web and the digest (paperfeed.personal.settings): a user's home page,
+# and which of their collections get a "For you" section in their email digest.
+FEATURE_MIGRATIONS.append(
+    (
+        "personal: user settings, digest collections",
+        """
+    CREATE TABLE user_settings (
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user_id, name)
+    );
+    CREATE TABLE digest_collections (
+        user_id TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, collection_id)
+    )
+        """,
+    )
+)

@@ -22,7 +22,17 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
+from paperfeed.web import (
+    api,
+    auth,
+    library_api,
+    library_pages,
+    pages,
+    personal_feeds,
+    s2_api,
+    subscribe,
+    syndication,
+)
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -30,11 +40,13 @@ from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
 ROUTERS = [
     api.router,
+    personal_feeds.router,
     syndication.router,
     auth.router,
     subscribe.router,
     library_api.router,
     s2_api.router,
+    library_pages.router,
     pages.router,
 ]
 
