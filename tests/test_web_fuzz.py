@@ -52,6 +52,8 @@ GET_PATHS = [
     "/api/library/feed-token", "/api/library/import", "/api/library/notes/{id}", "/api/library/papers",
     "/api/library/papers/{id}", "/api/library/read/{id}", "/api/library/recommendations",
     "/api/library/reset", "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{id}",
+    # the reading room: a paper's comments, and submitting (POST only: a GET is 405)
+    "/api/papers/{id}/comments", "/api/submit", "/submit",
 ]
 
 
