@@ -157,6 +157,11 @@ COMMANDS: dict[str, str] = {
     "issue_feed_token": "library feed-token",
     "revoke_feed_token": "library feed-token",  # --revoke
     "recommend": "recommend",
+    "submit": "submit",
+    "comment": "comments add",
+    "paper_comments": "comments list",
+    "edit_comment": "comments edit",
+    "delete_comment": "comments delete",
 }
 # Public Library members with no command of their own, and why.
 EXEMPT: dict[str, str] = {
@@ -171,6 +176,8 @@ EXEMPT: dict[str, str] = {
     "feed_token_user": "the personal feed's token check (a web route)",
     "mark_sent": "the digest's bookkeeping of recommendations already sent",
     "missing_arxiv_id": "`search`'s notice for an arXiv id not in the library",
+    "submissions": "the submissions service object `submit` goes through",
+    "comments": "the discussion service object the comments commands go through",
     "undated": "the web's list of undated papers; `search \"\"`-style listing is `papers`",
 }
 

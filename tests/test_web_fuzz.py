@@ -56,6 +56,8 @@ GET_PATHS = [
     "/feeds/u/{token}/for-you.atom", "/feeds/u/{token}/c/{collection_id}.atom",
     "/feeds/u/{id}/for-you.atom", "/feeds/u/{id}/c/{id}.atom", "/for-you", "/library",
     "/library/c/{id}", "/library/learned", "/library/export",
+    # the reading room: a paper's comments, and submitting (POST only: a GET is 405)
+    "/api/papers/{id}/comments", "/api/submit", "/submit",
 ]
 
 

@@ -162,6 +162,75 @@ class Library:
         )
         return self._harvest(params, progress, index, log)
 
+    # -- the reading room: submissions ---------------------------------------------------------
+
+    @property
+    def submissions(self) -> Any:
+        from paperfeed.submissions import Limits, Submissions
+
+        return Submissions(
+            self.store, Limits(self.config.submit_daily_cap, self.config.submit_max_age_days)
+        )
+
+    def submit(self, paper_id: str, user: Any = None) -> Any:
+        """Put a paper on today's daily list as submitted by `user` (None: the instance owner):
+        an arXiv id or URL; fetched from the arXiv API unless the store holds it. Returns a
+        `submissions.Submission`; InvalidInput for a bad id or a limit, NotFound for an id arXiv
+        does not know, `SourceUnavailable` when the API cannot be reached (nothing is stored)."""
+        member = self.user_of(user)
+        submission = self.submissions.submit(paper_id, member, self._fetch_arxiv)
+        if self.semantic is not None:
+            self.semantic.embed_ids([submission.paper.id])
+            self.semantic.save()
+        return submission
+
+    # -- the reading room: discussion ----------------------------------------------------------
+
+    @property
+    def comments(self) -> Any:
+        from paperfeed.comments import Comments
+
+        return Comments(self.store.db, self.config.comment_max_chars, self.config.comment_rate)
+
+    def comment(self, paper_id: str, text: str, user: Any = None) -> Any:
+        """Post a plain-text comment under a paper as `user` (None: the owner); a `Comment`."""
+        paper = self.known_paper(paper_id)
+        return self.comments.add(self.user_of(user), paper.id, text)
+
+    def paper_comments(self, paper_id: str) -> list[Any]:
+        """A paper's comments, oldest first (deleted ones as `deleted` with no text)."""
+        return self.comments.of_paper(self.known_paper(paper_id).id)
+
+    def edit_comment(self, comment_id: str, text: str, user: Any = None) -> Any:
+        return self.comments.edit(self.user_of(user), comment_id, text)
+
+    def delete_comment(self, comment_id: str, user: Any = None) -> Any:
+        return self.comments.delete(self.user_of(user), comment_id)
+
+    def _fetch_arxiv(self, arxiv_id: str) -> Paper | None:
+        """One paper from the arXiv API, not stored, through the harvester's lock, log and
+        polite client (fewer retries than a harvest: a member is waiting)."""
+        from paperfeed.harvest import check_url, make_client
+        from paperfeed.harvest.arxiv_api import fetch_ids
+        from paperfeed.harvest.run import run_harvest
+        from paperfeed.submissions import SourceUnavailable
+
+        cfg = replace(self.config.harvest, attempts=min(self.config.harvest.attempts, 2))
+        url = check_url(cfg.arxiv_api_url, "the arXiv API URL")
+        got: list[Any] = []
+        params = {"base_url": url, "ids": [arxiv_id], "submit": True}
+        with make_client(cfg, self.config.contact, min_interval=cfg.arxiv_interval) as client:
+            report = run_harvest(
+                self.store, client, "arxiv-api", params,
+                lambda ctx: got.extend(fetch_ids(ctx, url, [arxiv_id])),
+            )
+        if report.error:
+            raise SourceUnavailable(
+                f"the arXiv API did not answer for {arxiv_id}: {report.error}. Nothing was added; "
+                "try again in a while"
+            )
+        return next((p for p in got if isinstance(p, Paper) and p.id == arxiv_id), None)
+
     def _harvest(self, params: Any, progress: Any, index: bool, log: Any) -> HarvestReport:
         from paperfeed.harvest import harvest
 

@@ -42,7 +42,7 @@ from scipy.sparse import issparse
 
 from paperfeed.embed import paper_text
 from paperfeed.embed.engine import SemanticEngine
-from paperfeed.records import Paper, title_key
+from paperfeed.records import Paper, is_withdrawn, title_key
 from paperfeed.store.base import Filters, Store
 
 
@@ -601,7 +601,7 @@ def recommend(
         for i in pick:
             key = int(keys[i])
             paper = got.get(key)
-            if paper is None or paper.id in own or paper.id in exclude:
+            if paper is None or paper.id in own or paper.id in exclude or is_withdrawn(paper):
                 continue
             if since is not None and (paper.day is None or paper.day < since):
                 continue
@@ -629,7 +629,9 @@ def recommend(
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
         terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
         cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
-        cand_papers = {k: p for k, p in cand_papers.items() if p.id not in exclude}
+        cand_papers = {
+            k: p for k, p in cand_papers.items() if p.id not in exclude and not is_withdrawn(p)
+        }
     if not cand_papers:
         return []
     cand_keys = list(cand_papers)

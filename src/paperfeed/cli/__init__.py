@@ -25,6 +25,8 @@ GROUPS: dict[str, str | None] = {
     "harvest:harvest_app": "harvest",
     "personal:library_app": "library",
     "personal:app": None,  # recommend
+    "community:app": None,  # submit
+    "community:comments_app": "comments",
 }
 
 app = typer.Typer(

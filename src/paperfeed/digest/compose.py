@@ -28,7 +28,7 @@ from paperfeed import feeds
 from paperfeed.digest.subscriptions import Subscriber
 from paperfeed.digest.topics import ArrivalIndex
 from paperfeed.errors import InvalidInput
-from paperfeed.records import Paper
+from paperfeed.records import Paper, is_withdrawn
 
 if TYPE_CHECKING:
     from paperfeed.accounts import Accounts
@@ -105,8 +105,15 @@ class Composer:
         self.now = now or datetime.now(UTC)
         self.cutoff = cutoff_for(self.now)
         period = feeds.Period("week", day - timedelta(days=TRENDING_DAYS - 1), day)
-        self.trending = [p.id for p, _ in accounts.listing(period, sort="trending", limit=TRENDING_POOL)]
-        arrivals = store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
+        # Withdrawn papers are never mailed.
+        self.trending = [
+            p.id for p, _ in accounts.listing(period, sort="trending", limit=TRENDING_POOL)
+            if not is_withdrawn(p)
+        ]
+        arrivals = [
+            (p, added) for p, added in store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
+            if not is_withdrawn(p)
+        ]
         self.index = ArrivalIndex([p for p, _ in arrivals])
         self.ids = [p.id for p, _ in arrivals]
         self.added = [added for _, added in arrivals]

@@ -305,3 +305,33 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# The reading room: papers members submitted to a daily list (one row per paper: a paper is
+# submitted once; `day` is the list it went on), and comments under papers (soft-deleted, so a
+# deleted comment's place in the thread and its anchor survive as "deleted").
+FEATURE_MIGRATIONS.append(
+    (
+        "community: submissions, comments",
+        """
+    CREATE TABLE submissions (
+        paper_id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX submissions_user_day ON submissions(user_id, day);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY,
+        paper_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        deleted_at TEXT
+    );
+    CREATE INDEX comments_paper ON comments(paper_id, created_at);
+    CREATE INDEX comments_user ON comments(user_id, created_at)
+        """,
+    )
+)

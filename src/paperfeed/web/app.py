@@ -18,13 +18,17 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed.accounts import TooManyAttempts
+from paperfeed.comments import Forbidden
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
+from paperfeed.ratelimit import RateLimited
 from paperfeed.search_cache import SearchCache
+from paperfeed.submissions import SourceUnavailable
 from paperfeed.web import (
     api,
     auth,
+    community,
     library_api,
     library_pages,
     pages,
@@ -39,8 +43,10 @@ from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 # More features add their router here (e.g. `subscribe.router`). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
 ROUTERS = [
+    community.api_router,  # before api.router: its /api/papers/{id} would take .../comments
     api.router,
     personal_feeds.router,
+    community.router,
     syndication.router,
     auth.router,
     subscribe.router,
@@ -142,6 +148,18 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
     @app.exception_handler(InvalidInput)
     async def invalid_input(request: Request, exc: InvalidInput) -> Response:
         return _error(request, 400, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
+        return _error(request, 429, str(exc))
+
+    @app.exception_handler(SourceUnavailable)
+    async def unavailable(request: Request, exc: SourceUnavailable) -> Response:
+        return _error(request, 503, str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:

@@ -6,7 +6,8 @@ import hashlib
 from datetime import UTC, date, datetime, time
 from typing import Any
 
-from paperfeed.records import Paper
+from paperfeed.records import Paper, is_withdrawn
+from paperfeed.submissions import submitter_name
 
 
 def _datetime(d: date | None) -> str | None:
@@ -33,7 +34,7 @@ def paper_object(paper: Paper) -> dict[str, Any]:
         "summary": paper.abstract,
         "upvotes": paper.upvotes or 0,
         "discussionId": _object_id("discussion", paper.id),
-        "withdrawnAt": None,
+        "withdrawnAt": _withdrawn_at(paper),
     }
     optional = {
         "submittedOnDailyAt": _datetime(paper.submitted_to_daily),
@@ -44,9 +45,18 @@ def paper_object(paper: Paper) -> dict[str, Any]:
         "ai_keywords": paper.extra.get("ai_keywords"),
     }
     obj.update({k: v for k, v in optional.items() if v is not None})
+    if submitter_name(paper):
+        obj["submittedOnDailyBy"] = _user(submitter_name(paper) or "")
     if paper.organization:
         obj["organization"] = _organization(paper)
     return obj
+
+
+def _withdrawn_at(paper: Paper) -> str | None:
+    if not is_withdrawn(paper):
+        return None
+    when = paper.extra.get("withdrawn_at")
+    return when if isinstance(when, str) else _datetime(paper.updated or paper.published)
 
 
 def _organization(paper: Paper) -> dict[str, Any]:
@@ -55,6 +65,20 @@ def _organization(paper: Paper) -> dict[str, Any]:
         "name": paper.organization,
         "fullname": paper.organization_name or paper.organization,
         "avatar": None,
+    }
+
+
+def _user(name: str) -> dict[str, Any]:
+    return {
+        "_id": _object_id("user", name),
+        "avatarUrl": "",
+        "fullname": name,
+        "name": name,
+        "type": "user",
+        "isPro": False,
+        "isHf": False,
+        "isMod": False,
+        "followerCount": 0,
     }
 
 
@@ -67,19 +91,11 @@ def daily_item(paper: Paper) -> dict[str, Any]:
         "summary": paper.abstract,
         "thumbnail": f"/static/thumbnail.svg#{paper.id}",
         "numComments": paper.comments or 0,
-        "submittedBy": {
-            "_id": _object_id("user", "paperfeed"),
-            "avatarUrl": "",
-            "fullname": "paperfeed",
-            "name": "paperfeed",
-            "type": "user",
-            "isPro": False,
-            "isHf": False,
-            "isMod": False,
-            "followerCount": 0,
-        },
+        "submittedBy": _user(submitter_name(paper) or "paperfeed"),
         "isAuthorParticipating": False,
     }
+    if submitter_name(paper):
+        item["submittedOnDailyBy"] = item["submittedBy"]
     if paper.organization:
         item["organization"] = _organization(paper)
     # huggingface_hub's PaperInfo reads these from the item's top level (and `upvotes` from the
