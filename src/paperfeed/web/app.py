@@ -22,7 +22,7 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
+from paperfeed.web import api, auth, exports, library_api, pages, s2_api, subscribe, syndication
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -35,6 +35,7 @@ ROUTERS = [
     subscribe.router,
     library_api.router,
     s2_api.router,
+    exports.router,  # before pages: /papers/{id}.bib is not a paper page
     pages.router,
 ]
 

@@ -14,7 +14,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse
 from markupsafe import Markup, escape
 
-from paperfeed import feeds
+from paperfeed import exports, feeds
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.records import Paper
 from paperfeed.search import Hit
@@ -339,7 +339,8 @@ def related_page(
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: str) -> HTMLResponse:
     paper = _paper_or_404(request, paper_id)
-    return render(request, "paper.html", {"p": paper, "voted": _voted(request, [paper])})
+    context = {"p": paper, "voted": _voted(request, [paper]), "bibtex": exports.to_bibtex([paper])}
+    return render(request, "paper.html", context)
 
 
 def _listing(request: Request, heading: str, papers: list[Paper], p: int, more: str) -> HTMLResponse:
