@@ -25,6 +25,7 @@ GROUPS: dict[str, str | None] = {
     "harvest:harvest_app": "harvest",
     "personal:library_app": "library",
     "personal:app": None,  # recommend
+    "mcp:app": None,  # mcp (the MCP server over stdio)
 }
 
 app = typer.Typer(

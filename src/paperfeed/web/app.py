@@ -22,7 +22,7 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, exports, library_api, pages, s2_api, subscribe, syndication
+from paperfeed.web import api, auth, exports, library_api, mcp, pages, s2_api, subscribe, syndication
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -161,6 +161,7 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
 
     for router in ROUTERS:
         app.include_router(router)
+    mcp.mount(app, lib)  # the MCP server at /mcp (streamable HTTP)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(
         BodyLimit,
