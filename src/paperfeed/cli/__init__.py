@@ -26,6 +26,7 @@ GROUPS: dict[str, str | None] = {
     "personal:library_app": "library",
     "personal:app": None,  # recommend
     "mcp:app": None,  # mcp (the MCP server over stdio)
+    "tokens:app": "tokens",
 }
 
 app = typer.Typer(

@@ -22,7 +22,18 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, exports, library_api, mcp, pages, s2_api, subscribe, syndication
+from paperfeed.web import (
+    api,
+    auth,
+    exports,
+    library_api,
+    mcp,
+    pages,
+    s2_api,
+    subscribe,
+    syndication,
+    tokens,
+)
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -32,6 +43,7 @@ ROUTERS = [
     api.router,
     syndication.router,
     auth.router,
+    tokens.router,
     subscribe.router,
     library_api.router,
     s2_api.router,

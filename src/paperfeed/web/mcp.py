@@ -14,19 +14,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from mcp.server.mcpserver import Context
+from mcp.server.streamable_http_manager import StreamableHTTPSessionManager
 from mcp.server.transport_security import TransportSecuritySettings
+from starlette.responses import PlainTextResponse
+from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
 from paperfeed.access_tokens import AccessTokens
 from paperfeed.library import Library
 from paperfeed.mcp_server import Caller, build_server
+from paperfeed.web.tokens import bearer
 
 PATH = "/mcp"
-
-
-def bearer(authorization: str | None) -> str | None:
-    """The token of an `Authorization: Bearer <token>` header value."""
-    scheme, _, token = (authorization or "").strip().partition(" ")
-    return token.strip() or None if scheme.lower() == "bearer" else None
 
 
 def token_caller(lib: Library, secret: str | None) -> Caller | None:
@@ -34,26 +33,51 @@ def token_caller(lib: Library, secret: str | None) -> Caller | None:
     return Caller(user_id=token.user_id, can_write=token.can_write) if token else None
 
 
+class _Endpoint:
+    """The ASGI app at `/mcp` (a class: Starlette would treat a plain function as a request
+    handler): the newest running session manager answers."""
+
+    def __init__(self, running: list[StreamableHTTPSessionManager]) -> None:
+        self.running = running
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if not self.running:
+            await PlainTextResponse("the MCP server is not running", status_code=503)(scope, receive, send)
+            return
+        await self.running[-1].handle_request(scope, receive, send)
+
+
 def mount(app: FastAPI, lib: Library) -> None:
-    """Add `/mcp` to the app, and run the MCP session manager for the app's lifetime."""
+    """Add `/mcp` to the app, with an MCP session manager running for each run of the app's
+    lifespan (a manager runs once; a test client may start the same app several times)."""
 
     def identify(ctx: Context) -> Caller | None:
         headers = ctx.headers or {}
         return token_caller(lib, bearer(headers.get("authorization")))
 
     server = build_server(lib, identify)
-    sub = server.streamable_http_app(
-        streamable_http_path=PATH,
-        stateless_http=True,
-        json_response=True,
-        transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
-    )
-    app.router.routes.extend(sub.routes)
+    running: list[StreamableHTTPSessionManager] = []
+
+    def new_manager() -> StreamableHTTPSessionManager:
+        server.streamable_http_app(  # builds a fresh session manager on the server
+            streamable_http_path=PATH,
+            stateless_http=True,
+            json_response=True,
+            transport_security=TransportSecuritySettings(enable_dns_rebinding_protection=False),
+        )
+        return server.session_manager
+
+    app.router.routes.append(Route(PATH, endpoint=_Endpoint(running), methods=["GET", "POST", "DELETE"]))
     previous = app.router.lifespan_context
 
     @asynccontextmanager
     async def lifespan(a: Any) -> AsyncIterator[Any]:
-        async with previous(a) as state, server.session_manager.run():
-            yield state
+        manager = new_manager()
+        async with previous(a) as state, manager.run():
+            running.append(manager)
+            try:
+                yield state
+            finally:
+                running.remove(manager)
 
     app.router.lifespan_context = lifespan
