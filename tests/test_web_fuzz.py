@@ -52,6 +52,9 @@ GET_PATHS = [
     "/api/library/feed-token", "/api/library/import", "/api/library/notes/{id}", "/api/library/papers",
     "/api/library/papers/{id}", "/api/library/read/{id}", "/api/library/recommendations",
     "/api/library/reset", "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{id}",
+    # exports of a paper, a day and a search
+    "/papers/{id}.bib", "/papers/{id}.ris", "/papers/{id}.csl.json", "/papers/{id}.json", "/papers/{id}.md",
+    "/daily.bib", "/daily.ris", "/daily.csl.json", "/search.bib", "/search.ris", "/search.csl.json",
 ]
 
 
