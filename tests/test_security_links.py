@@ -99,5 +99,6 @@ def test_an_old_link_acts_on_nothing_after_remove_and_re_add(
     assert one_click.status_code == 410
     assert "nsubscribed" not in one_click.text and "expired" in one_click.text
     page = client.get(old)
-    assert page.status_code == 410 and "expired" in page.text and '<button type="submit" class="primary">' not in page.text
+    assert page.status_code == 410 and "expired" in page.text
+    assert '<button type="submit" class="primary">' not in page.text
     assert lib.subscribers.get("ada@example.org").status == "active"

@@ -58,6 +58,9 @@ GET_PATHS = [
     "/library/c/{id}", "/library/learned", "/library/export",
     # the reading room: a paper's comments, and submitting (POST only: a GET is 405)
     "/api/papers/{id}/comments", "/api/submit", "/submit",
+    # exports of a paper, a day and a search
+    "/papers/{id}.bib", "/papers/{id}.ris", "/papers/{id}.csl.json", "/papers/{id}.json", "/papers/{id}.md",
+    "/daily.bib", "/daily.ris", "/daily.csl.json", "/search.bib", "/search.ris", "/search.csl.json",
 ]
 
 

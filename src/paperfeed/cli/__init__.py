@@ -27,6 +27,8 @@ GROUPS: dict[str, str | None] = {
     "personal:app": None,  # recommend
     "community:app": None,  # submit
     "community:comments_app": "comments",
+    "mcp:app": None,  # mcp (the MCP server over stdio)
+    "tokens:app": "tokens",
 }
 
 app = typer.Typer(

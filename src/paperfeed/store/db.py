@@ -335,3 +335,26 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Personal access tokens (paperfeed.access_tokens) for the JSON API, MCP and the personal feeds:
+# only the SHA-256 of each secret is stored; scope is "read" or "write" (read-write).
+FEATURE_MIGRATIONS.append(
+    (
+        "access tokens",
+        """
+    CREATE TABLE access_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE INDEX access_tokens_user ON access_tokens(user_id)
+        """,
+    )
+)

@@ -29,13 +29,16 @@ from paperfeed.web import (
     api,
     auth,
     community,
+    exports,
     library_api,
     library_pages,
+    mcp,
     pages,
     personal_feeds,
     s2_api,
     subscribe,
     syndication,
+    tokens,
 )
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
@@ -49,9 +52,11 @@ ROUTERS = [
     community.router,
     syndication.router,
     auth.router,
+    tokens.router,
     subscribe.router,
     library_api.router,
     s2_api.router,
+    exports.router,  # before pages and the library pages: /papers/{id}.bib is not a paper page
     library_pages.router,
     pages.router,
 ]
@@ -190,6 +195,7 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
 
     for router in ROUTERS:
         app.include_router(router)
+    mcp.mount(app, lib)  # the MCP server at /mcp (streamable HTTP)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
     app.add_middleware(
         BodyLimit,

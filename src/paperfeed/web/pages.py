@@ -14,10 +14,11 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 
-from paperfeed import feeds
+from paperfeed import exports, feeds
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.records import Paper
 from paperfeed.search import Hit
+from paperfeed.web import citation
 from paperfeed.web.common import TEMPLATES, Marks, csrf_token, library, marks, render, session, viewer
 
 router = APIRouter(include_in_schema=False)
@@ -263,6 +264,8 @@ async def search_page(
         request,
         "search.html",
         {**form, "modes": MODES, "error": error, "searched": searched, "results": results,
+         "search_feed": _href("/feeds/search.atom", **{k: v for k, v in form.items() if v})
+         if (q or "").strip() else None,
          "missing_id": lib.missing_arxiv_id(q) if searched and q else None},
         status_code=status,
     )
@@ -355,7 +358,14 @@ def related_page(
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: str) -> HTMLResponse:
     paper = _paper_or_404(request, paper_id)
-    context: dict[str, Any] = {"p": paper, "voted": _voted(request, [paper])}
+    page_url = str(request.url_for("paper_page", paper_id=paper.id))
+    context: dict[str, Any] = {
+        "p": paper,
+        "voted": _voted(request, [paper]),
+        "bibtex": exports.to_bibtex([paper]),
+        "meta_tags": citation.meta_tags(paper, page_url),
+        "json_ld": citation.json_ld(paper, page_url),
+    }
     user = viewer(request)
     if user is not None:  # the reader's collections for "Save to", and whether it is dismissed
         lib = library(request)
