@@ -133,6 +133,7 @@ COMMANDS: dict[str, str] = {
     "papers_by": "papers",
     "stats": "stats",
     "import_log": "stats",  # the last imports are part of `stats`
+    "vector_status": "stats",  # each vector set's coverage is part of `stats`
     "digests": "digest",  # digest preview | send; subscribing is `subscribers add`
     "subscribers": "subscribers",
     "migrate_rows": "migrate",  # its progress bar's total

@@ -73,10 +73,13 @@ class Library:
         the result and skipped; the rest is imported. `index=False` skips embedding."""
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
-            return _import_files(
+            report = _import_files(
                 self.store, paths, format, progress=progress, on_change=embed,
                 bulk_min_bytes=self.config.bulk_min_bytes,
             )
+            if index:  # papers a killed run committed but never embedded count as "unchanged"
+                self.semantic.catch_up()
+            return report
         finally:
             if self.semantic is not None:
                 self.semantic.save()
@@ -185,33 +188,59 @@ class Library:
         ray: str | None = None,
         batch: int | None = None,
     ) -> dict[str, Any]:
-        """Embed every paper that lacks a vector. With `encoder` naming another encoder than
-        the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
-        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster.
-        `batch`: papers per encoder call (per Ray task); the same batches give the same vectors."""
-        switched = self.semantic.use_encoder(encoder)
+        """Complete every vector set and return when they are: the static set, then the quality
+        encoder's (or `encoder`'s: another encoder than the active set's is filled beside it and
+        switched to once complete, the old set dropped after). `ray` (a cluster address, `auto`
+        or `local`) spreads the quality embedding over a Ray cluster. `batch`: papers per encoder
+        call (per Ray task); the same batches give the same vectors."""
+        sem = self.semantic
+        target = sem.target(encoder)
+        before = sem.active_name()
         cluster: dict[str, Any] = {}
         sized = {"batch": batch} if batch else {}
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 
-            cluster = embed_missing_ray(self.semantic, ray, progress, **sized)
-            embedded = cluster.pop("embedded")
+            embedded = sem.static.embed_missing(progress, **sized)
+            cluster = embed_missing_ray(sem.vector_set(target), ray, progress, **sized)
+            embedded += cluster.pop("embedded")
             cluster.pop("encoder", None)
+            sem.settle(target)
         else:
-            embedded = self.semantic.embed_missing(progress, **sized)
+            embedded = sum(sem.fill(target, progress, **sized).values())
         self.store.after_import()  # search statistics, for stores imported before they existed
+        active = sem.view()
         return {
-            "encoder": self.semantic.encoder_name,
+            "encoder": active.name,
             "embedded": embedded,
-            "switched": switched,
-            "vectors": len(self.semantic.index),
+            "switched": active.name != before,
+            "vectors": len(active.index),
             **({"ray": cluster} if ray else {}),
         }
 
-    def missing_vectors(self) -> int:
-        """How many papers `index` would embed."""
-        return self.semantic.vectors.count_missing() if self.semantic is not None else 0
+    def missing_vectors(self, encoder: str | None = None) -> int:
+        """How many vectors `index` would embed: the static set's and the target set's missing."""
+        sem = self.semantic
+        papers = self.store.count()
+        target = sem.target(encoder)
+        missing = sem.missing(sem.default_encoder, papers)
+        if target != sem.default_encoder:
+            missing += sem.missing(target, papers)
+        return missing
+
+    def vector_status(self) -> dict[str, Any]:
+        """Each vector set's coverage, the active set, and why the quality set is not usable
+        (a missing or corrupt model file), if it is not."""
+        status = self.semantic.status(self.store.count())
+        status["warning"] = self.vector_warning()
+        return status
+
+    def vector_warning(self) -> str | None:
+        """Why the quality encoder cannot be used (its model file missing or corrupt), or None."""
+        target = self.semantic.target()
+        if target != self.semantic.default_encoder and not self.semantic.available(target):
+            return self.semantic.warning
+        return None
 
     def has_vectors(self) -> bool:
         return self.semantic is not None and self.semantic.has_vectors()
@@ -226,7 +255,8 @@ class Library:
         paper = self.get(paper_id)
         if paper is None:
             raise NotFound(f"no such paper: {paper_id[:80]}")
-        return self._voted_hits(related(self.store, self.semantic, paper, limit=limit))
+        # One set for the whole ranking: the active one, read once.
+        return self._voted_hits(related(self.store, self.semantic.view(), paper, limit=limit))
 
     def _voted_hits(self, hits: list[Hit]) -> list[Hit]:
         papers = self.accounts.with_votes([h.paper for h in hits])
@@ -286,17 +316,18 @@ class Library:
         return hits  # the caller's own copy: the cache keeps results pickled
 
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
+        semantic = self.semantic.view()  # the active vector set, read once for this query
         if mode is None:  # hybrid once vectors exist
-            mode = "hybrid" if self.has_vectors() else "keyword"
-        elif mode != "keyword" and not self.has_vectors():
+            mode = "hybrid" if semantic.has_vectors() else "keyword"
+        elif mode != "keyword" and not semantic.has_vectors():
             raise InvalidInput(f"{mode} search needs vectors: run `paperfeed index` first")
         if mode == "semantic":
             hits = search.semantic_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         elif mode == "hybrid":
             hits = search.hybrid_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         else:
             hits = search.keyword_search(self.store, query, limit=limit, filters=filters)
@@ -370,6 +401,7 @@ class Library:
         log = self.store.import_log(limit=1)
         stats["last_import"] = _log_dict(log[0]) if log else None
         stats["harvests"] = self._latest_harvests()
+        stats["vector_sets"] = self.vector_status()
         return stats
 
     def freshness(self) -> dict[str, Any]:
@@ -382,6 +414,7 @@ class Library:
             "last_day": last_day.isoformat() if last_day else None,
             "last_import": _log_dict(log[0]) if log else None,
             "harvests": self._latest_harvests(),
+            "vector_warning": self.vector_warning(),
         }
 
     def _latest_harvests(self) -> dict[str, dict[str, Any]]:

@@ -27,7 +27,7 @@ def serve(
     """Serve the web app and the JSON API."""
     import uvicorn
 
-    from paperfeed.web.app import create_app, settled
+    from paperfeed.web.app import create_app, settled, start_background
 
     try:
         config = ctx.ensure_object(State).config()
@@ -36,7 +36,7 @@ def serve(
     except PaperfeedError as exc:
         raise fail(str(exc)) from None
     if workers == 1:
-        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info")
+        uvicorn.run(settled(start_background(create_app(config))), host=host, port=port, log_level="info")
         return
     # Worker processes build their app from the environment: give them this whole configuration
     # (flags included), every setting rendered back as its variable.
