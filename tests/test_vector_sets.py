@@ -187,8 +187,8 @@ def test_the_web_status_line_warns_of_a_broken_model(home: Path, tmp_path: Path,
             page = client.get("/")
             assert page.status_code == 200
             assert "Search quality reduced" in page.text and "ONNX model missing" in page.text
-            found = client.get("/api/search", params={"q": "depth estimation"})
-            assert found.status_code in (200, 404) and found.status_code != 500
+            found = client.get("/api/papers/search", params={"q": "depth estimation"})
+            assert found.status_code == 200 and found.json()
     finally:
         get_encoder.cache_clear()
 
@@ -233,10 +233,11 @@ def test_a_full_disk_while_re_embedding_loses_nothing(home: Path) -> None:
     db = home / "paperfeed.db"
     paperfeed(home, "stats")  # checkpointed, settled
     before = paperfeed(home, "search", "depth estimation", "--mode", "semantic", "--json").stdout
-    limit = db.stat().st_size + 48 * 1024
+    limit = 64 * 1024  # the WAL (emptied by the last checkpoint) cannot grow past it
     run = paperfeed(home, "index", "--batch", "8", preexec_fn=_limit_file_size(limit))
     assert run.returncode == 4, run.stderr
     assert "disk is full" in run.stderr and "Traceback" not in run.stderr
+    assert "what was committed is kept" in run.stderr
     assert active_flag(home) == "minilm-static"
     after = paperfeed(home, "search", "depth estimation", "--mode", "semantic", "--json")
     assert after.returncode == 0 and after.stdout == before  # the active set keeps serving

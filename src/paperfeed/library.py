@@ -41,6 +41,9 @@ class Library:
         self.backend = open_backend(self.config)
         self.store = self.backend.store
         self.semantic = self.backend.semantic
+        # A bulk import killed half-way leaves the keyword index unfinished: finish it now
+        # (rebuilt from the papers table) rather than answer keyword searches with nothing.
+        self.store.heal()
         # Users, sessions and local upvotes. Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)

@@ -52,6 +52,9 @@ def storage_failure(exc: BaseException) -> str | None:
         low = text.lower()
         if "full" in low:
             return f"the disk is full ({text[:200]}); free space and rerun: what was committed is kept"
+        if "disk i/o error" in low:
+            return (f"the database could not be written ({text[:200]}): the disk is full or "
+                    "failing; free space and rerun: what was committed is kept")
         if "malformed" in low or "not a database" in low or "corrupt" in low:
             return (f"the database is corrupt ({text[:200]}): restore it from a backup, or "
                     "recover it with `sqlite3 paperfeed.db .recover`")
