@@ -248,3 +248,40 @@ def test_a_full_disk_while_re_embedding_loses_nothing(home: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         assert conn.execute("SELECT count(*) FROM papers").fetchone() == (86,)
+
+
+def test_serve_fills_the_quality_set_in_the_background(home: Path) -> None:
+    import socket
+    import urllib.request
+
+    import_sample(home)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = subprocess.Popen(
+        [sys.executable, "-m", "paperfeed.cli", "--home", str(home), "serve", "--port", str(port)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, env=cli_env(),
+    )
+    try:
+        deadline = time.monotonic() + 900  # a low-priority thread on a shared machine
+        answered = 0
+        while time.monotonic() < deadline and server.poll() is None:
+            try:
+                url = f"http://127.0.0.1:{port}/api/papers/search?q=depth+estimation"
+                with urllib.request.urlopen(url, timeout=30) as r:
+                    assert r.status == 200 and orjson.loads(r.read())
+                    answered += 1
+            except OSError:
+                pass  # not listening yet
+            if active_flag(home) == QUALITY:
+                break
+        assert server.poll() is None, server.stderr.read().decode()[-3000:]
+        assert active_flag(home) == QUALITY and set_count(home, QUALITY) == 86
+        assert answered > 0  # it answered searches meanwhile
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=60)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait(timeout=60)

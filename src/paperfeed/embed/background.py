@@ -27,6 +27,9 @@ BATCH = 32
 """Papers per encoder call: about a second of work for the quality encoder on one core."""
 PAUSE = 0.05
 """Seconds slept after every batch, so queries get the cores."""
+NICE = 5
+"""The thread's nice value: below the request threads, yet not starved on a busy machine (19
+let other processes' work stall it for minutes)."""
 POLL = 30.0
 """Seconds between rounds once everything is embedded (new papers arrive by import)."""
 
@@ -63,7 +66,7 @@ class BackgroundEmbedder:
 
     def _run(self) -> None:
         with contextlib.suppress(AttributeError, OSError):  # Linux: a thread's own nice value
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), NICE)
         while not self._stop.is_set():
             lock = self.engine.sets.try_embedder_lock()
             if lock is None:  # another worker or process embeds this store

@@ -122,8 +122,9 @@ def start_background(app: FastAPI) -> FastAPI:
     def busy() -> bool:
         return counter.count > 0
 
+    # A daemon thread: it holds no state a kill could hurt (every batch is one transaction), so
+    # shutting down does not wait for it.
     app.state.embedder = BackgroundEmbedder(lib.semantic, busy).start()
-    app.add_event_handler("shutdown", app.state.embedder.stop)
     return app
 
 
