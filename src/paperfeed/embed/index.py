@@ -46,6 +46,8 @@ CONNECTIVITY = 16
 EXPANSION_ADD = 128
 EXPANSION_SEARCH = 96
 HASH_BLOCK = 1 << 20
+SAY_SO = 50_000
+"""Catching up or rebuilding at least this many vectors is said on stderr (it takes seconds)."""
 
 
 class VectorIndex:
@@ -98,6 +100,10 @@ class VectorIndex:
             if self._index is not None and self._fingerprint == truth:
                 return
             if self._index is not None and self._fingerprint.seq <= truth.seq:
+                behind = truth.count - self._fingerprint.count
+                if behind >= SAY_SO:
+                    log.warning("vector index %s is %d vectors behind the store: catching up in "
+                                "memory (import, index or serve saves it)", self.encoder, behind)
                 self._catch_up(self._fingerprint.seq)
                 if self._index.get_current_count() == truth.count:
                     self._fingerprint = truth
@@ -110,6 +116,9 @@ class VectorIndex:
         """A fresh index from every stored vector."""
         with self._lock:
             truth = truth or self.vectors.fingerprint()
+            if truth.count >= SAY_SO:
+                log.warning("rebuilding the %s vector index from %d stored vectors (import, index "
+                            "or serve saves it)", self.encoder, truth.count)
             self._index = self._new(max(truth.count, 1024))
             for keys, vecs in self.vectors.iter_vectors():
                 self._add(keys, vecs)
