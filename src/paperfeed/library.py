@@ -204,7 +204,8 @@ class Library:
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 
-            embedded = sem.static.embed_missing(progress, **sized)
+            # The cluster fills the target set; the instant set (if another) is filled here first.
+            embedded = 0 if target == sem.default_encoder else sem.static.embed_missing(progress)
             cluster = embed_missing_ray(sem.vector_set(target), ray, progress, **sized)
             embedded += cluster.pop("embedded")
             cluster.pop("encoder", None)
