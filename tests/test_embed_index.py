@@ -73,6 +73,8 @@ def test_a_corrupt_index_file_is_rebuilt(sample_lib: Library, home: Path) -> Non
     with paperfeed.open(home) as again:
         after = [h.paper.id for h in again.search(query, mode="semantic")]
         assert again.semantic is not None and again.semantic.index.rebuilt == 1
+        assert path.read_bytes() == b"\x00garbage" * 1000  # a search never writes the index
+        again.index()  # a writer saves the rebuilt index
     assert after == before
     with paperfeed.open(home) as third:  # the rebuilt file was saved and loads cleanly
         third.search(query, mode="semantic")

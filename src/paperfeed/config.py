@@ -78,7 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAPERFEED_DATABASE_URL", "database_url", str, None,
             "`sqlite:///path` or `postgresql://…` (`--database`); default `<home>/paperfeed.db`"),
     Setting("PAPERFEED_ENCODER", "encoder", str, None,
-            "the encoder of `paperfeed index` when the store has none yet: `minilm-static` or `minilm`"),
+            "the instant encoder every paper gets at import (default `minilm-static`)"),
+    Setting("PAPERFEED_QUALITY_ENCODER", "quality_encoder", str, "minilm-int8",
+            "the quality encoder filling its own vector set after import (`serve` in the background, "
+            "`index` in the foreground), used once it covers every paper: `minilm-int8`, `minilm` "
+            "(torch, a GPU when present) or `none`"),
     Setting("PAPERFEED_BULK_MIN_BYTES", "bulk_min_bytes", int, 64 * 1024 * 1024,
             "imports of at least this many bytes into an empty store build the keyword index in one pass",
             minimum=0),
@@ -211,6 +215,7 @@ class Config:
     smtp_url: str | None = None
     mail_from: str = "paperfeed <paperfeed@localhost>"
     encoder: str | None = None
+    quality_encoder: str | None = "minilm-int8"
     contact: str | None = None
     secret_key: str | None = None
     bulk_min_bytes: int = 64 * 1024 * 1024

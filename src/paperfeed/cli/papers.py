@@ -184,9 +184,11 @@ def index(
     ctx: typer.Context,
     encoder: Annotated[
         str | None,
-        typer.Option(help="minilm-static (fast, default) | minilm-int8 (all-MiniLM-L6-v2 on "
-                     "onnxruntime, CPU) | minilm (the same on torch; a GPU when present). "
-                     "Another encoder than the stored vectors' re-embeds everything."),
+        typer.Option(help="The set to fill and switch to, for this run (default: "
+                     "PAPERFEED_QUALITY_ENCODER, minilm-int8): minilm-int8 (all-MiniLM-L6-v2 on "
+                     "onnxruntime, CPU) | minilm (the same on torch; a GPU when present) | "
+                     "minilm-static (the instant set alone). The active set keeps serving until "
+                     "the new one is complete."),
     ] = None,
     ray: Annotated[
         str | None,
@@ -201,29 +203,33 @@ def index(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Embed every paper that has no vector yet (and keep the vector index in step)."""
-    from paperfeed.embed import canonical_name, get_encoder
+    """Complete every vector set (the static one, then the quality encoder's) and switch the
+    rankers to the quality set once it covers every paper; returns when all are complete."""
+    from paperfeed.embed import get_encoder
 
     with library(ctx) as lib:
         if encoder is not None:
             get_encoder(encoder)  # a missing or broken model fails here, before any work
-        total = lib.missing_vectors()
-        current = lib.semantic.encoder_name if lib.semantic and lib.has_vectors() else None
-        if encoder is not None and current and canonical_name(encoder) != current:
-            err.print(f"switching encoder {current} -> {canonical_name(encoder)}: "
-                      "re-embedding every paper", markup=False)
-            total = lib.store.count()
+        sem = lib.semantic
+        target = sem.target(encoder)
+        active = sem.active_name()
+        if target != active and target != sem.default_encoder:
+            err.print(f"filling the {target} vector set beside {active} ({active} keeps serving "
+                      "until it is complete)", markup=False)
+        total = lib.missing_vectors(encoder)
         with count_progress(total, "embedding") as advance:
             result = lib.index(encoder, progress=advance, ray=ray, batch=batch)
+        result["sets"] = lib.vector_status()["sets"]
     if as_json:
         emit_json(result)
         return
     err.print(
-        f"embedded {result['embedded']} papers with {result['encoder']}; "
-        f"{result['vectors']} vectors in the index",
+        f"embedded {result['embedded']} vectors; active set {result['encoder']} "
+        f"({result['vectors']} vectors in its index)",
         markup=False,
         highlight=False,
     )
+
 
 @app.command("eval")
 def eval_(
@@ -397,12 +403,22 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     table.add_column(style="bold")
     table.add_column()
     for key, value in data.items():
-        if key in ("imports", "harvests", "last_import"):
+        if key in ("imports", "harvests", "last_import", "vector_sets"):
             continue
         shown = _size(value) if key == "database_bytes" and isinstance(value, int) else value
         text = "—" if shown is None else f"{shown:,}" if isinstance(shown, int) else shown
         table.add_row(key.replace("_", " "), clean(text))
     out.print(table)
+    vectors = data["vector_sets"]
+    sets = Table(title="vector sets", box=box.SIMPLE)
+    for column in ("encoder", "vectors", "coverage", "active"):
+        sets.add_column(column)
+    for entry in vectors["sets"]:
+        sets.add_row(clean(entry["encoder"]), f"{entry['vectors']:,} / {entry['papers']:,}",
+                     f"{entry['coverage']:.0%}", "active" if entry["active"] else "")
+    out.print(sets)
+    if vectors["warning"]:
+        err.print(f"warning: {clean(vectors['warning'])}", markup=False)
     if data.get("harvests"):
         runs = Table(title="last harvests", box=box.SIMPLE)
         for column in ("source", "when", "status", "records / error"):

@@ -117,6 +117,46 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class InFlight:
+    """Counts the requests being answered, so the background embedder can pause for them."""
+
+    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.counter.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.counter.count -= 1
+
+
+def start_background(app: FastAPI) -> FastAPI:
+    """Start `app`'s background embedder (`paperfeed serve`; one per process, one at work per
+    store), pausing while the app answers requests."""
+    from paperfeed.embed.background import BackgroundEmbedder
+
+    lib: Library = app.state.library
+    counter: Counter = app.state.in_flight
+
+    def busy() -> bool:
+        return counter.count > 0
+
+    # A daemon thread: it holds no state a kill could hurt (every batch is one transaction), so
+    # shutting down does not wait for it.
+    app.state.embedder = BackgroundEmbedder(lib.semantic, busy).start()
+    return app
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/feeds/", "/openapi", "/recommendations/"))
 
@@ -197,6 +237,8 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
         app.include_router(router)
     mcp.mount(app, lib)  # the MCP server at /mcp (streamable HTTP)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.state.in_flight = Counter()
+    app.add_middleware(InFlight, counter=app.state.in_flight)
     app.add_middleware(
         BodyLimit,
         form_bytes=lib.config.max_form_bytes,
@@ -222,7 +264,7 @@ def _plain(errors: Any) -> Any:
 
 def app_from_env() -> FastAPI:
     """The app factory for `uvicorn --factory` (several worker processes)."""
-    return settled(create_app(Config.from_env()))
+    return settled(start_background(create_app(Config.from_env())))
 
 
 def settled(app: FastAPI) -> FastAPI:
