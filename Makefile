@@ -29,6 +29,7 @@ debian-packages:
 
 demo: setup
 	$(BIN)/paperfeed import --sample
+	$(BIN)/paperfeed index  # the quality set (minilm-int8), ~3 s for the sample: active before serving
 	$(BIN)/paperfeed serve --host 127.0.0.1 --port $(PORT)
 
 test: lint

@@ -13,10 +13,10 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal
 
 from paperfeed import feeds, search
-from paperfeed.accounts import Accounts, User
+from paperfeed.accounts import Accounts
 from paperfeed.config import Config
 from paperfeed.digest import Digests, Subscriptions
 from paperfeed.errors import InvalidInput, NotFound
@@ -30,11 +30,6 @@ from paperfeed.search_cache import SearchCache
 from paperfeed.sources.base import Limits
 from paperfeed.store.base import Filters, ImportLogEntry
 from paperfeed.store.engines import open_backend
-
-if TYPE_CHECKING:
-    from paperfeed.harvest import ApiParams, HfParams, OaiParams
-    from paperfeed.personal import Collection, LibraryImport, Personal, SavedPaper
-    from paperfeed.recommend import Explanation, Recommendation
 
 SearchMode = Literal["keyword", "semantic", "hybrid"]
 MODES = ("keyword", "semantic", "hybrid")
@@ -50,6 +45,9 @@ class Library:
         self.semantic = self.backend.semantic
         import paperfeed.personal  # noqa: F401 - adds the library to a user's data export
 
+        # A bulk import killed half-way leaves the keyword index unfinished: finish it now
+        # (rebuilt from the papers table) rather than answer keyword searches with nothing.
+        self.store.heal()
         # Users, sessions and local upvotes. Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
@@ -82,11 +80,14 @@ class Library:
         the result and skipped; the rest is imported. `index=False` skips embedding."""
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
-            return _import_files(
+            report = _import_files(
                 self.store, paths, format, progress=progress, on_change=embed,
                 bulk_min_bytes=self.config.bulk_min_bytes,
                 limits=Limits(self.config.max_record_bytes, self.config.max_document_bytes),
             )
+            if index:  # papers a killed run committed but never embedded count as "unchanged"
+                self.semantic.catch_up()
+            return report
         finally:
             if self.semantic is not None:
                 self.semantic.save()
@@ -167,13 +168,76 @@ class Library:
         )
         return self._harvest(params, progress, index, log)
 
-    def _harvest(
-        self,
-        params: OaiParams | ApiParams | HfParams,
-        progress: HarvestProgress | None,
-        index: bool,
-        log: Callable[[str], None] | None,
-    ) -> HarvestReport:
+    # -- the reading room: submissions ---------------------------------------------------------
+
+    @property
+    def submissions(self) -> Any:
+        from paperfeed.submissions import Limits, Submissions
+
+        return Submissions(
+            self.store, Limits(self.config.submit_daily_cap, self.config.submit_max_age_days)
+        )
+
+    def submit(self, paper_id: str, user: Any = None) -> Any:
+        """Put a paper on today's daily list as submitted by `user` (None: the instance owner):
+        an arXiv id or URL; fetched from the arXiv API unless the store holds it. Returns a
+        `submissions.Submission`; InvalidInput for a bad id or a limit, NotFound for an id arXiv
+        does not know, `SourceUnavailable` when the API cannot be reached (nothing is stored)."""
+        member = self.user_of(user)
+        submission = self.submissions.submit(paper_id, member, self._fetch_arxiv)
+        if self.semantic is not None:
+            self.semantic.embed_ids([submission.paper.id])
+            self.semantic.save()
+        return submission
+
+    # -- the reading room: discussion ----------------------------------------------------------
+
+    @property
+    def comments(self) -> Any:
+        from paperfeed.comments import Comments
+
+        return Comments(self.store.db, self.config.comment_max_chars, self.config.comment_rate)
+
+    def comment(self, paper_id: str, text: str, user: Any = None) -> Any:
+        """Post a plain-text comment under a paper as `user` (None: the owner); a `Comment`."""
+        paper = self.known_paper(paper_id)
+        return self.comments.add(self.user_of(user), paper.id, text)
+
+    def paper_comments(self, paper_id: str) -> list[Any]:
+        """A paper's comments, oldest first (deleted ones as `deleted` with no text)."""
+        return self.comments.of_paper(self.known_paper(paper_id).id)
+
+    def edit_comment(self, comment_id: str, text: str, user: Any = None) -> Any:
+        return self.comments.edit(self.user_of(user), comment_id, text)
+
+    def delete_comment(self, comment_id: str, user: Any = None) -> Any:
+        return self.comments.delete(self.user_of(user), comment_id)
+
+    def _fetch_arxiv(self, arxiv_id: str) -> Paper | None:
+        """One paper from the arXiv API, not stored, through the harvester's lock, log and
+        polite client (fewer retries than a harvest: a member is waiting)."""
+        from paperfeed.harvest import check_url, make_client
+        from paperfeed.harvest.arxiv_api import fetch_ids
+        from paperfeed.harvest.run import run_harvest
+        from paperfeed.submissions import SourceUnavailable
+
+        cfg = replace(self.config.harvest, attempts=min(self.config.harvest.attempts, 2))
+        url = check_url(cfg.arxiv_api_url, "the arXiv API URL")
+        got: list[Any] = []
+        params = {"base_url": url, "ids": [arxiv_id], "submit": True}
+        with make_client(cfg, self.config.contact, min_interval=cfg.arxiv_interval) as client:
+            report = run_harvest(
+                self.store, client, "arxiv-api", params,
+                lambda ctx: got.extend(fetch_ids(ctx, url, [arxiv_id])),
+            )
+        if report.error:
+            raise SourceUnavailable(
+                f"the arXiv API did not answer for {arxiv_id}: {report.error}. Nothing was added; "
+                "try again in a while"
+            )
+        return next((p for p in got if isinstance(p, Paper) and p.id == arxiv_id), None)
+
+    def _harvest(self, params: Any, progress: Any, index: bool, log: Any) -> HarvestReport:
         from paperfeed.harvest import harvest
 
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
@@ -201,38 +265,65 @@ class Library:
         ray: str | None = None,
         batch: int | None = None,
     ) -> dict[str, Any]:
-        """Embed every paper that lacks a vector. With `encoder` naming another encoder than
-        the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
-        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster.
-        `batch`: papers per encoder call (per Ray task); the same batches give the same vectors."""
-        switched = self.semantic.use_encoder(encoder)
+        """Complete every vector set and return when they are: the static set, then the quality
+        encoder's (or `encoder`'s: another encoder than the active set's is filled beside it and
+        switched to once complete, the old set dropped after). `ray` (a cluster address, `auto`
+        or `local`) spreads the quality embedding over a Ray cluster. `batch`: papers per encoder
+        call (per Ray task); the same batches give the same vectors."""
+        sem = self.semantic
+        target = sem.target(encoder)
+        before = sem.active_name()
         cluster: dict[str, Any] = {}
         sized = {"batch": batch} if batch else {}
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 
-            cluster = embed_missing_ray(self.semantic, ray, progress, **sized)
-            embedded = cluster.pop("embedded")
+            # The cluster fills the target set; the instant set (if another) is filled here first.
+            embedded = 0 if target == sem.default_encoder else sem.static.embed_missing(progress)
+            cluster = embed_missing_ray(sem.vector_set(target), ray, progress, **sized)
+            embedded += cluster.pop("embedded")
             cluster.pop("encoder", None)
+            sem.settle(target)
         else:
-            embedded = self.semantic.embed_missing(progress, **sized)
+            embedded = sum(sem.fill(target, progress, **sized).values())
         self.store.after_import()  # search statistics, for stores imported before they existed
+        active = sem.view()
         return {
-            "encoder": self.semantic.encoder_name,
+            "encoder": active.name,
             "embedded": embedded,
-            "switched": switched,
-            "vectors": len(self.semantic.index),
+            "switched": active.name != before,
+            "vectors": len(active.index),
             **({"ray": cluster} if ray else {}),
         }
 
-    def missing_vectors(self) -> int:
-        """How many papers `index` would embed."""
-        return self.semantic.vectors.count_missing() if self.semantic is not None else 0
+    def missing_vectors(self, encoder: str | None = None) -> int:
+        """How many vectors `index` would embed: the static set's and the target set's missing."""
+        sem = self.semantic
+        papers = self.store.count()
+        target = sem.target(encoder)
+        missing = sem.missing(sem.default_encoder, papers)
+        if target != sem.default_encoder:
+            missing += sem.missing(target, papers)
+        return missing
+
+    def vector_status(self) -> dict[str, Any]:
+        """Each vector set's coverage, the active set, and why the quality set is not usable
+        (a missing or corrupt model file), if it is not."""
+        status = self.semantic.status(self.store.count())
+        status["warning"] = self.vector_warning()
+        return status
+
+    def vector_warning(self) -> str | None:
+        """Why the quality encoder cannot be used (its model file missing or corrupt), or None."""
+        target = self.semantic.target()
+        if target != self.semantic.default_encoder and not self.semantic.available(target):
+            return self.semantic.warning
+        return None
 
     def has_vectors(self) -> bool:
         return self.semantic is not None and self.semantic.has_vectors()
 
-    def related(self, paper_id: str, limit: int = 10, *, user: str | User | None = None) -> list[Hit]:
+    def related(self, paper_id: str, limit: int = 10, *, user: Any = None) -> list[Hit]:
         """The papers most like the given one (see `paperfeed.related`); NotFound for an
         unknown id. With `user`, the papers that user dismissed are left out."""
         from paperfeed.related import related
@@ -243,7 +334,8 @@ class Library:
         if paper is None:
             raise NotFound(f"no such paper: {paper_id[:80]}")
         hidden = self._hidden_for(user)
-        hits = related(self.store, self.semantic, paper, limit=limit + min(len(hidden), MAX_LIMIT))
+        # One set for the whole ranking: the active one, read once.
+        hits = related(self.store, self.semantic.view(), paper, limit=limit + min(len(hidden), MAX_LIMIT))
         return self._voted_hits([h for h in hits if h.paper.id not in hidden][:limit])
 
     def _voted_hits(self, hits: list[Hit]) -> list[Hit]:
@@ -283,7 +375,7 @@ class Library:
         author: str | None = None,
         min_upvotes: int | None = None,
         *,
-        user: str | User | None = None,
+        user: Any = None,
     ) -> list[Hit]:
         """Ranked papers for a query (see `paperfeed.search`); mode None is hybrid once vectors
         exist, else keyword. Answers repeat from `search_cache` until the store changes. With
@@ -319,17 +411,18 @@ class Library:
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
         if search.missing_arxiv_id(self.store, query):
             return []  # a lookup of one paper: the digits of its id mean nothing to the rankers
+        semantic = self.semantic.view()  # the active vector set, read once for this query
         if mode is None:  # hybrid once vectors exist
-            mode = "hybrid" if self.has_vectors() else "keyword"
-        elif mode != "keyword" and not self.has_vectors():
+            mode = "hybrid" if semantic.has_vectors() else "keyword"
+        elif mode != "keyword" and not semantic.has_vectors():
             raise InvalidInput(f"{mode} search needs vectors: run `paperfeed index` first")
         if mode == "semantic":
             hits = search.semantic_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         elif mode == "hybrid":
             hits = search.hybrid_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         else:
             hits = search.keyword_search(self.store, query, limit=limit, filters=filters)
@@ -346,7 +439,7 @@ class Library:
         limit: int | None = None,
         offset: int = 0,
         *,
-        user: str | User | None = None,
+        user: Any = None,
     ) -> list[Paper]:
         """The papers of a day, week or month (default: the latest day with papers), most upvoted
         first, or by trending score. With `user`, without the papers that user dismissed."""
@@ -361,7 +454,7 @@ class Library:
         limit: int | None = None,
         offset: int = 0,
         *,
-        user: str | User | None = None,
+        user: Any = None,
     ) -> tuple[feeds.Period | None, list[tuple[Paper, float]]]:
         """Like `daily`, with the period resolved and each paper's score."""
         if sort not in feeds.SORTS:
@@ -390,7 +483,7 @@ class Library:
         return shown[offset : None if limit is None else offset + limit]
 
     def trending(
-        self, days: int = 7, limit: int = 50, offset: int = 0, *, user: str | User | None = None
+        self, days: int = 7, limit: int = 50, offset: int = 0, *, user: Any = None
     ) -> list[tuple[Paper, float]]:
         """The papers of the last `days` days with papers (up to the latest such day), by
         trending score (see `feeds`); local votes count. With `user`, without the papers that
@@ -438,6 +531,7 @@ class Library:
         log = self.store.import_log(limit=1)
         stats["last_import"] = _log_dict(log[0]) if log else None
         stats["harvests"] = self._latest_harvests()
+        stats["vector_sets"] = self.vector_status()
         return stats
 
     def freshness(self) -> dict[str, Any]:
@@ -450,6 +544,7 @@ class Library:
             "last_day": last_day.isoformat() if last_day else None,
             "last_import": _log_dict(log[0]) if log else None,
             "harvests": self._latest_harvests(),
+            "vector_warning": self.vector_warning(),
         }
 
     def _latest_harvests(self) -> dict[str, dict[str, Any]]:
@@ -468,7 +563,10 @@ class Library:
         """Digests: subscribe / confirm / unsubscribe, compose, preview and send
         (`paperfeed.digest.Digests`); `lib.subscribers` manages the subscriber rows."""
         if self._digests is None:
-            self._digests = Digests(self.config, self.store, self.accounts)
+            from paperfeed.personal.digest import LibraryForYou
+
+            for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
+            self._digests = Digests(self.config, self.store, self.accounts, for_you)
         return self._digests
 
     @property
@@ -494,7 +592,7 @@ class Library:
     # account the CLI acts for, `Accounts.owner`). Paper ids are checked against the store.
 
     @property
-    def personal(self) -> Personal:
+    def personal(self) -> Any:
         """The personal-library services (`paperfeed.personal.Personal`)."""
         if getattr(self, "_personal", None) is None:
             from paperfeed.personal import Personal
@@ -502,8 +600,10 @@ class Library:
             self._personal = Personal(self.store.db)
         return self._personal
 
-    def user_of(self, user: str | User | None = None) -> User:
+    def user_of(self, user: Any = None) -> Any:
         """The `User` meant by `user` (email, id or User; None: the owner); NotFound if none."""
+        from paperfeed.accounts import User
+
         if user is None:
             return self.accounts.owner()
         if isinstance(user, User):
@@ -517,35 +617,33 @@ class Library:
             raise NotFound(f"no such paper: {str(paper_id)[:80]}")
         return paper
 
-    def _hidden_for(self, user: str | User | None) -> set[str]:
+    def _hidden_for(self, user: Any) -> set[str]:
         """The papers a user dismissed (hidden from them everywhere); none without a user."""
         if user is None:
             return set()
         return self.personal.feedback.dismissed_ids(self.user_of(user).id)
 
-    def collections(self, user: str | User | None = None) -> list[Collection]:
+    def collections(self, user: Any = None) -> list[Any]:
         """The user's collections (`personal.Collection`: id, name, created_at, size), by name."""
         return self.personal.collections.of_user(self.user_of(user).id)
 
-    def create_collection(self, name: str, user: str | User | None = None) -> Collection:
+    def create_collection(self, name: str, user: Any = None) -> Any:
         return self.personal.collections.create(self.user_of(user).id, name)
 
-    def rename_collection(self, name: str, new_name: str, user: str | User | None = None) -> Collection:
+    def rename_collection(self, name: str, new_name: str, user: Any = None) -> Any:
         return self.personal.collections.rename(self.user_of(user).id, name, new_name)
 
-    def delete_collection(self, name: str, user: str | User | None = None) -> int:
+    def delete_collection(self, name: str, user: Any = None) -> int:
         """Delete a collection; returns how many papers it held (they stay in the others)."""
         return self.personal.collections.delete(self.user_of(user).id, name)
 
-    def library_add(self, paper_id: str, collection: str, user: str | User | None = None) -> Collection:
+    def library_add(self, paper_id: str, collection: str, user: Any = None) -> Any:
         """Save a paper to a collection (created if new); undoes a dismissal of it. Returns the
         collection. NotFound for an unknown paper."""
         paper = self.known_paper(paper_id)
         return self.personal.collections.add(self.user_of(user).id, collection, [paper.id])[0]
 
-    def library_remove(
-        self, paper_id: str, collection: str | None = None, user: str | User | None = None
-    ) -> int:
+    def library_remove(self, paper_id: str, collection: str | None = None, user: Any = None) -> int:
         """Take a paper out of one collection, or (None) of all; returns memberships removed."""
         pid = self._canonical_id(str(paper_id)[:200])
         return self.personal.collections.remove(self.user_of(user).id, pid, collection)
@@ -553,9 +651,9 @@ class Library:
     def library_list(
         self,
         collection: str | None = None,
-        user: str | User | None = None,
+        user: Any = None,
         sort: Literal["added", "published", "upvotes"] = "added",
-    ) -> list[SavedPaper]:
+    ) -> list[Any]:
         """The saved papers (`personal.SavedPaper`) of a collection or of all, newest saved
         first, or by published date or upvotes."""
         from paperfeed.personal import SavedPaper
@@ -580,54 +678,54 @@ class Library:
             out.sort(key=lambda s: s.paper.upvotes or 0, reverse=True)
         return out
 
-    def set_note(self, paper_id: str, note: str, user: str | User | None = None) -> str:
+    def set_note(self, paper_id: str, note: str, user: Any = None) -> str:
         """A private note on a paper (empty deletes it); returns the note as kept."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.set_note(self.user_of(user).id, paper.id, note)
 
-    def note(self, paper_id: str, user: str | User | None = None) -> str | None:
+    def note(self, paper_id: str, user: Any = None) -> str | None:
         pid = self._canonical_id(str(paper_id)[:200])
         return self.personal.feedback.notes(self.user_of(user).id, [pid]).get(pid)
 
-    def mark_read(self, paper_id: str, read: bool = True, user: str | User | None = None) -> bool:
+    def mark_read(self, paper_id: str, read: bool = True, user: Any = None) -> bool:
         """Mark a paper read (or unread); returns whether that changed anything."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.set_read(self.user_of(user).id, paper.id, read)
 
-    def dismiss(self, paper_id: str, user: str | User | None = None) -> bool:
+    def dismiss(self, paper_id: str, user: Any = None) -> bool:
         """"Not interested": hide the paper from the user everywhere, take it out of their
         collections, and count it against similar papers. True when newly dismissed."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.dismiss(self.user_of(user).id, paper.id)
 
-    def undismiss(self, paper_id: str, user: str | User | None = None) -> bool:
+    def undismiss(self, paper_id: str, user: Any = None) -> bool:
         """Undo "not interested"; True when the paper was dismissed."""
         paper = self.known_paper(paper_id)
         return self.personal.feedback.undismiss(self.user_of(user).id, paper.id)
 
-    def dismissed(self, user: str | User | None = None) -> list[Paper]:
+    def dismissed(self, user: Any = None) -> list[Paper]:
         """The papers the user dismissed, most recent first."""
         rows = self.personal.feedback.dismissed(self.user_of(user).id)
         found = self.store.get_many([pid for pid, _ in rows])
         return [found[pid] for pid, _ in rows if pid in found]
 
-    def reset_feedback(self, user: str | User | None = None, *, saved: bool = False) -> dict[str, int]:
+    def reset_feedback(self, user: Any = None, *, saved: bool = False) -> dict[str, int]:
         """"Reset what you taught it": forget every dismissal, and with `saved` empty every
         collection too. Returns how many of each went."""
         return self.personal.feedback.reset(self.user_of(user).id, saved=saved)
 
-    def mark_sent(self, paper_ids: Iterable[str], user: str | User | None = None) -> int:
+    def mark_sent(self, paper_ids: Iterable[str], user: Any = None) -> int:
         """Record recommendations as sent to the user (never recommended again)."""
         return self.personal.feedback.mark_sent(self.user_of(user).id, paper_ids)
 
-    def issue_feed_token(self, user: str | User | None = None) -> str:
+    def issue_feed_token(self, user: Any = None) -> str:
         """A new secret token for the user's personal feed (replaces the old one)."""
         return self.personal.tokens.issue(self.user_of(user).id)
 
-    def revoke_feed_token(self, user: str | User | None = None) -> bool:
+    def revoke_feed_token(self, user: Any = None) -> bool:
         return self.personal.tokens.revoke(self.user_of(user).id)
 
-    def feed_token_user(self, token: str | None) -> User | None:
+    def feed_token_user(self, token: str | None) -> Any:
         """The `User` a feed token belongs to, or None."""
         uid = self.personal.tokens.user_for(token)
         return self.accounts.user(uid) if uid else None
@@ -638,7 +736,7 @@ class Library:
         *,
         collection: str | None = None,
         paper_id: str | None = None,
-        user: str | User | None = None,
+        user: Any = None,
     ) -> str:
         """A collection (or the whole library, or one paper) as `bibtex`, `ris` or `csl-json`."""
         from paperfeed import exports
@@ -654,9 +752,7 @@ class Library:
             papers = [s.paper for s in self.library_list(collection, user)]
         return writers[format](papers)
 
-    def library_import(
-        self, path: Path | str, collection: str, user: str | User | None = None
-    ) -> LibraryImport:
+    def library_import(self, path: Path | str, collection: str, user: Any = None) -> Any:
         """Import a reference manager's file (BibTeX, and whatever else `paperfeed.sources`
         reads) into a collection: entries matched to the store by arXiv id, DOI, then title; the
         rest imported as new papers. Returns a `personal.LibraryImport` report (matched, added,
@@ -684,10 +780,10 @@ class Library:
         negative: Sequence[str] | None = None,
         *,
         collection: str | None = None,
-        user: str | User | None = None,
+        user: Any = None,
         limit: int = 10,
         since: date | str | None = None,
-    ) -> list[Recommendation]:
+    ) -> list[Any]:
         """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
 
         With `positive` (ids), stateless, like Semantic Scholar's list API: from those papers
@@ -724,7 +820,7 @@ class Library:
         voted = self.accounts.with_votes([h.paper for h in hits])
         return [replace(h, paper=p) for h, p in zip(hits, voted, strict=True)]
 
-    def explain(self, collection: str | None = None, user: str | User | None = None) -> Explanation:
+    def explain(self, collection: str | None = None, user: Any = None) -> Any:
         """What the recommendations learned from the user (`recommend.Explanation`): the saved
         papers that weigh most and the terms it likes and dislikes."""
         from paperfeed import recommend as engine

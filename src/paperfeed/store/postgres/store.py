@@ -120,6 +120,24 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE papers ALTER COLUMN tsv SET STATISTICS 1000;
     """,
+    # 5: vectors in one table per encoder (`vec_<encoder>`, named in meta `vector_set:<encoder>`):
+    # a paper whose text changes loses its vector in every set.
+    """
+    CREATE OR REPLACE FUNCTION paperfeed_drop_stale_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE t text;
+    BEGIN
+        IF to_regclass('embeddings') IS NOT NULL THEN
+            EXECUTE 'DELETE FROM embeddings WHERE paper_pk = $1' USING NEW.pk;
+        END IF;
+        FOR t IN SELECT 'vec_' || regexp_replace(substr(key, 12), '[^a-zA-Z0-9]', '_', 'g')
+                 FROM meta WHERE starts_with(key, 'vector_set:') LOOP
+            IF to_regclass(t) IS NOT NULL THEN
+                EXECUTE format('DELETE FROM %I WHERE paper_pk = $1', t) USING NEW.pk;
+            END IF;
+        END LOOP;
+        RETURN NEW;
+    END $$;
+    """,
 ]
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
 _COPY = f"COPY papers ({', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"
