@@ -365,6 +365,9 @@ class SemanticEngine:
     def similarities(self, vector: np.ndarray, keys: Sequence[int]) -> dict[int, float]:
         return self.view().similarities(vector, keys)
 
+    def nearest_keys_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        return self.view().nearest_keys_many(vectors, k)
+
     # -- writing --------------------------------------------------------------------------------
 
     def embed_ids(self, ids: Sequence[str]) -> int:
