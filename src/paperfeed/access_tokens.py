@@ -69,7 +69,7 @@ class AccessTokens:
         secret = PREFIX + secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         expires = (now + timedelta(days=expires_days)).isoformat(timespec="seconds") if expires_days else None
-        token = AccessToken(new_id(), user_id, label or "token", scope, now.isoformat(timespec="seconds"),  # type: ignore[arg-type]
+        token = AccessToken(new_id(), user_id, label or "token", scope, now.isoformat(timespec="seconds"),
                             expires, None)
         self.db.execute(
             "INSERT INTO access_tokens (id, user_id, name, scope, token_hash, created_at, expires_at) "

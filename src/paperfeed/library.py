@@ -274,7 +274,7 @@ class Library:
         target = sem.target(encoder)
         before = sem.active_name()
         cluster: dict[str, Any] = {}
-        sized = {"batch": batch} if batch else {}
+        sized: dict[str, Any] = {"batch": batch} if batch else {}
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 

@@ -196,7 +196,7 @@ def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
 def _sims(x: Any, y: Any) -> np.ndarray:
     """x @ y.T as a dense array, for dense arrays or sparse (csr) rows."""
     product = x @ y.T
-    return product.toarray() if issparse(product) else np.asarray(product)
+    return product.toarray() if issparse(product) else np.asarray(product)  # type: ignore[attr-defined]
 
 
 def _profile_score(x: Any, pos: Any, neg: Any, bg_centroid: np.ndarray | None, w: Weights) -> np.ndarray:
@@ -686,9 +686,9 @@ def recommend(
             sims = _sims(rows_pos, rows_cand[i]).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
         row = rows_cand[i]
-        weights = np.zeros(len(profile))
-        weights[row.indices] = row.data * profile[row.indices]
-        terms = _terms_of(weights, _Names(space, [n_lib + i]), 3)
+        term_weights = np.zeros(len(profile))
+        term_weights[row.indices] = row.data * profile[row.indices]
+        terms = _terms_of(term_weights, _Names(space, [n_lib + i]), 3)
         out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
         if len(out) >= limit:

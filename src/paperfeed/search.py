@@ -17,7 +17,7 @@ from paperfeed.relevance import QueryWords
 from paperfeed.store.base import Filters, Store
 
 if TYPE_CHECKING:
-    from paperfeed.embed.engine import SemanticEngine
+    from paperfeed.embed.engine import SemanticEngine, VectorSet
 
 MAX_TERMS = 32
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -145,7 +145,7 @@ def settings_for(encoder: str) -> SearchSettings:
 
 
 def semantic_search(
-    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    store: Store, engine: SemanticEngine | VectorSet, query: str, *, limit: int = 10,
     filters: Filters = Filters(),
 ) -> list[Hit]:
     """Papers nearest the query's meaning (cosine of encoder vectors). A query without a word
@@ -211,7 +211,7 @@ def fuse(
 
 
 def hybrid_search(
-    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    store: Store, engine: SemanticEngine | VectorSet, query: str, *, limit: int = 10,
     filters: Filters = Filters(), method: str | None = None, keyword_weight: float | None = None,
     floor: float | None = None,
 ) -> list[Hit]:

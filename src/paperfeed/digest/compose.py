@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import jinja2
@@ -212,7 +212,7 @@ def render_message(
     for name, picked in content.for_you:
         if picked:
             sections.append({"title": f"For you: {name}", "topic": None, "papers": reasoned(picked)})
-    count = sum(len(s["papers"]) for s in sections)
+    count = sum(len(cast(list[Any], s["papers"])) for s in sections)
     unsubscribe_url = f"{base_url}/unsubscribe?token={unsubscribe_token}"
     context = {
         "day": day.strftime("%A %d %B %Y"),

@@ -31,6 +31,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class VectorIndex:
         self.path = directory / f"{encoder}.hnsw"
         self.meta_path = directory / f"{encoder}.json"
         self.lock_path = directory / f"{encoder}.hnsw.lock"
-        self._index = None  # hnswlib.Index, loaded lazily
+        self._index: Any = None  # hnswlib.Index, loaded lazily
         self._fingerprint = Fingerprint(-1, -1)
         self._dirty = False
         self._lock = threading.RLock()
@@ -98,7 +99,7 @@ class VectorIndex:
     def __len__(self) -> int:
         return self.ready().get_current_count()
 
-    def ready(self):
+    def ready(self) -> Any:
         """The index, brought up to date with the store when the store has moved on."""
         with self._lock:
             if self._index is None or self.vectors.latest_seq() != self._fingerprint.seq:
@@ -218,7 +219,7 @@ class VectorIndex:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _new(self, capacity: int):
+    def _new(self, capacity: int) -> Any:
         import hnswlib
 
         index = hnswlib.Index(space="ip", dim=self.dim)

@@ -151,7 +151,8 @@ class PgVectorSets(VectorSets):
         import psycopg
 
         conn = psycopg.connect(self.store.url, autocommit=True)
-        if not conn.execute("SELECT pg_try_advisory_lock(%s)", (EMBEDDER_LOCK,)).fetchone()[0]:
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (EMBEDDER_LOCK,)).fetchone()
+        if not (got and got[0]):
             conn.close()
             return None
         return AdvisoryLock(conn)

@@ -356,6 +356,7 @@ class SQLiteBulk:
         lock = _try_lock(self.path.with_name(self.path.name + ".bulk.lock"))
         if lock is None:
             return False  # a live bulk load (or another healer)
+        fd: int = lock
         try:
             if self.get_meta("fts_state") != "rebuilding":
                 return False
@@ -365,7 +366,7 @@ class SQLiteBulk:
         finally:
             if getattr(self, "_bulk_lock", None) is lock:
                 self._bulk_lock = None
-                os.close(lock)
+                os.close(fd)
 
     def interrupted_bulk(self) -> bool:
         """Whether a killed bulk load left the keyword index unfinished (no loader alive)."""
