@@ -56,7 +56,8 @@ def daily_papers(
     def listing(n: int | None, offset: int) -> list[Paper]:
         if window:
             return [x for x, _ in lib.trending(TRENDING_DAYS, limit=n or MAX_WINDOW, offset=offset)]
-        return [x for x, _ in lib.daily_scored(date, week, month, sort=cast(Literal["published", "trending"], mode), limit=n, offset=offset)[1]]
+        sort = cast(Literal["published", "trending"], mode)  # checked by daily_scored
+        return [x for x, _ in lib.daily_scored(date, week, month, sort=sort, limit=n, offset=offset)[1]]
 
     if submitter:
         papers = [paper for paper in listing(None, 0) if _submitted_by(paper, submitter)]
