@@ -399,7 +399,7 @@ class PgVectors(VectorStore):
         if k <= 0 or not len(queries):
             return out
         branch = (
-            "(SELECT %s AS q, e.paper_pk, -(e.vector <#> %s) AS sim FROM embeddings e "
+            f"(SELECT %s AS q, e.paper_pk, -(e.vector <#> %s) AS sim FROM {self.table} e "
             "ORDER BY e.vector <#> %s LIMIT %s)"
         )
         params: list[Any] = []
