@@ -186,6 +186,10 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
         lib.config.search_cache // pages.SEARCH_PAGE, lib.store.change_token, weigh=lambda _: 1
     )
 
+    @app.exception_handler(library_pages.LoginFirst)
+    async def login_first(request: Request, exc: library_pages.LoginFirst) -> Response:
+        return library_pages.login_redirect(exc)
+
     @app.exception_handler(TooManyAttempts)
     async def too_many(request: Request, exc: TooManyAttempts) -> Response:
         return _error(request, 429, str(exc))

@@ -75,14 +75,21 @@ async def _writer(request: Request) -> tuple[User, dict[str, str]]:
     form = await _form(request)
     current = session(request)
     if current is None:
-        raise _LoginFirst(_safe_next(form.get("next")))
+        raise LoginFirst(_safe_next(form.get("next")))
     check_csrf(request, form.get("csrf"))
     return current.user, form
 
 
-class _LoginFirst(Exception):
+class LoginFirst(Exception):
+    """A signed-out visitor posted a personal action: the app answers with a redirect to log-in
+    and back (`login_redirect`), whichever route raised it."""
+
     def __init__(self, back: str) -> None:
         self.back = back
+
+
+def login_redirect(exc: LoginFirst) -> RedirectResponse:
+    return RedirectResponse(_login_url(exc.back), status_code=303)
 
 
 def _done(request: Request, form: dict[str, str], fallback: str) -> RedirectResponse:
@@ -192,10 +199,7 @@ def for_you(request: Request) -> Response:
 
 @router.post("/account/home")
 async def set_home(request: Request) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     library(request).personal.settings.set_home(user.id, form.get("home", ""))
     return _done(request, form, "/for-you")
 
@@ -271,20 +275,14 @@ def collection_page(
 
 @router.post("/library/collections")
 async def create_collection(request: Request) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     made = library(request).create_collection(form.get("name", ""), user)
     return RedirectResponse(f"/library/c/{quote(made.id)}", status_code=303)
 
 
 @router.post("/library/c/{collection_id}/rename")
 async def rename_collection(request: Request, collection_id: str) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
     lib.rename_collection(current.name, form.get("name", ""), user)
@@ -293,10 +291,7 @@ async def rename_collection(request: Request, collection_id: str) -> Response:
 
 @router.post("/library/c/{collection_id}/delete")
 async def delete_collection(request: Request, collection_id: str) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
     if form.get("confirm") != "yes":
@@ -307,10 +302,7 @@ async def delete_collection(request: Request, collection_id: str) -> Response:
 
 @router.post("/library/c/{collection_id}/add")
 async def add_to_collection(request: Request, collection_id: str) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
     lib.library_add(form.get("paper_id", "")[:MAX_ID], current.name, user)
@@ -319,10 +311,7 @@ async def add_to_collection(request: Request, collection_id: str) -> Response:
 
 @router.post("/library/c/{collection_id}/remove")
 async def remove_from_collection(request: Request, collection_id: str) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
     lib.library_remove(form.get("paper_id", "")[:MAX_ID], current.name, user)
@@ -331,10 +320,7 @@ async def remove_from_collection(request: Request, collection_id: str) -> Respon
 
 @router.post("/library/notes/{paper_id:path}")
 async def set_note(request: Request, paper_id: str) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     paper = lib.known_paper(paper_id[:MAX_ID])
     lib.set_note(paper.id, form.get("note", ""), user)
@@ -405,10 +391,7 @@ def learned(request: Request) -> Response:
 
 @router.post("/library/reset")
 async def reset(request: Request) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     if form.get("confirm") != "yes":
         raise InvalidInput("tick “yes, forget it” to reset what you taught it")
     library(request).reset_feedback(user, saved=form.get("saved") == "yes")
@@ -420,10 +403,7 @@ async def reset(request: Request) -> Response:
 
 @router.post("/library/digest")
 async def digest_collections(request: Request) -> Response:
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     chosen = [c for c in form.get("collection_id", "").split("\n") if c]
     library(request).personal.settings.set_digest_collections(user.id, chosen)
     return RedirectResponse("/library#digest", status_code=303)
@@ -432,10 +412,7 @@ async def digest_collections(request: Request) -> Response:
 @router.post("/library/feed-token", response_class=HTMLResponse)
 async def feed_token(request: Request) -> Response:
     """A new secret feed token, shown on this one answer only (only its hash is kept)."""
-    try:
-        user, form = await _writer(request)
-    except _LoginFirst as exc:
-        return RedirectResponse(_login_url(exc.back), status_code=303)
+    user, form = await _writer(request)
     lib = library(request)
     if form.get("revoke"):
         lib.revoke_feed_token(user)
