@@ -2,6 +2,11 @@
 same run (phases alternate: idle, embedding, idle, embedding), and the size of both vector sets.
 
     PYTHONPATH=src python benchmarks/bench_background_embed.py --papers 20000 --queries 200
+    PYTHONPATH=src python benchmarks/bench_background_embed.py --home <store with static vectors>
+
+With `--home`, an existing store (e.g. the 1M synthetic store) is used instead of a fresh one, and
+the queries are 2-4 consecutive words of random stored titles (as people type them); the quality
+vectors the embedder wrote stay in that store (the next run resumes where it stopped).
 
 A store of synthetic papers gets its instant (static) set; then hybrid searches are timed while the
 embedder is idle and while `BackgroundEmbedder` fills `minilm-int8` (pausing, as under `serve`,
@@ -51,6 +56,21 @@ def timed(lib: Library, queries: list[str], flag: threading.Event) -> list[float
     return out
 
 
+def title_queries(lib: Library, n: int, rng: random.Random) -> list[str]:
+    """2-4 consecutive words of random stored titles (the store's newest 200,000 rowids)."""
+    top = lib.store.count()
+    keys = [rng.randint(max(1, top - 200_000), top) for _ in range(n * 2)]
+    titles = [p.title for p in lib.store.get_by_keys(keys).values()]
+    out = []
+    for t in titles:
+        words = t.split()
+        if len(words) >= 4:
+            k = rng.randint(2, 4)
+            i = rng.randint(0, len(words) - k)
+            out.append(" ".join(words[i:i + k]))
+    return out[:n]
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
     return xs[min(len(xs) - 1, int(p * len(xs)))]
@@ -60,11 +80,13 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--papers", type=int, default=20_000)
     ap.add_argument("--queries", type=int, default=200)
+    ap.add_argument("--home", type=Path, default=None, help="an existing store with static vectors")
     args = ap.parse_args()
     rng = random.Random(2)
     with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp) / "home"
-        build(home, args.papers)
+        home = args.home or Path(tmp) / "home"
+        if args.home is None:
+            build(home, args.papers)
         lib = Library(Config.from_env(home=home, env={"PAPERFEED_QUALITY_ENCODER": "minilm-int8",
                                                       "PAPERFEED_SEARCH_CACHE": "0"}))
         lib.semantic.view().index.ready()
@@ -78,13 +100,16 @@ def main() -> None:
             if phase == "idle" and embedder is not None:
                 embedder.stop()
                 embedder = None
-            queries = [" ".join(rng.choice(WORDS) for _ in range(4)) for _ in range(args.queries)]
+            if args.home is None:
+                queries = [" ".join(rng.choice(WORDS) for _ in range(4)) for _ in range(args.queries)]
+            else:
+                queries = title_queries(lib, args.queries, rng)
             results[phase] += timed(lib, queries, flag)
         if embedder is not None:
             embedder.stop()
         quality = lib.semantic.vector_set("minilm-int8")
         filled = quality.vectors.fingerprint().count if quality.exists() else 0
-        print(f"papers {args.papers}, queries {args.queries} per phase x2, load {os.getloadavg()}")
+        print(f"papers {lib.store.count()}, queries {args.queries} per phase x2, load {os.getloadavg()}")
         for phase, xs in results.items():
             print(f"{phase:<10} p50 {statistics.median(xs):7.1f} ms  p99 {pct(xs, 0.99):7.1f} ms"
                   f"  n={len(xs)}")
