@@ -9,7 +9,6 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import date
 from pathlib import Path
 
 import pytest
@@ -82,40 +81,6 @@ def test_one_uncommon_word_does_not_fill_a_keyword_page(sample_lib: Library) -> 
         assert "2501.00077" not in found and len(found) <= 3, mode
     assert sample_lib.search("recipe", mode="keyword")[0].paper.id == "2501.00077"
     assert "2501.00077" in [h.paper.id for h in sample_lib.search("training recipe", mode="keyword")]
-
-
-def test_a_pasted_sentence_finds_its_paper_in_every_mode(sample_lib: Library) -> None:
-    """A long query (an abstract's first sentence, as people paste them) is judged by its
-    strongest words: no paper holds 40 % of twenty ordinary words, but its own paper holds the
-    telling ones. A long off-topic sentence still finds next to nothing."""
-    everything = sample_lib.store.papers_between(date(1990, 1, 1), date(2100, 1, 1), limit=200)
-    papers = [p for p in everything if len(p.abstract) > 300]
-    found = 0
-    for paper in papers[:10]:
-        first = paper.abstract.split(". ")[0]
-        assert len(query_terms(first)) > 5, first
-        for mode in MODES:
-            ids = [h.paper.id for h in sample_lib.search(first, mode=mode, limit=10)]  # type: ignore[arg-type]
-            found += paper.id in ids
-    assert found >= 8 * len(MODES), found
-    off = "what is the best way to plan a cheap family holiday by the sea with small children in august"
-    for mode in MODES:
-        assert count(sample_lib, off, mode) <= 3, mode
-
-
-def test_a_long_query_is_judged_by_its_strongest_words() -> None:
-    """Described in one's own words, a paper holds the telling words of a long query, not its
-    ordinary ones: twelve common words no longer outweigh them."""
-    terms = query_terms("we study a simple general method for compressing transformer language "
-                        "models with low rank adapters that works across many different tasks")
-    assert len(terms) > 5
-    fractions = dict.fromkeys(terms, 0.1) | {"compressing": 0.001, "transformer": 0.01,
-                                              "low": 0.05, "rank": 0.01, "adapters": 0.001}
-    words = QueryWords(terms, fractions)
-    paper = Paper(id="t-9", title="Compressing transformers with adapters", abstract="")
-    assert words.matches(paper)  # 3 of the 5 strongest words: 62 % of their weight
-    common_only = Paper(id="t-10", title="A simple general method for many tasks", abstract="")
-    assert words.support(common_only) == 0.0 and words.shares(common_only)
 
 
 def test_query_words_weigh_by_rarity() -> None:

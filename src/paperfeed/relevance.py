@@ -29,10 +29,6 @@ from paperfeed.records import Paper
 
 MIN_SUPPORT = 0.4
 """The share of the query's idf mass a paper must hold to count as a lexical match."""
-STRONGEST = 5
-"""How many of a query's words the lexical test weighs: its strongest (highest-idf) ones. A search
-box query (2-5 words) is weighed whole; a pasted sentence or abstract is judged by its five most
-telling words, since no paper holds 40 % of the weight of twenty ordinary words."""
 MIN_FRACTION = 1e-4
 """Document fractions below this (and words in no paper) weigh as this: every very rare or unseen
 word is equally strong evidence."""
@@ -64,22 +60,15 @@ class QueryWords:
         if weights and sum(weights.values()) <= 0:  # every word in every paper: weigh evenly
             weights = dict.fromkeys(weights, 1.0)
         self.weights = weights
-        strongest = sorted(weights.items(), key=lambda kv: (-kv[1], kv[0]))[:STRONGEST]
-        self.strong = dict(strongest)
-        self.total = sum(self.strong.values())
+        self.total = sum(weights.values())
 
     def support(self, paper: Paper) -> float:
-        """The share (0..1) of the weight of the query's `STRONGEST` words that the paper's
-        words hold."""
+        """The share (0..1) of the query's word weight that the paper's words hold."""
         if self.total <= 0:
             return 0.0
-        words = self._words(paper)
-        return sum(w for s, w in self.strong.items() if s in words) / self.total
-
-    @staticmethod
-    def _words(paper: Paper) -> set[str]:
         text = " ".join([paper.title, paper.abstract, *paper.author_names]).lower()
-        return {stem(w) for w in set(_WORD_RE.findall(text))}
+        words = {stem(w) for w in set(_WORD_RE.findall(text))}
+        return sum(w for s, w in self.weights.items() if s in words) / self.total
 
     def matches(self, paper: Paper) -> bool:
         """Whether the paper holds enough of the query (`MIN_SUPPORT`)."""
@@ -90,5 +79,4 @@ class QueryWords:
 
     def shares(self, paper: Paper) -> bool:
         """Whether the paper holds any of the query's words."""
-        words = self._words(paper)
-        return any(s in words for s in self.weights)
+        return self.support(paper) > 0.0
