@@ -7,7 +7,8 @@ and they are served as they were. Other papers get stand-ins in HF's shapes. HF'
 `publishedAt`: an undated paper gets `UNDATED` (the Unix epoch), never null.
 
 An imported value of the wrong type for HF's schema (a hand-made file may hold `"hidden": "no"` or
-`"publishedAt": "soon"`) is left out, so every item keeps to the spec (`hf_models.py`)."""
+`"publishedAt": "soon"`) is left out, so every item keeps to the spec (`hf_models.py`); so is a
+link that is not http(s) (`githubRepo: "javascript:..."`): a client may well make it an href."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from typing import Any
 
 from paperfeed.records import Paper, is_withdrawn
 from paperfeed.submissions import submitter_name
+from paperfeed.web.common import safe_url
 
 UNDATED = "1970-01-01T00:00:00.000Z"
 
@@ -142,9 +144,9 @@ def paper_object(paper: Paper) -> dict[str, Any]:
     optional = {
         "submittedOnDailyAt": _timestamp(raw.get("submittedOnDailyAt")) or _datetime(paper.submitted_to_daily),
         "submittedOnDailyBy": _hf_user(raw.get("submittedOnDailyBy")),
-        "githubRepo": paper.github_repo,
+        "githubRepo": safe_url(paper.github_repo),
         "githubStars": paper.github_stars,
-        "projectPage": paper.project_page,
+        "projectPage": safe_url(paper.project_page),
         "ai_summary": _text(paper.extra.get("ai_summary")),
         "ai_keywords": _keywords(paper.extra.get("ai_keywords")),
     }
