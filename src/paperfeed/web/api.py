@@ -39,7 +39,7 @@ def _submitted_by(paper: Paper, name: str) -> bool:
 
 
 def _listing(model: Any, description: str) -> dict[int | str, dict[str, Any]]:
-    return {200: {"model": list[model], "description": description}}  # type: ignore[valid-type]
+    return {200: {"model": list[model], "description": description}}
 
 
 @router.get(
