@@ -55,6 +55,7 @@ GET_PATHS = [
     # the personal pages (signed out: the log-in) and the token feeds (an unknown token: 404)
     "/feeds/u/{token}/for-you.atom", "/feeds/u/{token}/c/{collection_id}.atom",
     "/feeds/u/{id}/for-you.atom", "/feeds/u/{id}/c/{id}.atom", "/for-you", "/library",
+    "/feeds/me/for-you.atom", "/feeds/me/c/{collection_id}.atom", "/feeds/me/c/{id}.atom",
     "/library/c/{id}", "/library/learned", "/library/export",
     # the reading room: a paper's comments, and submitting (POST only: a GET is 405)
     "/api/papers/{id}/comments", "/api/submit", "/submit",

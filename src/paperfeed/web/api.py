@@ -1,16 +1,22 @@
 """The JSON API, speaking the Hugging Face papers API (paths, parameters and shapes: see
-`hf_api.py`), plus `/api/papers/{id}/related`."""
+`hf_api.py`), plus `/api/papers/{id}/related`.
+
+Each route returns the JSON `hf_api` builds as it is; the typed models of `hf_models` describe it
+in the OpenAPI spec (`responses=`), with the error body of every 400 / 404 / 422."""
 
 from __future__ import annotations
 
 from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
 
 from paperfeed.errors import NotFound
 from paperfeed.records import Paper
 from paperfeed.web import hf_api
 from paperfeed.web.common import library
+from paperfeed.web.documented import errors
+from paperfeed.web.hf_models import HFDailyItem, HFPaper, RelatedItem
 
 router = APIRouter(prefix="/api", tags=["Hugging Face papers API"])
 
@@ -32,7 +38,16 @@ def _submitted_by(paper: Paper, name: str) -> bool:
     return name.strip().lower() in names - {""}
 
 
-@router.get("/daily_papers", summary="Daily papers of a day, week or month")
+def _listing(model: Any, description: str) -> dict[int | str, dict[str, Any]]:
+    return {200: {"model": list[model], "description": description}}
+
+
+@router.get(
+    "/daily_papers",
+    summary="Daily papers of a day, week or month",
+    response_model=None,
+    responses={**_listing(HFDailyItem, "Daily items, an empty list past the end"), **errors(400, 422)},
+)
 def daily_papers(
     request: Request,
     date: Annotated[
@@ -44,7 +59,7 @@ def daily_papers(
     p: Annotated[int, Query(ge=0, le=MAX_PAGE, description="page, from 0")] = 0,
     limit: Annotated[int, Query(ge=1, le=100)] = 50,
     submitter: Annotated[str | None, Query(max_length=100)] = None,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Items ordered by upvotes (`publishedAt`, as Daily Papers orders a day) or by trending
     score; `sort=trending` without a period covers the last 7 days with papers, as `/trending`.
     `submitter` is the HF user name of who submitted the paper to Daily Papers. A page past the
@@ -64,38 +79,53 @@ def daily_papers(
         papers = papers[p * limit : (p + 1) * limit]
     else:
         papers = listing(limit, p * limit)
-    return [hf_api.daily_item(paper) for paper in papers]
+    return JSONResponse([hf_api.daily_item(paper) for paper in papers])
 
 
 # On the event loop like the search page (see web/pages.py `search_page`): fairer under load.
-@router.get("/papers/search", summary="Search papers")
+@router.get(
+    "/papers/search",
+    summary="Search papers",
+    response_model=None,
+    responses={**_listing(HFDailyItem, "Items shaped like daily items, best match first"), **errors(422)},
+)
 async def search_papers(
     request: Request,
     q: Annotated[str | None, Query(max_length=250, description="query text, an arXiv id or a title")] = None,
     limit: Annotated[int, Query(ge=1, le=120)] = 50,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Items shaped like daily items, best match first. No query: an empty list."""
     if not q or not q.strip():
-        return []
+        return JSONResponse([])
     hits = library(request).search(q, limit=limit)
-    return [hf_api.daily_item(hit.paper) for hit in hits]
+    return JSONResponse([hf_api.daily_item(hit.paper) for hit in hits])
 
 
-@router.get("/papers/{paper_id:path}/related", summary="Papers related to a paper (paperfeed extension)")
+@router.get(
+    "/papers/{paper_id:path}/related",
+    summary="Papers related to a paper (paperfeed extension)",
+    response_model=None,
+    responses={**_listing(RelatedItem, "Items with their `score`, most related first"), **errors(404, 422)},
+)
 def related_papers(
     request: Request,
     paper_id: str,
     limit: Annotated[int, Query(ge=1, le=100)] = 10,
-) -> list[dict[str, Any]]:
+) -> JSONResponse:
     """Items shaped like search items, most related first, each with a `score`."""
     hits = library(request).related(paper_id[:200], limit=limit)
-    return [{**hf_api.daily_item(hit.paper), "score": round(hit.score, 6)} for hit in hits]
+    return JSONResponse([{**hf_api.daily_item(hit.paper), "score": round(hit.score, 6)} for hit in hits])
 
 
-@router.get("/papers/{paper_id:path}", summary="One paper")
-def paper(request: Request, paper_id: str) -> dict[str, Any]:
+@router.get(
+    "/papers/{paper_id:path}",
+    summary="One paper",
+    response_model=None,
+    responses={200: {"model": HFPaper, "description": "The paper object"}, **errors(404, 422)},
+)
+def paper(request: Request, paper_id: str) -> JSONResponse:
     """The paper object (the `paper` part of a daily item, at top level); 404 when unknown."""
     found = library(request).get(paper_id[:200])
     if found is None:
         raise NotFound(f"no such paper: {paper_id[:80]}")
-    return hf_api.paper_object(found)
+    return JSONResponse(hf_api.paper_object(found))

@@ -4,20 +4,75 @@ A paper imported from Hugging Face comes back as it came in: the importer keeps 
 (`extra["hf"]`: `submittedBy`, `submittedOnDailyBy`, the authors' `_id` / `user` / `status`,
 `discussionId`, the organization with its avatar, `isAuthorParticipating`, the full timestamps)
 and they are served as they were. Other papers get stand-ins in HF's shapes. HF's schema requires
-`publishedAt`: an undated paper gets `UNDATED` (the Unix epoch), never null."""
+`publishedAt`: an undated paper gets `UNDATED` (the Unix epoch), never null.
+
+An imported value of the wrong type for HF's schema (a hand-made file may hold `"hidden": "no"` or
+`"publishedAt": "soon"`) is left out, so every item keeps to the spec (`hf_models.py`); so is a
+link that is not http(s) (`githubRepo: "javascript:..."`): a client may well make it an href."""
 
 from __future__ import annotations
 
 import hashlib
+import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from paperfeed.records import Paper, is_withdrawn
 from paperfeed.submissions import submitter_name
+from paperfeed.web.common import safe_url
 
 UNDATED = "1970-01-01T00:00:00.000Z"
-_AUTHOR_KEYS = ("_id", "user", "status", "hidden", "statusLastChangedAt")
-_ORG_KEYS = ("_id", "name", "fullname", "avatar")
+
+
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?(Z|[+-]\d\d:\d\d)", re.ASCII)
+
+
+def _timestamp(value: Any) -> str | None:
+    """An imported RFC 3339 timestamp as it came (HF's `2025-02-05T03:14:15.926Z`), else None."""
+    if not isinstance(value, str) or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    return value
+
+
+def _is_str(value: Any) -> bool:
+    return isinstance(value, str)
+
+
+def _is_count(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _is_bool(value: Any) -> bool:
+    return isinstance(value, bool)
+
+
+def _is_time(value: Any) -> bool:
+    return _timestamp(value) is not None
+
+
+def _optional_str(value: Any) -> bool:
+    return value is None or isinstance(value, str)
+
+
+Check = Callable[[Any], bool]
+# The imported keys served back, each with the type HF's schema gives it.
+_AUTHOR_KEYS: dict[str, Check] = {"_id": _is_str, "status": _is_str, "hidden": _is_bool,
+                                  "statusLastChangedAt": _is_time}
+_AUTHOR_ORDER = ("_id", "user", "status", "hidden", "statusLastChangedAt")
+_ORG_KEYS: dict[str, Check] = {"_id": _is_str, "name": _is_str, "fullname": _is_str, "avatar": _optional_str}
+_USER_KEYS: dict[str, Check] = {"_id": _is_str, "avatarUrl": _is_str, "fullname": _is_str, "isPro": _is_bool,
+                                "name": _is_str, "type": _is_str, "user": _is_str, "isHf": _is_bool,
+                                "isHfAdmin": _is_bool, "isMod": _is_bool, "followerCount": _is_count}
+
+
+def _typed(raw: dict[str, Any], keys: dict[str, Check]) -> dict[str, Any]:
+    """`raw` without the values of `keys` that are not of their type (other keys as they are)."""
+    return {k: v for k, v in raw.items() if k not in keys or keys[k](v)}
 
 
 def raw_part(paper: Paper, part: str) -> dict[str, Any]:
@@ -34,7 +89,7 @@ def _hf_user(raw: Any) -> dict[str, Any] | None:
     name = raw["name"]
     defaults = {"_id": _object_id("user", name), "avatarUrl": "", "fullname": name, "isPro": False,
                 "type": "user", "user": name}
-    return {**defaults, **raw}
+    return {**defaults, **_typed(raw, _USER_KEYS)}
 
 
 def _keywords(value: Any) -> list[str] | None:
@@ -53,9 +108,9 @@ def _authors(paper: Paper) -> list[dict[str, Any]]:
     for i, a in enumerate(paper.authors):
         author: dict[str, Any] = {"_id": _object_id(paper.id, str(i), a.name), "name": a.name, "hidden": False}
         if usable:
-            author.update({k: raw[i][k] for k in _AUTHOR_KEYS if k in raw[i]})  # type: ignore[index]
-            if user := _hf_user(raw[i].get("user")):  # type: ignore[index]
-                author["user"] = user
+            got = _typed(raw[i], _AUTHOR_KEYS)  # type: ignore[index]
+            got["user"] = _hf_user(got.get("user"))
+            author.update({k: got[k] for k in _AUTHOR_ORDER if got.get(k) is not None})
         out.append(author)
     return out
 
@@ -77,7 +132,7 @@ def paper_object(paper: Paper) -> dict[str, Any]:
     obj: dict[str, Any] = {
         "id": paper.id,
         "authors": _authors(paper),
-        "publishedAt": _text(raw.get("publishedAt"))
+        "publishedAt": _timestamp(raw.get("publishedAt"))
         or _datetime(paper.published or paper.submitted_to_daily) or UNDATED,
         "title": paper.title,
         "summary": paper.abstract,
@@ -87,11 +142,11 @@ def paper_object(paper: Paper) -> dict[str, Any]:
         "withdrawnAt": _withdrawn_at(paper),
     }
     optional = {
-        "submittedOnDailyAt": _text(raw.get("submittedOnDailyAt")) or _datetime(paper.submitted_to_daily),
+        "submittedOnDailyAt": _timestamp(raw.get("submittedOnDailyAt")) or _datetime(paper.submitted_to_daily),
         "submittedOnDailyBy": _hf_user(raw.get("submittedOnDailyBy")),
-        "githubRepo": paper.github_repo,
+        "githubRepo": safe_url(paper.github_repo),
         "githubStars": paper.github_stars,
-        "projectPage": paper.project_page,
+        "projectPage": safe_url(paper.project_page),
         "ai_summary": _text(paper.extra.get("ai_summary")),
         "ai_keywords": _keywords(paper.extra.get("ai_keywords")),
     }
@@ -107,7 +162,7 @@ def _withdrawn_at(paper: Paper) -> str | None:
     if not is_withdrawn(paper):
         return None
     when = paper.extra.get("withdrawn_at")
-    return when if isinstance(when, str) else _datetime(paper.updated or paper.published)
+    return _timestamp(when) or _datetime(paper.updated or paper.published)
 
 
 def _organization(paper: Paper) -> dict[str, Any]:
@@ -120,7 +175,7 @@ def _organization(paper: Paper) -> dict[str, Any]:
     for part in ("item", "paper"):
         raw = raw_part(paper, part).get("organization")
         if isinstance(raw, dict) and raw.get("name") == paper.organization:
-            return {**org, **{k: raw[k] for k in _ORG_KEYS if k in raw}}
+            return {**org, **{k: v for k, v in _typed(raw, _ORG_KEYS).items() if k in _ORG_KEYS}}
     return org
 
 
@@ -145,7 +200,7 @@ def daily_item(paper: Paper) -> dict[str, Any]:
     submitted_by = _hf_user(raw.get("submittedBy"))
     item: dict[str, Any] = {
         "paper": paper_object(paper),
-        "publishedAt": _text(raw.get("publishedAt")) or _datetime(paper.day) or UNDATED,
+        "publishedAt": _timestamp(raw.get("publishedAt")) or _datetime(paper.day) or UNDATED,
         "title": paper.title,
         "summary": paper.abstract,
         "thumbnail": thumbnail if thumbnail and thumbnail.startswith("https://")

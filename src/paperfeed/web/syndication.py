@@ -21,6 +21,7 @@ from feedgen.feed import FeedGenerator
 from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper
 from paperfeed.web.common import library
+from paperfeed.web.documented import ATOM, RSS, errors, xml_feed
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -80,7 +81,10 @@ def _feed(request: Request, fmt: str, title: str, subtitle: str, papers: list[Pa
     return Response(body, media_type=MEDIA[fmt])
 
 
-@router.get("/daily.{fmt}", summary="The daily list as a feed")
+@router.get(
+    "/daily.{fmt}", summary="The daily list as a feed", response_class=Response,
+    responses={**xml_feed(ATOM, RSS), **errors(400, 422)},
+)
 def daily_feed(
     request: Request,
     fmt: Format,
@@ -96,14 +100,20 @@ def daily_feed(
                  [p for p, _ in scored])
 
 
-@router.get("/trending.{fmt}", summary="Trending papers as a feed")
+@router.get(
+    "/trending.{fmt}", summary="Trending papers as a feed", response_class=Response,
+    responses={**xml_feed(ATOM, RSS), **errors(422)},
+)
 def trending_feed(request: Request, fmt: Format) -> Response:
     scored = library(request).trending(limit=FEED_SIZE)
     return _feed(request, fmt, "paperfeed: trending papers",
                  "The last 7 days by upvotes with a time decay", [p for p, _ in scored])
 
 
-@router.get("/search.{fmt}", summary="Any search as a feed")
+@router.get(
+    "/search.{fmt}", summary="Any search as a feed", response_class=Response,
+    responses={**xml_feed(ATOM, RSS), **errors(400, 422)},
+)
 def search_feed(
     request: Request,
     fmt: Format,
