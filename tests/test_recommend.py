@@ -189,3 +189,15 @@ def test_many_exclusions_still_fill_the_list(quant: tuple[Library, list[str]]) -
     sent = set(ranked[:45])
     hits = recommend(lib.store, lib.semantic, saved, exclude=sent, floor=False, limit=10)
     assert len(hits) == 10 and not {h.paper.id for h in hits} & sent
+
+
+def test_exclusions_naming_unknown_papers_are_harmless(quant: tuple[Library, list[str]]) -> None:
+    """Excluded ids are looked up by id (a sent paper deleted since is simply not found): the
+    known ones are still left out and the list still fills."""
+    lib, ids = quant
+    saved = ids[:4]
+    ranked = [h.paper.id for h in recommend(lib.store, lib.semantic, saved, floor=False, limit=20)]
+    sent = {*ranked[:5], "arxiv:0000.00000", "no-such-paper"}
+    hits = [h.paper.id for h in recommend(lib.store, lib.semantic, saved, exclude=sent, floor=False,
+                                          limit=10)]
+    assert len(hits) == 10 and not set(hits) & sent

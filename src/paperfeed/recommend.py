@@ -431,10 +431,15 @@ def _resolve(
     pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
     negset = set(pos)
     neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
-    titles = store.titles_of([*pos, *neg])  # which exist; whole papers only for the texts read
+    # whole papers only for the texts read (the latest), their titles with them; the titles of
+    # the rest (which exist) from a narrower read
+    latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
+    papers = store.get_many(latest)
+    read = set(latest)
+    titles = {i: p.title for i, p in papers.items()}
+    titles.update(store.titles_of([i for i in [*pos, *neg] if i not in read]))
     pos = [p for p in pos if p in titles]
     neg = [n for n in neg if n in titles]
-    papers = store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]])
     while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
         gone = {i for i in [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]] if i not in papers}
         if not gone:
@@ -516,6 +521,21 @@ def _dense_candidates(
     return got.astype(np.int64), _unit(vecs)
 
 
+def _allowed(
+    semantic: SemanticEngine, keys: np.ndarray, head: np.ndarray, exclude: set[str], since: date | None
+) -> np.ndarray:
+    """The positions in `head` (a bounded head of the ranking) whose paper is not excluded and,
+    with `since`, lies in the window. Without a window the excluded ids are turned into keys
+    (a covering index on the id: no paper row read) rather than every head key into its id
+    (a random paper-row read each, most of a digest section's I/O)."""
+    if since is None:
+        banned = set(semantic.vectors.keys_of(sorted(exclude)).values()) if exclude else set()
+        return np.array([i for i in head if int(keys[i]) not in banned], np.int64)
+    passing = semantic.vectors.ids_of([int(keys[i]) for i in head], Filters(since=since))
+    allowed = {k for k, pid in passing.items() if pid not in exclude}
+    return np.array([i for i in head if int(keys[i]) in allowed], np.int64)
+
+
 def _keyword_candidates(
     store: Store, terms: list[str], since: date | None, own: set[str]
 ) -> dict[int, Paper]:
@@ -592,12 +612,18 @@ def recommend(
         if exclude or since is not None:
             # drop excluded papers (and, for a large window, those before it) before the
             # shortlist is cut, looking up the ids of a bounded head of the ranking only
-            head = [int(keys[i]) for i in order[: wanted * 4]]
-            passing = semantic.vectors.ids_of(head, Filters(since=since))
-            allowed = {k for k, pid in passing.items() if pid not in exclude}
-            order = np.array([i for i in order[: wanted * 4] if int(keys[i]) in allowed], np.int64)
+            order = _allowed(semantic, keys, order[: wanted * 4], exclude - own, since)
         pick = order[:wanted]
         got = store.get_by_keys([int(keys[i]) for i in pick])
+        if exclude and since is None:
+            # a key whose paper was deleted since its vector was read: the next ones instead
+            # (the filtered id look-up of a `since` request drops such keys before the cut)
+            more = wanted
+            while len(got) < len(pick) and more < len(order):
+                extra = order[more : more + len(pick) - len(got)]
+                more += len(extra)
+                pick = np.concatenate((pick[[int(keys[i]) in got for i in pick]], extra))
+                got.update(store.get_by_keys([int(keys[i]) for i in extra]))
         for i in pick:
             key = int(keys[i])
             paper = got.get(key)
