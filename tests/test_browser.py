@@ -5,13 +5,16 @@ with a filter, and subscribe to a search's feed. Screenshots of the main pages a
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import webdata
+from digestdata import BASE_URL, mail_env
 from lxml import etree
 from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from smtp_sink import SmtpSink
 
 import paperfeed
 
@@ -30,12 +33,22 @@ def answer_thumbnails(context: BrowserContext) -> None:
 
 
 @pytest.fixture(scope="module")
-def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+def smtp() -> Iterator[SmtpSink]:
+    """The mail server sign-up links go through (a real SMTP server on loopback)."""
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()
+
+
+@pytest.fixture(scope="module")
+def base_url(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterator[str]:
     root = tmp_path_factory.mktemp("browser")
-    with paperfeed.open(root / "home") as lib:
-        webdata.build(lib, root / "data")
-        with webdata.serving(lib) as url:
-            yield url
+    with pytest.MonkeyPatch.context() as env:
+        mail_env(env, smtp.url)  # before the library reads its configuration
+        with paperfeed.open(root / "home") as lib:
+            webdata.build(lib, root / "data")
+            with webdata.serving(lib) as url:
+                yield url
 
 
 @pytest.fixture(scope="module")
@@ -93,12 +106,21 @@ def test_hostile_paper_text_shows_as_text(page: Page) -> None:
     assert page.locator("main script").count() == 0
 
 
-def test_sign_up_and_upvote(page: Page) -> None:
+def test_sign_up_and_upvote(page: Page, smtp: SmtpSink) -> None:
     page.goto("/signup")
     shot(page, "signup")
     page.fill("input[name=email]", "ada@example.org")
     page.fill("input[name=password]", "correct horse battery")
     page.click("button:has-text('Sign up')")
+    expect(page.locator("h1")).to_have_text("Check your email")
+    expect(page.locator("header .account .who")).to_have_count(0)  # not signed in before the link
+    text = smtp.recorder.to("ada@example.org")[-1].message.get_body(("plain",)).get_content()
+    link = re.search(rf"{re.escape(BASE_URL)}(/signup/verify\?token=\S+)", text)
+    assert link, text
+    page.goto(link.group(1))  # opening the emailed link
+    shot(page, "signup-verify")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button:has-text('Create my account')")
     expect(page.locator("header .account")).to_contain_text("ada@example.org")
     page.goto("/daily?date=2025-02-06")
     vote = page.locator("form[action='/papers/2502.00007/upvote'] button")

@@ -38,6 +38,11 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         harvest = dataclasses.replace(config.harvest, arxiv_api_url=peer.url + "/api/query",
                                       arxiv_interval=0.0, timeout=5, attempts=1)
         with Library(dataclasses.replace(config, harvest=harvest)) as lib, webdata.serving(lib) as url:
+            # Accounts made as `paperfeed users add` does (web sign-up by email link is
+            # tests/test_browser.py's and tests/test_security_signup.py's).
+            for email in ["ada@example.org"] + [f"shot-{w}-{s}@example.org" for w in ("desktop", "phone")
+                                                for s in ("light", "dark")]:
+                lib.accounts.signup(email, PASSWORD)
             yield url
 
 
@@ -56,7 +61,8 @@ def shot(page: Page, name: str) -> None:
 
 
 def sign_up(page: Page, email: str) -> None:
-    page.goto("/signup")
+    """Log in with an account made beforehand."""
+    page.goto("/login")
     page.fill("input[name=email]", email)
     page.fill("input[name=password]", PASSWORD)
     page.click("main button[type=submit]")

@@ -48,6 +48,7 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     root = tmp_path_factory.mktemp("demo")
     with paperfeed.open(root / "home") as lib:
         lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+        lib.accounts.signup("a.rather.long.address@example.org", PASSWORD)  # `paperfeed users add`
         with webdata.serving(lib) as url:
             yield url
 
@@ -239,13 +240,7 @@ def test_on_a_phone_the_first_title_is_within_420_px(
         tab = Tab(browser, url, viewport=PHONE, is_mobile=True, has_touch=True)
         page = tab.page
         if signed_in:
-            if url == demo_url:
-                page.goto("/signup")
-                page.fill("input[name=email]", "a.rather.long.address@example.org")
-                page.fill("input[name=password]", PASSWORD)
-                page.click("main button[type=submit]")
-            else:
-                log_in(page)
+            log_in(page, "a.rather.long.address@example.org" if url == demo_url else "reader@example.org")
         paths = ["/", "/trending"] + (["/daily?week=2025-W06", "/papers/2502.00004", "/search?q=decoding"]
                                       if url == base_url else ["/undated"])
         for path in paths:

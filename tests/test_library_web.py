@@ -4,7 +4,6 @@ privacy: user B can neither read nor change user A's collections, notes, dismiss
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,6 +11,7 @@ import bibtexparser
 import pytest
 import webdata
 from fastapi.testclient import TestClient
+from signin import log_in_new
 
 from paperfeed.library import Library
 from paperfeed.web.app import create_app
@@ -24,10 +24,7 @@ def web_lib(any_lib: Library, tmp_path: Path) -> Library:
 
 def sign_up(app, email: str) -> TestClient:
     client = TestClient(app, follow_redirects=False)
-    form = client.get("/signup").text
-    csrf = re.search(r'name="csrf" value="([^"]+)"', form).group(1)  # type: ignore[union-attr]
-    r = client.post("/signup", data={"csrf": csrf, "email": email, "password": "correct horse"})
-    assert r.status_code == 303, r.text
+    log_in_new(client, email)
     token = client.get("/api/library").json()["csrf"]
     client.headers["X-CSRF-Token"] = token
     return client

@@ -45,6 +45,7 @@ GET_PATHS = [
     "/feeds/search.atom",
     "/feeds/{id}", "/about", "/login", "/signup", "/account",
     "/subscribe", "/subscribe/confirm", "/unsubscribe",
+    "/signup/verify",  # a sign-up's emailed link (unknown tokens: 410)
     # the personal library (signed out here: 401) and the S2-compatible recommendations API
     "/api/library", "/api/library/collections", "/api/library/collections/{collection_id}",
     "/api/library/collections/{collection_id}/papers", "/api/library/collections/{collection_id}/papers/{id}",
@@ -92,7 +93,7 @@ def test_no_get_request_is_answered_with_a_server_error(
 @given(
     path=st.sampled_from([
         "/login", "/signup", "/logout", "/papers/2502.00001/upvote", "/admin/import",
-        "/subscribe", "/unsubscribe",
+        "/subscribe", "/unsubscribe", "/signup/verify",
     ]),
     form=st.dictionaries(
         st.sampled_from(["csrf", "email", "password", "next", "topic", "token", "List-Unsubscribe"]),

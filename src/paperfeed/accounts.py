@@ -35,7 +35,7 @@ from paperfeed import feeds
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.records import Paper
 from paperfeed.store.base import Store
-from paperfeed.store.db import Database, new_id, now_iso
+from paperfeed.store.db import Database, Transaction, new_id, now_iso
 
 SESSION_DAYS = 30
 MIN_PASSWORD = 8
@@ -51,10 +51,12 @@ _hasher = PasswordHasher()
 _dummy_hash: str | None = None
 
 
-def _verify_dummy(password: str) -> None:
+def _verify_dummy(password: object) -> None:
     """The argon2 work a wrong password costs for a known account, done for an unknown one, so
     the time of a failed login does not tell which addresses have accounts."""
     global _dummy_hash
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        return  # refused before argon2 for a known account too
     if _dummy_hash is None:
         _dummy_hash = _hasher.hash(secrets.token_urlsafe(16))
     with contextlib.suppress(VerifyMismatchError, VerificationError, InvalidHashError):
@@ -84,6 +86,41 @@ class TooManyAttempts(InvalidInput):
     """Login refused for a while after repeated failures (HTTP 429)."""
 
 
+def check_password(password: object) -> str:
+    if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
+        raise InvalidInput(f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+    return password
+
+
+def hash_password(password: object) -> str:
+    """The argon2id hash of an acceptable password (InvalidInput otherwise)."""
+    return _hasher.hash(check_password(password))
+
+
+def verify_password(password_hash: str, password: object) -> bool:
+    if not isinstance(password, str) or len(password) > MAX_PASSWORD:
+        return False
+    try:
+        return _hasher.verify(password_hash, password)
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return False
+
+
+def insert_user(tx: Transaction, email: str, password_hash: str, *, admin: bool = False) -> User | None:
+    """A new user in `tx` (email already normalised), or None when the address has an account."""
+    uid, created = new_id(), now_iso()
+    added = tx.execute(
+        "INSERT INTO users (id, email, password_hash, is_admin, created_at) VALUES (?, ?, ?, ?, ?) "
+        "ON CONFLICT (email) DO NOTHING",
+        (uid, email, password_hash, int(admin), created),
+    )
+    return User(uid, email, bool(admin), created) if added else None
+
+
+def _failure_keys(email: str, client: str) -> tuple[str, str]:
+    return "email:" + (email or "").strip().lower()[:254], "client:" + (client or "")[:100]
+
+
 def _hash_token(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
@@ -109,32 +146,19 @@ class Accounts:
     # -- users -----------------------------------------------------------------------------
 
     def signup(self, email: str, password: str, *, admin: bool = False) -> User:
-        """Create a user (an admin only when asked: the first admin is made on the command line,
-        never by whoever signs up first on the web)."""
-        user = self.signup_if_new(email, password, admin=admin)
+        """Create a user at once (an admin only when asked: the first admin is made on the command
+        line, never by whoever signs up first on the web). The web's sign-up goes through an
+        email link instead (`paperfeed.signups`)."""
+        email = normalize_email(email)
+        password_hash = hash_password(password)
+        with self.db.transaction() as tx:
+            user = insert_user(tx, email, password_hash, admin=admin)
         if user is None:
             raise InvalidInput("an account with this email already exists")
         return user
 
-    def signup_if_new(self, email: str, password: str, *, admin: bool = False) -> User | None:
-        """Create a user, or None when the address already has an account (after the same
-        argon2 work either way). The web answers both alike, so sign-up does not tell which
-        addresses have accounts."""
-        email = normalize_email(email)
-        if not isinstance(password, str) or not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidInput(f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
-        password_hash = _hasher.hash(password)
-        uid = new_id()
-        with self.db.transaction() as tx:
-            if tx.query_one("SELECT id FROM users WHERE email = ?", (email,)):
-                return None
-            created = now_iso()
-            tx.execute(
-                "INSERT INTO users (id, email, password_hash, is_admin, created_at) "
-                "VALUES (?, ?, ?, ?, ?)",
-                (uid, email, password_hash, int(admin), created),
-            )
-        return User(uid, email, bool(admin), created)
+    def exists(self, email: str) -> bool:
+        return self.db.query_one("SELECT 1 FROM users WHERE email = ?", (email,)) is not None
 
     def user(self, email_or_id: str) -> User:
         row = self.db.query_one(
@@ -185,44 +209,31 @@ class Accounts:
         return replace(user, is_admin=admin)
 
     def set_password(self, email: str, password: str) -> None:
-        if not MIN_PASSWORD <= len(password) <= MAX_PASSWORD:
-            raise InvalidInput(f"the password must have {MIN_PASSWORD} to {MAX_PASSWORD} characters")
+        password_hash = hash_password(password)
         user = self.user(email)
         with self.db.transaction() as tx:
-            tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), user.id))
+            tx.execute("UPDATE users SET password_hash = ? WHERE id = ?", (password_hash, user.id))
             tx.execute("DELETE FROM sessions WHERE user_id = ?", (user.id,))
 
     # -- login and sessions ----------------------------------------------------------------
 
     def login(self, email: str, password: str, client: str = "") -> Session:
         """Check the password and open a session. Refused (TooManyAttempts) after repeated
-        failures for this email or this client address within FAILURE_WINDOW."""
-        key_email = "email:" + (email or "").strip().lower()[:254]
-        key_client = "client:" + (client or "")[:100]
-        self._check_rate(key_email, MAX_FAILURES_PER_EMAIL)
-        if client:
-            self._check_rate(key_client, MAX_FAILURES_PER_CLIENT)
+        failures for this email or this client address within FAILURE_WINDOW. An address
+        without an account (one whose sign-up was never finished among them) gets the same
+        answer after the same argon2 work as a wrong password."""
+        self.check_failures(email, client)
         row = self.db.query_one(
             "SELECT id, email, is_admin, created_at, password_hash FROM users WHERE email = ?",
             ((email or "").strip().lower(),),
         )
         ok = False
-        if row is not None and isinstance(password, str) and len(password) <= MAX_PASSWORD:
-            try:
-                ok = _hasher.verify(row[4], password)
-            except (VerifyMismatchError, VerificationError, InvalidHashError):
-                ok = False
-        elif isinstance(password, str) and len(password) <= MAX_PASSWORD:
+        if row is not None:
+            ok = verify_password(row[4], password)
+        else:
             _verify_dummy(password)
         if not ok:
-            with self.db.transaction() as tx:
-                since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
-                tx.execute("DELETE FROM login_failures WHERE at < ?", (since,))
-                for key in (key_email, key_client) if client else (key_email,):
-                    tx.execute(
-                        "INSERT INTO login_failures (id, key, at) VALUES (?, ?, ?)",
-                        (new_id(), key, now_iso()),
-                    )
+            self.record_failure(email, client)
             raise InvalidInput("wrong email or password")
         assert row is not None  # a verified password had its row
         user = _user(row)
@@ -230,8 +241,15 @@ class Accounts:
             self.db.execute(
                 "UPDATE users SET password_hash = ? WHERE id = ?", (_hasher.hash(password), user.id)
             )
-        self.db.execute("DELETE FROM login_failures WHERE key = ?", (key_email,))
+        self.db.execute("DELETE FROM login_failures WHERE key = ?", (_failure_keys(email, "")[0],))
         return self.open_session(user)
+
+    def check_failures(self, email: str, client: str = "") -> None:
+        """TooManyAttempts when this email or client has failed too often of late."""
+        key_email, key_client = _failure_keys(email, client)
+        self._check_rate(key_email, MAX_FAILURES_PER_EMAIL)
+        if client:
+            self._check_rate(key_client, MAX_FAILURES_PER_CLIENT)
 
     def _check_rate(self, key: str, limit: int) -> None:
         since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
@@ -240,6 +258,17 @@ class Accounts:
         )[0][0]
         if count >= limit:
             raise TooManyAttempts("too many failed logins: try again in 15 minutes")
+
+    def record_failure(self, email: str, client: str = "") -> None:
+        key_email, key_client = _failure_keys(email, client)
+        with self.db.transaction() as tx:
+            since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
+            tx.execute("DELETE FROM login_failures WHERE at < ?", (since,))
+            for key in (key_email, key_client) if client else (key_email,):
+                tx.execute(
+                    "INSERT INTO login_failures (id, key, at) VALUES (?, ?, ?)",
+                    (new_id(), key, now_iso()),
+                )
 
     def open_session(self, user: User) -> Session:
         token = secrets.token_urlsafe(32)

@@ -27,6 +27,7 @@ from paperfeed.importer import import_files as _import_files
 from paperfeed.records import Paper, parse_arxiv_id
 from paperfeed.search import Hit
 from paperfeed.search_cache import SearchCache
+from paperfeed.signups import Signups
 from paperfeed.sources.base import Limits
 from paperfeed.store.base import Filters, ImportLogEntry
 from paperfeed.store.engines import open_backend
@@ -54,6 +55,7 @@ class Library:
         # Repeated searches are answered from memory until the store changes (search_cache.py).
         self.search_cache = SearchCache(self.config.search_cache, self.store.change_token)
         self._digests: Digests | None = None
+        self._signups: Signups | None = None
 
     # -- context manager ----------------------------------------------------------------------
 
@@ -568,6 +570,13 @@ class Library:
             for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
             self._digests = Digests(self.config, self.store, self.accounts, for_you)
         return self._digests
+
+    @property
+    def signups(self) -> Signups:
+        """Web sign-up by email link (`paperfeed.signups.Signups`)."""
+        if self._signups is None:
+            self._signups = Signups(self.config, self.accounts)
+        return self._signups
 
     @property
     def subscribers(self) -> Subscriptions:

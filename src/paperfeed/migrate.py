@@ -29,6 +29,7 @@ from paperfeed.store.sqlite.store import SQLiteStore
 
 BATCH = 5_000
 _TABLE_RE = re.compile(r"CREATE\s+TABLE\s+(?:IF\s+NOT\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
+_DROP_RE = re.compile(r"DROP\s+TABLE\s+(?:IF\s+EXISTS\s+)?([A-Za-z_][A-Za-z0-9_]*)", re.I)
 _PAPER_COLUMNS = (
     "id title_key title abstract author_names authors author_count organization "
     "organization_name categories published updated submitted_to_daily upvotes comments "
@@ -60,10 +61,12 @@ class MigrationReport:
 
 
 def feature_tables() -> list[str]:
-    """Every table the feature migrations create, in creation order."""
+    """Every table the feature migrations create (and a later one does not drop), in creation
+    order."""
     names: list[str] = []
     for _, script in FEATURE_MIGRATIONS:
         names += [n for n in _TABLE_RE.findall(script) if n not in names]
+        names = [n for n in names if n not in _DROP_RE.findall(script)]
     return names
 
 

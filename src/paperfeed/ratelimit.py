@@ -1,11 +1,16 @@
 """Rate limits kept in the database (the portable `store/db.py` layer, table `rate_events`), so
 every worker process and app server counts the same events.
 
-A rule allows `limit` events per key within a sliding `window`. Used for what a stranger could
-otherwise make the server do in a loop: confirmation emails (per address, per client) and
-sign-ups (per client). Counting and recording are one transaction; on PostgreSQL two concurrent
-requests may both see the count just under the limit, so the limit can be passed by at most the
-number of requests in flight at once, which is fine for this purpose.
+A rule allows `limit` events per key within a `window` that opens at the key's first event and
+closes `window` later (the next event after that opens a new one). Used for what a stranger could
+otherwise make the server do in a loop: confirmation emails (per address, per client), sign-ups
+(per client), comments (per member).
+
+Checking and counting are one statement, `INSERT ... ON CONFLICT (key) DO UPDATE ... RETURNING`
+on the key's counter row, with the window logic in SQL: PostgreSQL locks the row for the update
+and evaluates it on the latest committed version, SQLite runs it under its write lock, so N
+requests at once against a limit of L admit exactly L on either engine. Refused attempts are
+counted too (the count only ever compares with the limit); nothing else is stored per event.
 """
 
 from __future__ import annotations
@@ -14,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from paperfeed.errors import InvalidInput
-from paperfeed.store.db import Database, new_id
+from paperfeed.store.db import Database
 
 __all__ = ["RateLimited", "RateLimiter", "Rule", "timedelta"]
 
@@ -41,6 +46,9 @@ CONFIRM_MAILS_PER_CLIENT = Rule(
 SIGNUPS_PER_CLIENT = Rule(
     "signup-client", 10, timedelta(hours=1), "too many sign-ups from your address: try again in an hour"
 )
+SIGNUP_MAILS_PER_ADDRESS = Rule(
+    "signup-mail-address", 3, timedelta(hours=24), "too many sign-up emails to this address"
+)
 
 
 def _iso(when: datetime) -> str:
@@ -54,30 +62,35 @@ class RateLimiter:
     def allow(self, rule: Rule, key: str, *, now: datetime | None = None) -> bool:
         """Record one event for `key` under `rule` if the rule allows it; whether it did."""
         now = now or datetime.now(UTC)
-        full_key = f"{rule.name}:{key[:300]}"
-        since = _iso(now - rule.window)
+        opened_before = _iso(now - rule.window)  # a window opened before this has closed
         with self.db.transaction() as tx:
-            tx.execute("DELETE FROM rate_events WHERE key = ? AND at < ?", (full_key, since))
-            count = tx.query(
-                "SELECT count(*) FROM rate_events WHERE key = ? AND at >= ?", (full_key, since)
-            )[0][0]
-            if count >= rule.limit:
-                return False
-            tx.execute(
-                "INSERT INTO rate_events (id, key, at) VALUES (?, ?, ?)", (new_id(), full_key, _iso(now))
+            row = tx.query_one(
+                "INSERT INTO rate_counters (key, opened_at, count) VALUES (?, ?, 1) "
+                "ON CONFLICT (key) DO UPDATE SET "
+                "count = CASE WHEN rate_counters.opened_at < ? THEN 1 "
+                "ELSE rate_counters.count + 1 END, "
+                "opened_at = CASE WHEN rate_counters.opened_at < ? THEN excluded.opened_at "
+                "ELSE rate_counters.opened_at END "
+                "RETURNING count",
+                (_key(rule, key), _iso(now), opened_before, opened_before),
             )
-        return True
+        assert row is not None  # RETURNING gives the counter's row
+        return int(row[0]) <= rule.limit
 
     def exhausted(self, rule: Rule, key: str, *, now: datetime | None = None) -> bool:
         """Whether `key` has used up `rule` (nothing is recorded)."""
-        since = _iso((now or datetime.now(UTC)) - rule.window)
-        count = self.db.query(
-            "SELECT count(*) FROM rate_events WHERE key = ? AND at >= ?",
-            (f"{rule.name}:{key[:300]}", since),
-        )[0][0]
-        return count >= rule.limit
+        opened_before = _iso((now or datetime.now(UTC)) - rule.window)
+        row = self.db.query_one(
+            "SELECT count FROM rate_counters WHERE key = ? AND opened_at >= ?",
+            (_key(rule, key), opened_before),
+        )
+        return row is not None and int(row[0]) >= rule.limit
 
     def check(self, rule: Rule, key: str) -> None:
         """Record one event, or raise RateLimited when the rule allows no more."""
         if not self.allow(rule, key):
             raise RateLimited(rule.message)
+
+
+def _key(rule: Rule, key: str) -> str:
+    return f"{rule.name}:{key[:300]}"

@@ -1,4 +1,5 @@
-"""`paperfeed users add | set-admin | list | export | upvote`: accounts of the web app."""
+"""`paperfeed users add | set-admin | set-password | list | export | upvote`: accounts of the web
+app."""
 
 from __future__ import annotations
 
@@ -27,7 +28,8 @@ def users_add(
         bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
     ] = False,
 ) -> None:
-    """Create a user (prompts for the password). The first user is an admin anyway."""
+    """Create a user (prompts for the password), ready to log in: no email to confirm. Only
+    --admin makes an admin (the first admin is made here, never by a web sign-up)."""
     password = _read_password(password_stdin)
     with library(ctx) as lib:
         user = lib.accounts.signup(email, password, admin=admin)
@@ -44,6 +46,21 @@ def users_set_admin(
     with library(ctx) as lib:
         user = lib.accounts.set_admin(email, not revoke)
     typer.echo(f"{user.email}: {'admin' if user.is_admin else 'not admin'}")
+
+
+@app.command("set-password")
+def users_set_password(
+    ctx: typer.Context,
+    email: Annotated[str, typer.Argument()],
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="Read the password from stdin (one line).")
+    ] = False,
+) -> None:
+    """Give a user a new password (prompts for it); their sessions end."""
+    password = _read_password(password_stdin)
+    with library(ctx) as lib:
+        lib.accounts.set_password(email, password)
+    typer.echo(f"{email.strip().lower()}: password changed, sessions ended")
 
 
 @app.command("list")

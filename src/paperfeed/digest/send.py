@@ -149,7 +149,7 @@ class Digests:
         return render_message(
             base_url=self.config.base_url, sender=mail_from(self.config.mail_from), sub=sub,
             day=day, content=content, papers=voted, message_id=message_id,
-            unsubscribe_token=self.tokens.unsubscribe(sub.id),
+            unsubscribe_token=self.tokens.unsubscribe(sub.id, sub.generation),
         )
 
     # -- sending -----------------------------------------------------------------------------
@@ -289,7 +289,7 @@ class Digests:
         sender = mail_from(self.config.mail_from)
         msg = render_confirmation(
             base_url=self.config.base_url, sender=sender, sub=sub,
-            confirm_token=self.tokens.confirm(sub.id),
+            confirm_token=self.tokens.confirm(sub.id, sub.generation),
         )
         with SmtpConnection(settings) as smtp:
             try:
@@ -307,17 +307,31 @@ class Digests:
         return self._linked(self.tokens.check_unsubscribe(token), "unsubscribe")
 
     def confirm(self, token: str) -> Subscriber:
-        return self.subscribers.confirm(self.confirming(token).id)
+        sub = self.confirming(token)
+        return self._still(self.subscribers.confirm(sub.id, sub.generation), sub.generation, "confirmation")
 
     def unsubscribe(self, token: str) -> Subscriber:
         sub = self.unsubscribing(token)
-        return self.subscribers.unsubscribe(sub.id) or sub
+        if not self.subscribers.unsubscribe(sub.id, sub.generation):  # it started again meanwhile
+            raise self._expired("unsubscribe")
+        return self.subscribers.by_id(sub.id)
 
-    def _linked(self, subscriber_id: str, kind: str) -> Subscriber:
+    def _linked(self, linked: tuple[str, int], kind: str) -> Subscriber:
+        subscriber_id, generation = linked
         sub = self.subscribers.find_id(subscriber_id)
         if sub is None:
-            raise LinkExpired(
-                f"this {kind} link has expired: the subscription it was sent for no longer "
-                "exists, and nothing was changed"
-            )
+            raise self._expired(kind)
+        return self._still(sub, generation, kind)
+
+    def _still(self, sub: Subscriber, generation: int, kind: str) -> Subscriber:
+        """`sub` if it is still the instance of the subscription a link was made for."""
+        if sub.generation != generation:
+            raise self._expired(kind)
         return sub
+
+    @staticmethod
+    def _expired(kind: str) -> LinkExpired:
+        return LinkExpired(
+            f"this {kind} link has expired: the subscription it was sent for has ended (it was "
+            "removed, or ended and started again since), and nothing was changed"
+        )

@@ -6,6 +6,10 @@ default) or `weekly` (Mondays). Status: `pending` (waiting for the double opt-in
 `active`, `unsubscribed`, or `bounced` (a permanent SMTP failure: no more digests until an admin
 adds the address again).
 
+`generation` counts the times the row started again (an unsubscribed or bounced address
+subscribed anew): the links emailed for a subscription carry it, so a link made for an earlier
+instance of the row acts on nothing.
+
 Everything a user gives is checked here: addresses by `email-validator` (syntax only, no DNS), and
 any CR, LF or other control character in an address, name or topic is refused, so nothing can
 smuggle a header into a message.
@@ -52,6 +56,7 @@ class Subscriber:
     last_error: str | None = None
     last_error_at: str | None = None
     topics: list[str] = field(default_factory=list)
+    generation: int = 0
 
     def due_on(self, day: date) -> bool:
         """Whether a digest for `day` is due, by frequency."""
@@ -119,13 +124,15 @@ def check_frequency(frequency: str) -> str:
 
 _COLUMNS = (
     "id, email, name, status, trending, frequency, created_at, confirmed_at, since, "
-    "last_error, last_error_at"
+    "last_error, last_error_at, generation"
 )
+_ENDED = ("unsubscribed", "bounced")  # adding such a row again starts a new generation
 
 
 def _row(row: tuple[Any, ...]) -> Subscriber:
-    sid, email, name, status, trending, freq, created, confirmed, since, err, err_at = row
-    return Subscriber(sid, email, name, status, bool(trending), freq, created, confirmed, since, err, err_at)
+    sid, email, name, status, trending, freq, created, confirmed, since, err, err_at, gen = row
+    return Subscriber(sid, email, name, status, bool(trending), freq, created, confirmed, since, err,
+                      err_at, generation=int(gen))
 
 
 class Subscriptions:
@@ -147,7 +154,8 @@ class Subscriptions:
         """Create a subscription, or update one with this address (its topics are replaced).
         Unconfirmed (`pending`) unless `confirmed`; an already active subscriber stays active.
         Adding a bounced or unsubscribed address again makes it pending (or active if
-        `confirmed`) and clears its last error."""
+        `confirmed`) and clears its last error; it starts a new generation, so the links emailed
+        before act on nothing."""
         address = check_email(email)
         name = check_name(name)
         topics = check_topics(list(topics))
@@ -159,7 +167,7 @@ class Subscriptions:
                 sid = new_id()
                 status = "active" if confirmed else "pending"
                 tx.execute(
-                    f"INSERT INTO subscribers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL)",
+                    f"INSERT INTO subscribers ({_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, NULL, NULL, 0)",
                     (sid, address, name, status, int(trending), frequency, now,
                      now if confirmed else None, _since_now()),
                 )
@@ -169,8 +177,9 @@ class Subscriptions:
                 tx.execute(
                     "UPDATE subscribers SET name = ?, status = ?, trending = ?, frequency = ?, "
                     "confirmed_at = CASE WHEN ? = 'active' AND confirmed_at IS NULL THEN ? "
-                    "ELSE confirmed_at END, last_error = NULL, last_error_at = NULL WHERE id = ?",
-                    (name, status, int(trending), frequency, status, now, sid),
+                    "ELSE confirmed_at END, last_error = NULL, last_error_at = NULL, "
+                    "generation = generation + ? WHERE id = ?",
+                    (name, status, int(trending), frequency, status, now, int(old in _ENDED), sid),
                 )
                 tx.execute("DELETE FROM subscriber_topics WHERE subscriber_id = ?", (sid,))
             for position, topic in enumerate(topics):
@@ -180,22 +189,27 @@ class Subscriptions:
                 )
         return self.by_id(sid)
 
-    def confirm(self, subscriber_id: str) -> Subscriber:
-        """Double opt-in: a pending subscription becomes active; new papers count from now."""
+    def confirm(self, subscriber_id: str, generation: int | None = None) -> Subscriber:
+        """Double opt-in: a pending subscription becomes active; new papers count from now.
+        With `generation`, only while the row is still that instance of the subscription."""
         now = now_iso()
         self.db.execute(
             "UPDATE subscribers SET status = 'active', confirmed_at = ?, since = ? "
-            "WHERE id = ? AND status = 'pending'",
-            (now, _since_now(), subscriber_id),
+            "WHERE id = ? AND status = 'pending' AND generation = coalesce(?, generation)",
+            (now, _since_now(), subscriber_id, generation),
         )
         return self.by_id(subscriber_id)
 
-    def unsubscribe(self, subscriber_id: str) -> Subscriber | None:
-        """Stop digests to this subscriber (idempotent); None if it no longer exists."""
+    def unsubscribe(self, subscriber_id: str, generation: int | None = None) -> bool:
+        """Stop digests to this subscriber (idempotent). With `generation`, only while the row
+        is still that instance of the subscription. Whether such a row exists."""
         self.db.execute(
-            "UPDATE subscribers SET status = 'unsubscribed' WHERE id = ?", (subscriber_id,)
+            "UPDATE subscribers SET status = 'unsubscribed' "
+            "WHERE id = ? AND generation = coalesce(?, generation)",
+            (subscriber_id, generation),
         )
-        return self.find_id(subscriber_id)
+        sub = self.find_id(subscriber_id)
+        return sub is not None and (generation is None or sub.generation == generation)
 
     def remove(self, email: str) -> None:
         """Forget a subscriber entirely: the row, its topics and its outbox."""
@@ -259,3 +273,4 @@ class Subscriptions:
             if sid in by_id:
                 by_id[sid].topics.append(topic)
         return subs
+

@@ -1,6 +1,8 @@
-"""Signed tokens for the links in emails (itsdangerous, HMAC-SHA1 over the subscriber id with a
-per-purpose salt). Confirmation links expire; unsubscribe links do not (RFC 8058 asks that they
-keep working).
+"""Signed tokens for the links in emails (itsdangerous, HMAC-SHA1 with a per-purpose salt) over
+the subscription they were made for: the subscriber row's id and its generation (which changes
+when the row starts again), so a link outliving its subscription acts on nothing. Confirmation
+links expire; unsubscribe links do not while their subscription lasts (RFC 8058 asks that they
+keep working). Links made before tokens carried a generation name the row alone: generation 0.
 
 The key is `Config.secret_key` (`PAPERFEED_SECRET_KEY`); without one, a random key is made once
 and kept in `<home>/secret_key` (mode 0600). Several app servers must share the key: set
@@ -22,8 +24,21 @@ CONFIRM_MAX_AGE = 7 * 24 * 3600
 
 
 class LinkExpired(InvalidInput):
-    """A genuine link whose subscription is gone (removed, perhaps added again since: subscriber
-    ids are never reused, so the old link names nothing). It acts on nothing (HTTP 410)."""
+    """A genuine link whose subscription is gone: removed (subscriber ids are never reused), or
+    unsubscribed and subscribed again since (a new generation of the row). It acts on nothing
+    (HTTP 410)."""
+
+
+Linked = tuple[str, int]  # (subscriber id, generation) a link was made for
+
+
+def _linked(payload: object) -> Linked:
+    if isinstance(payload, str):  # made before links carried a generation
+        return payload, 0
+    if (isinstance(payload, list) and len(payload) == 2 and isinstance(payload[0], str)
+            and isinstance(payload[1], int)):
+        return payload[0], payload[1]
+    raise BadSignature("unexpected payload")
 
 
 def secret_key(config: Config) -> str:
@@ -51,22 +66,22 @@ class Tokens:
         self._confirm = URLSafeTimedSerializer(key, salt="paperfeed-digest-confirm")
         self._unsubscribe = URLSafeSerializer(key, salt="paperfeed-digest-unsubscribe")
 
-    def confirm(self, subscriber_id: str) -> str:
-        return self._confirm.dumps(subscriber_id)
+    def confirm(self, subscriber_id: str, generation: int) -> str:
+        return self._confirm.dumps([subscriber_id, generation])
 
-    def unsubscribe(self, subscriber_id: str) -> str:
-        return self._unsubscribe.dumps(subscriber_id)
+    def unsubscribe(self, subscriber_id: str, generation: int) -> str:
+        return self._unsubscribe.dumps([subscriber_id, generation])
 
-    def check_confirm(self, token: str) -> str:
+    def check_confirm(self, token: str) -> Linked:
         try:
-            return str(self._confirm.loads(token, max_age=CONFIRM_MAX_AGE))
+            return _linked(self._confirm.loads(token, max_age=CONFIRM_MAX_AGE))
         except SignatureExpired:
             raise InvalidInput("this confirmation link has expired: subscribe again") from None
         except BadSignature:
             raise InvalidInput("this confirmation link is not valid") from None
 
-    def check_unsubscribe(self, token: str) -> str:
+    def check_unsubscribe(self, token: str) -> Linked:
         try:
-            return str(self._unsubscribe.loads(token))
+            return _linked(self._unsubscribe.loads(token))
         except BadSignature:
             raise InvalidInput("this unsubscribe link is not valid") from None

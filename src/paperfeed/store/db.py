@@ -358,3 +358,53 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Rate limits, atomically (paperfeed.ratelimit): one counter row per key (rule and address or
+# client) with the time its window opened, checked and counted by one upsert; the per-event rows
+# it replaces are dropped (their windows are at most a day long).
+FEATURE_MIGRATIONS.append(
+    (
+        "rate limits: counters",
+        """
+    CREATE TABLE rate_counters (
+        key TEXT PRIMARY KEY,
+        opened_at TEXT NOT NULL,
+        count INTEGER NOT NULL
+    );
+    DROP TABLE rate_events
+        """,
+    )
+)
+
+
+# Subscription generations (digest/subscriptions.py): a subscriber row counts the times it started
+# again (unsubscribed or bounced, then subscribed anew); emailed links carry the generation they
+# were made for, so an old link acts on nothing. Rows and links made before count as 0.
+FEATURE_MIGRATIONS.append(
+    (
+        "digest: subscription generations",
+        "ALTER TABLE subscribers ADD COLUMN generation INTEGER NOT NULL DEFAULT 0",
+    )
+)
+
+
+# Sign-up by email (paperfeed.signups): one row per emailed link not used yet, holding the SHA-256
+# of its secret, the address, the argon2 hash of the password chosen and where to go after. The
+# account exists only once the link is used (the row is deleted in that transaction).
+FEATURE_MIGRATIONS.append(
+    (
+        "accounts: email-verified sign-ups",
+        """
+    CREATE TABLE signups (
+        token_hash TEXT PRIMARY KEY,
+        email TEXT NOT NULL,
+        password_hash TEXT NOT NULL,
+        next_path TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        expires_at TEXT NOT NULL
+    );
+    CREATE INDEX signups_email ON signups(email)
+        """,
+    )
+)

@@ -1,16 +1,17 @@
-"""Accounts in the browser: sign-up, login, logout, upvotes, the account page with the export of
-a user's data, and the admin's import by file upload. Every form carries a CSRF token."""
+"""Accounts in the browser: sign-up (by email link, `paperfeed.signups`), login, logout, upvotes,
+the account page with the export of a user's data, and the admin's import by file upload. Every
+form carries a CSRF token."""
 
 from __future__ import annotations
 
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlencode
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
@@ -18,7 +19,8 @@ from starlette.datastructures import UploadFile
 from paperfeed.access_tokens import AccessTokens
 from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
 from paperfeed.errors import InvalidInput
-from paperfeed.ratelimit import SIGNUPS_PER_CLIENT, RateLimited, RateLimiter
+from paperfeed.ratelimit import RateLimited
+from paperfeed.signups import SignupClosed, SignupLinkExpired
 from paperfeed.web import pending
 from paperfeed.web.common import (
     SESSION_COOKIE,
@@ -78,32 +80,79 @@ def _login_redirect(request: Request, back: str) -> RedirectResponse:
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, next: str = "/") -> HTMLResponse:
+    lib = library(request)
+    if not lib.signups.open:
+        return _signup_closed(request)
     return render(request, "login.html", {"signup": True, "next": _safe_next(next), "email": "",
                                           "pending": pending.describe(request)})
 
 
+def _signup_closed(request: Request, status_code: int = 200) -> HTMLResponse:
+    """Without a mail server nobody's address can be verified: sign-up is closed, and the page
+    says who makes accounts (and, to an admin, how)."""
+    current = session(request)
+    return render(request, "signup.html",
+                  {"state": "closed", "admin": bool(current and current.user.is_admin)},
+                  status_code=status_code)
+
+
 @router.post("/signup")
 async def signup(request: Request) -> Response:
+    """Email a link that finishes the sign-up (or, to an address with an account, a note saying
+    so): the same answer and the same work for every address, nobody signed in yet."""
     form = await _form(request)
     check_csrf(request, form.get("csrf"))
     lib = library(request)
     email, password = form.get("email", ""), form.get("password", "")
+    next_path = _safe_next(form.get("next"))
     client = request.client.host if request.client else ""
     try:
-        RateLimiter(lib.store.db).check(SIGNUPS_PER_CLIENT, client)
-        # argon2 takes ~100 ms of CPU: in a worker thread, never on the event loop
-        user = await run_in_threadpool(lib.accounts.signup_if_new, email, password)
+        # argon2 and the SMTP exchange take a while: in a worker thread, never on the event loop
+        await run_in_threadpool(lib.signups.request, email, password, client=client, next=next_path)
+    except SignupClosed:
+        return _signup_closed(request, 503)
     except InvalidInput as exc:
         return render(
             request, "login.html",
-            {"signup": True, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
+            {"signup": True, "error": str(exc), "email": email[:254], "next": next_path},
             status_code=429 if isinstance(exc, RateLimited) else 400,
         )
-    # The same answer whether or not the address already had an account (which is left as it
-    # was): only a new account is signed in.
-    response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
-    if user is None:
-        return response
+    return render(request, "signup.html", {"state": "sent"})
+
+
+@router.get("/signup/verify", response_class=HTMLResponse)
+def signup_link(request: Request, token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    """The emailed link, opened: shows what it is for and the form that finishes the sign-up.
+    Opening it (GET or HEAD, as mail scanners do) changes nothing."""
+    try:
+        found = library(request).signups.pending(token)
+    except SignupLinkExpired as exc:
+        return render(request, "signup.html", {"state": "expired", "message": str(exc)}, status_code=410)
+    return render(request, "signup.html", {"state": "verify", "email": found.email, "token": token})
+
+
+@router.post("/signup/verify")
+async def signup_verify(request: Request, token: Annotated[str, Query(max_length=200)] = "") -> Response:
+    """The link's button: with the password chosen at sign-up, the account is made and signed in."""
+    form = await _form(request)
+    check_csrf(request, form.get("csrf"))
+    lib = library(request)
+    client = request.client.host if request.client else ""
+    try:
+        user, next_path = await run_in_threadpool(
+            lib.signups.complete, token, form.get("password", ""), client=client
+        )
+    except SignupLinkExpired as exc:
+        return render(request, "signup.html", {"state": "expired", "message": str(exc)}, status_code=410)
+    except InvalidInput as exc:
+        try:
+            address = lib.signups.pending(token).email
+        except SignupLinkExpired:
+            address = ""
+        return render(request, "signup.html",
+                      {"state": "verify", "email": address, "token": token, "error": str(exc)},
+                      status_code=429 if isinstance(exc, TooManyAttempts) else 400)
+    response = RedirectResponse(_safe_next(next_path), status_code=303)
     pending.complete(request, response, user)
     return _with_session(response, request, lib.accounts.open_session(user))
 
@@ -111,7 +160,8 @@ async def signup(request: Request) -> Response:
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     return render(request, "login.html", {"signup": False, "next": _safe_next(next), "email": "",
-                                          "pending": pending.describe(request)})
+                                          "pending": pending.describe(request),
+                                          "signup_open": library(request).signups.open})
 
 
 @router.post("/login")
@@ -127,7 +177,8 @@ async def login(request: Request) -> Response:
         status = 429 if isinstance(exc, TooManyAttempts) else 400
         return render(
             request, "login.html",
-            {"signup": False, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
+            {"signup": False, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next")),
+             "signup_open": lib.signups.open},
             status_code=status,
         )
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
