@@ -20,11 +20,11 @@ from paperfeed.store.sqlite.store import SQLiteStore
 N_RECORDS = 30_000
 
 
-def write_snapshot(path: Path) -> None:
+def write_snapshot(path: Path, records: int = N_RECORDS) -> None:
     """Records with repeated ids (a later version of an earlier paper) to exercise merging."""
     rng = random.Random(3)
     with path.open("wb") as f:
-        for i in range(N_RECORDS):
+        for i in range(records):
             n = i if i % 10 else rng.randrange(max(i, 1))  # every tenth repeats an earlier id
             version = 1 if i % 10 else 2
             rec = {
