@@ -41,6 +41,19 @@ def write_snapshot(path: Path, records: int = N_RECORDS) -> None:
             f.write(orjson.dumps(rec) + b"\n")
 
 
+def write_part(path: Path, n: int, count: int) -> None:
+    """`count` arXiv-snapshot records of part `n` (ids 24<n>1.xxxxx), random-word abstracts."""
+    rng = random.Random(n)
+    with path.open("wb") as f:
+        for i in range(count):
+            f.write(orjson.dumps({
+                "id": f"24{n}1.{i:05d}", "title": f"Part {n} paper {i} topic {i % 31}",
+                "abstract": " ".join(f"word{rng.randrange(2000)}" for _ in range(50)),
+                "authors": "A. Author", "categories": "cs.LG",
+                "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
+            }) + b"\n")
+
+
 def run_import(home: Path, snapshot: Path, *, bulk: bool = False) -> subprocess.Popen:
     """`paperfeed import` in its own process. `bulk` lowers the size from which a load into an
     empty store defers keyword indexing to one rebuild at the end (64 MB by default)."""

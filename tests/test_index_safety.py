@@ -17,7 +17,7 @@ from pathlib import Path
 
 import orjson
 import pytest
-from test_crash_safety import run_import, stored_count, write_snapshot
+from test_crash_safety import run_import, stored_count, write_part, write_snapshot
 
 import paperfeed
 from paperfeed.records import Paper
@@ -129,19 +129,9 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(big_home: Path, tmp_pat
 
 def test_concurrent_imports_and_searches_never_collide(tmp_path: Path) -> None:
     home = tmp_path / "home"
-    files = []
-    for n in range(2):
-        path = tmp_path / f"part{n}.jsonl"
-        with path.open("wb") as f:
-            rng = random.Random(n)
-            for i in range(3000):
-                f.write(orjson.dumps({
-                    "id": f"24{n}1.{i:05d}", "title": f"Part {n} paper {i} topic {i % 31}",
-                    "abstract": " ".join(f"word{rng.randrange(2000)}" for _ in range(50)),
-                    "authors": "A. Author", "categories": "cs.LG",
-                    "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
-                }) + b"\n")
-        files.append(path)
+    files = [tmp_path / f"part{n}.jsonl" for n in range(2)]
+    for n, path in enumerate(files):
+        write_part(path, n, 3000)
     seed = cli(home, "import", str(files[0]))  # a store with vectors for the searcher
     assert seed.returncode == 0, seed.stderr
     searcher = subprocess.Popen(

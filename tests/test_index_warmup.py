@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import json
 import os
-import random
 import signal
 import sqlite3
 import subprocess
@@ -17,7 +16,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import orjson
+from test_crash_safety import write_part
 
 import paperfeed
 from paperfeed.embed import paper_text
@@ -25,18 +24,6 @@ from paperfeed.embed.index import WARM_INLINE
 from paperfeed.library import Library
 
 FIRST, SECOND = 2_000, 12_000
-
-
-def write_part(path: Path, n: int, count: int) -> None:
-    rng = random.Random(n)
-    with path.open("wb") as f:
-        for i in range(count):
-            f.write(orjson.dumps({
-                "id": f"24{n}1.{i:05d}", "title": f"Part {n} paper {i} topic {i % 31}",
-                "abstract": " ".join(f"word{rng.randrange(2000)}" for _ in range(50)),
-                "authors": "A. Author", "categories": "cs.LG",
-                "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
-            }) + b"\n")
 
 
 def vector_count(home: Path) -> int:
