@@ -5,11 +5,16 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 import paperfeed
 from paperfeed.library import Library
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
+    from smtp_sink import SmtpSink
 
 # Most tests do not care which vectors rank: they run on the instant static set alone (the quality
 # encoder off, here and in the subprocesses they start). Users get the quality encoder by default;
@@ -87,3 +92,36 @@ def any_sample_lib(any_lib: Library) -> Library:
 @pytest.fixture
 def any_store(any_lib: Library):
     return any_lib.store
+
+
+# -- The web and mail ------------------------------------------------------------------------
+
+
+@pytest.fixture
+def web_lib(lib: Library, tmp_path: Path) -> Library:
+    """`lib` filled with the web tests' papers (tests/webdata.py); a module that overrides `lib`
+    with `any_lib` runs its web tests on both backends."""
+    import webdata
+
+    return webdata.build(lib, tmp_path / "data")
+
+
+@pytest.fixture
+def client(web_lib: Library) -> Iterator[TestClient]:
+    """The real app over `web_lib`, redirects not followed (a module may define its own)."""
+    from fastapi.testclient import TestClient
+
+    from paperfeed.web.app import create_app
+
+    with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
+        yield c
+
+
+@pytest.fixture
+def smtp() -> Iterator[SmtpSink]:
+    """A real SMTP server on loopback that records what it receives (tests/smtp_sink.py)."""
+    from smtp_sink import SmtpSink
+
+    sink = SmtpSink().start()
+    yield sink
+    sink.stop()

@@ -180,3 +180,42 @@ def test_api_docs_render_without_the_internet(browser: Browser, base_url: str) -
     fetched = [u for u in requested if u.startswith("http") and not u.startswith(base_url)]
     assert all("cdn.redoc.ly" in u for u in fetched), fetched
     assert all("cdn.redoc.ly" in e and "Content Security Policy" in e for e in errors), errors
+
+
+def _header_in_one_row(page: Page) -> bool:
+    """Whether the visible parts of the site header stand in one row: every part's box overlaps
+    every other's vertically (on two rows, the second row's top is below the first's bottom)."""
+    boxes = page.eval_on_selector_all(
+        "header.site > *:not([hidden])",
+        "els => els.filter(e => e.offsetParent !== null).map(e => {"
+        " const r = e.getBoundingClientRect(); return [r.top, r.bottom]; })",
+    )
+    assert len(boxes) == 4  # brand, menu, search box, account
+    return max(top for top, _ in boxes) < min(bottom for _, bottom in boxes)
+
+
+@pytest.mark.parametrize("scheme", ["light", "dark"])
+def test_the_signed_in_header_fits_one_row_on_a_desktop_and_a_phone(
+    browser: Browser, base_url: str, scheme: str
+) -> None:
+    context = browser.new_context(base_url=base_url, viewport={"width": 1280, "height": 800},
+                                  color_scheme=scheme)  # type: ignore[arg-type]
+    answer_thumbnails(context)
+    page = context.new_page()
+    page.goto("/signup")
+    page.fill("input[name=email]", f"grace.hopper.{scheme}@example.org")
+    page.fill("input[name=password]", "correct horse battery")
+    page.click("button:has-text('Sign up')")
+    page.goto("/daily?date=2025-02-06")
+    expect(page.locator("header .account")).to_contain_text(f"grace.hopper.{scheme}@example.org")
+    expect(page.locator("header nav")).to_contain_text("Library")
+    assert _header_in_one_row(page)
+    shot(page, f"header-signed-in-desktop-{scheme}")
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto("/daily?date=2025-02-06")
+    assert page.evaluate("document.documentElement.scrollWidth") <= 390  # nothing sticks out
+    for name in ("Daily", "Library", "Submit"):  # the menu stays reachable (it scrolls sideways)
+        expect(page.locator("header nav").get_by_role("link", name=name)).to_be_attached()
+    assert page.locator("header .account").get_by_role("button", name="Log out").is_visible()
+    shot(page, f"header-signed-in-phone-{scheme}")
+    context.close()

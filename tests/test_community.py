@@ -7,7 +7,6 @@ and delete rights, the rate and length limits, CSRF, and the counts on cards and
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from harvest_peers import ApiPeer, Peer, slow, status
+from webdata import csrf_of
 
 from paperfeed.config import Config, HarvestConfig
 from paperfeed.digest.compose import Composer
@@ -145,12 +145,6 @@ def test_withdrawn_papers_are_refused_marked_and_kept_out_of_digests_and_recomme
 def client(lib: Library) -> Iterator[TestClient]:
     with TestClient(create_app(library=lib), follow_redirects=False) as c:
         yield c
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
 
 
 def log_in(client: TestClient, email: str = "ada@example.org") -> str:

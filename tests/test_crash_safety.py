@@ -20,11 +20,11 @@ from paperfeed.store.sqlite.store import SQLiteStore
 N_RECORDS = 30_000
 
 
-def write_snapshot(path: Path) -> None:
+def write_snapshot(path: Path, records: int = N_RECORDS) -> None:
     """Records with repeated ids (a later version of an earlier paper) to exercise merging."""
     rng = random.Random(3)
     with path.open("wb") as f:
-        for i in range(N_RECORDS):
+        for i in range(records):
             n = i if i % 10 else rng.randrange(max(i, 1))  # every tenth repeats an earlier id
             version = 1 if i % 10 else 2
             rec = {
@@ -39,6 +39,19 @@ def write_snapshot(path: Path) -> None:
                 "update_date": "2024-01-02",
             }
             f.write(orjson.dumps(rec) + b"\n")
+
+
+def write_part(path: Path, n: int, count: int) -> None:
+    """`count` arXiv-snapshot records of part `n` (ids 24<n>1.xxxxx), random-word abstracts."""
+    rng = random.Random(n)
+    with path.open("wb") as f:
+        for i in range(count):
+            f.write(orjson.dumps({
+                "id": f"24{n}1.{i:05d}", "title": f"Part {n} paper {i} topic {i % 31}",
+                "abstract": " ".join(f"word{rng.randrange(2000)}" for _ in range(50)),
+                "authors": "A. Author", "categories": "cs.LG",
+                "versions": [{"version": "v1", "created": "Mon, 1 Jan 2024 10:00:00 GMT"}],
+            }) + b"\n")
 
 
 def run_import(home: Path, snapshot: Path, *, bulk: bool = False) -> subprocess.Popen:

@@ -15,13 +15,6 @@ from paperfeed.library import Library
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def mail_any_lib(
     smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str
 ) -> Iterator[Library]:

@@ -25,13 +25,6 @@ EMAIL = "ada@example.org"
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def mail_lib(home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[Library]:
     mail_env(monkeypatch, smtp.url)
     with paperfeed.open(home) as lib:

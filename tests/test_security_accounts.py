@@ -5,41 +5,22 @@ tests/test_security_signup.py.)"""
 from __future__ import annotations
 
 import asyncio
-import re
 import threading
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import webdata
 from digestdata import mail_env
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
 from typer.testing import CliRunner
+from webdata import csrf_of
 
 import paperfeed
 from paperfeed import accounts
 from paperfeed.cli import app as cli_app
 from paperfeed.library import Library
 from paperfeed.web.app import create_app
-
-
-@pytest.fixture
-def web_lib(lib: Library, tmp_path: Path) -> Library:
-    return webdata.build(lib, tmp_path / "data")
-
-
-@pytest.fixture
-def client(web_lib: Library) -> Iterator[TestClient]:
-    with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
-        yield c
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
 
 
 def _signup(client: TestClient, email: str, password: str) -> httpx.Response:

@@ -19,13 +19,6 @@ from paperfeed.web.app import create_app
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def web(home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[TestClient, Library]]:
     mail_env(monkeypatch, smtp.url)
     with paperfeed.open(home) as lib:

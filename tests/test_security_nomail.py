@@ -4,11 +4,11 @@ operator details; an admin sees what to configure."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 
 import pytest
 from fastapi.testclient import TestClient
+from webdata import csrf_of
 
 from paperfeed.library import Library
 from paperfeed.web.app import create_app
@@ -20,10 +20,6 @@ def client(lib: Library, monkeypatch: pytest.MonkeyPatch) -> Iterator[TestClient
     assert not lib.config.smtp_url
     with TestClient(create_app(library=lib), follow_redirects=False) as c:
         yield c
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
 def test_visitors_are_told_digests_are_not_available(client: TestClient) -> None:

@@ -4,7 +4,6 @@ the real SMTP sink receives them."""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,18 +11,12 @@ import pytest
 from digestdata import mail_env
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
+from webdata import csrf_of
 
 import paperfeed
 from paperfeed import ratelimit
 from paperfeed.library import Library
 from paperfeed.web.app import create_app
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
@@ -33,10 +26,6 @@ def web(home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator
         create_app(library=lib), base_url="https://testserver", follow_redirects=False
     ) as c:
         yield c, lib
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
 def post_subscribe(client: TestClient, email: str) -> int:

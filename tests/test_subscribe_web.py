@@ -11,17 +11,11 @@ import pytest
 from digestdata import BASE_URL, DAY, TRENDING, add_papers, mail_env
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
+from webdata import csrf_of
 
 import paperfeed
 from paperfeed.library import Library
 from paperfeed.web.app import create_app
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture
@@ -33,10 +27,6 @@ def web(home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch) -> Iterator
         app = create_app(library=lib)
         with TestClient(app, base_url="https://testserver", follow_redirects=False) as client:
             yield client, lib
-
-
-def csrf_of(page: str) -> str:
-    return re.search(r'name="csrf" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
 
 
 def local(url: str) -> str:

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -15,6 +14,7 @@ import webdata
 from fastapi.testclient import TestClient
 from lxml import etree
 from signin import log_in_new
+from webdata import csrf_of
 
 from paperfeed import feeds
 from paperfeed.library import Library
@@ -25,23 +25,6 @@ from paperfeed.web.app import create_app
 def lib(any_lib: Library) -> Library:
     """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
     return any_lib
-
-
-@pytest.fixture
-def web_lib(lib: Library, tmp_path: Path) -> Library:
-    return webdata.build(lib, tmp_path / "data")
-
-
-@pytest.fixture
-def client(web_lib: Library) -> Iterator[TestClient]:
-    with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
-        yield c
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match, "every form carries a CSRF token"
-    return match.group(1)
 
 
 def sign_up(client: TestClient, email: str = "ada@example.org", password: str = "correct horse") -> None:

@@ -7,13 +7,13 @@ The browser side is in test_browser_room.py."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import webdata
 from fastapi.testclient import TestClient
 from signin import log_in_new
+from webdata import csrf_of
 
 from paperfeed import feeds
 from paperfeed.library import Library
@@ -24,20 +24,9 @@ JSON = {"accept": "application/json"}
 
 
 @pytest.fixture
-def web_lib(any_lib: Library, tmp_path: Path) -> Library:
-    return webdata.build(any_lib, tmp_path / "data")
-
-
-@pytest.fixture
-def client(web_lib: Library) -> Iterator[TestClient]:
-    with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
-        yield c
-
-
-def csrf_of(page: str) -> str:
-    match = re.search(r'name="csrf" value="([^"]+)"', page)
-    assert match
-    return match.group(1)
+def lib(any_lib: Library) -> Library:
+    """Every test of this module runs on SQLite and on PostgreSQL (see conftest `any_lib`)."""
+    return any_lib
 
 
 def sign_up(client: TestClient, email: str = "ada@example.org", next_path: str = "/") -> str:

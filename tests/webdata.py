@@ -5,6 +5,7 @@ hostile title and abstract, and one arXiv paper with a DOI and categories."""
 from __future__ import annotations
 
 import json
+import re
 import socket
 import threading
 import time
@@ -126,3 +127,10 @@ def serving(lib: Library) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+def csrf_of(page: str) -> str:
+    """The CSRF token of a page's form (every form carries one)."""
+    match = re.search(r'name="csrf" value="([^"]+)"', page)
+    assert match, "every form carries a CSRF token"
+    return match.group(1)

@@ -9,12 +9,14 @@ printed without control characters, so nothing in a title can drive the terminal
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Protocol, TypeVar
 
 import typer
 
 from paperfeed.cli.common import emit_json, err, fail, library
+from paperfeed.library import Library
 from paperfeed.records import Paper
 
 app = typer.Typer()  # `paperfeed recommend`
@@ -48,6 +50,36 @@ def _paper_line(paper: Paper, head: str = "") -> str:
 
 def _say(message: str) -> None:
     err.print(message, markup=False, highlight=False, soft_wrap=True)
+
+
+T = TypeVar("T")
+
+
+class _Listed(Protocol):
+    def to_dict(self) -> dict[str, Any]: ...
+
+
+L = TypeVar("L", bound=_Listed)
+
+
+def _act(ctx: typer.Context, action: Callable[[Library], T], message: Callable[[T], str]) -> None:
+    """The shape of a command that changes one thing: do it, then say what it did (on stderr)."""
+    with library(ctx) as lib:
+        done = action(lib)
+    _say(message(done))
+
+
+def _listing(
+    ctx: typer.Context, fetch: Callable[[Library], Sequence[L]], line: Callable[[L], str], as_json: bool
+) -> None:
+    """The shape of a command that lists things: one line each, or a JSON array of them."""
+    with library(ctx) as lib:
+        items = fetch(lib)
+    if as_json:
+        emit_json([item.to_dict() for item in items])
+        return
+    for item in items:
+        typer.echo(line(item))
 
 
 @library_app.command("import")
@@ -87,9 +119,8 @@ def add(
     user: UserOpt = None,
 ) -> None:
     """Save a paper to a collection (this also undoes a "not interested")."""
-    with library(ctx) as lib:
-        saved = lib.library_add(paper_id, collection, user=user)
-    _say(f"saved to {term(saved.name)} ({saved.size} papers)")
+    _act(ctx, lambda lib: lib.library_add(paper_id, collection, user=user),
+         lambda saved: f"saved to {term(saved.name)} ({saved.size} papers)")
 
 
 @library_app.command("remove")
@@ -100,9 +131,8 @@ def remove(
     user: UserOpt = None,
 ) -> None:
     """Take a paper out of a collection (without --collection: out of every collection)."""
-    with library(ctx) as lib:
-        removed = lib.library_remove(paper_id, collection, user=user)
-    _say(f"removed from {removed} collection{'s' if removed != 1 else ''}")
+    _act(ctx, lambda lib: lib.library_remove(paper_id, collection, user=user),
+         lambda removed: f"removed from {removed} collection{'s' if removed != 1 else ''}")
 
 
 @library_app.command("dismiss")
@@ -110,9 +140,8 @@ def dismiss(
     ctx: typer.Context, paper_id: Annotated[str, typer.Argument(metavar="ID")], user: UserOpt = None
 ) -> None:
     """"Not interested": hide the paper everywhere and recommend less like it."""
-    with library(ctx) as lib:
-        new = lib.dismiss(paper_id, user=user)
-    _say("dismissed" if new else "already dismissed")
+    _act(ctx, lambda lib: lib.dismiss(paper_id, user=user),
+         lambda new: "dismissed" if new else "already dismissed")
 
 
 @library_app.command("undismiss")
@@ -120,21 +149,14 @@ def undismiss(
     ctx: typer.Context, paper_id: Annotated[str, typer.Argument(metavar="ID")], user: UserOpt = None
 ) -> None:
     """Undo "not interested"."""
-    with library(ctx) as lib:
-        was = lib.undismiss(paper_id, user=user)
-    _say("undismissed" if was else "was not dismissed")
+    _act(ctx, lambda lib: lib.undismiss(paper_id, user=user),
+         lambda was: "undismissed" if was else "was not dismissed")
 
 
 @library_app.command("dismissed")
 def dismissed(ctx: typer.Context, user: UserOpt = None, as_json: AsJson = False) -> None:
     """The papers you marked "not interested", most recent first."""
-    with library(ctx) as lib:
-        papers = lib.dismissed(user=user)
-    if as_json:
-        emit_json([p.to_dict() for p in papers])
-        return
-    for p in papers:
-        typer.echo(_paper_line(p))
+    _listing(ctx, lambda lib: lib.dismissed(user=user), _paper_line, as_json)
 
 
 @library_app.command("list")
@@ -146,34 +168,26 @@ def list_(
     as_json: AsJson = False,
 ) -> None:
     """Your saved papers, of one collection or all, most recently saved first."""
-    with library(ctx) as lib:
-        saved = lib.library_list(collection, user=user, sort=sort)  # type: ignore[arg-type]
-    if as_json:
-        emit_json([s.to_dict() for s in saved])
-        return
-    for s in saved:
-        mark = " " if s.read else "•"
-        typer.echo(_paper_line(s.paper, f"{mark} ") + f"  [{term(', '.join(s.collections))}]")
+    _listing(
+        ctx,
+        lambda lib: lib.library_list(collection, user=user, sort=sort),  # type: ignore[arg-type]
+        lambda s: _paper_line(s.paper, "  " if s.read else "• ") + f"  [{term(', '.join(s.collections))}]",
+        as_json,
+    )
 
 
 @library_app.command("collections")
 def collections(ctx: typer.Context, user: UserOpt = None, as_json: AsJson = False) -> None:
     """Your collections and how many papers each holds."""
-    with library(ctx) as lib:
-        found = lib.collections(user=user)
-    if as_json:
-        emit_json([c.to_dict() for c in found])
-        return
-    for c in found:
-        typer.echo(f"{c.size:>6}  {term(c.name)}")
+    _listing(ctx, lambda lib: lib.collections(user=user), lambda c: f"{c.size:>6}  {term(c.name)}",
+             as_json)
 
 
 @library_app.command("create")
 def create(ctx: typer.Context, name: Annotated[str, typer.Argument()], user: UserOpt = None) -> None:
     """Create an empty collection."""
-    with library(ctx) as lib:
-        made = lib.create_collection(name, user=user)
-    _say(f"created {term(made.name)}")
+    _act(ctx, lambda lib: lib.create_collection(name, user=user),
+         lambda made: f"created {term(made.name)}")
 
 
 @library_app.command("rename")
@@ -184,17 +198,15 @@ def rename(
     user: UserOpt = None,
 ) -> None:
     """Rename a collection."""
-    with library(ctx) as lib:
-        renamed = lib.rename_collection(name, new_name, user=user)
-    _say(f"renamed to {term(renamed.name)}")
+    _act(ctx, lambda lib: lib.rename_collection(name, new_name, user=user),
+         lambda renamed: f"renamed to {term(renamed.name)}")
 
 
 @library_app.command("delete")
 def delete(ctx: typer.Context, name: Annotated[str, typer.Argument()], user: UserOpt = None) -> None:
     """Delete a collection (its papers stay in your other collections)."""
-    with library(ctx) as lib:
-        held = lib.delete_collection(name, user=user)
-    _say(f"deleted ({held} papers were in it)")
+    _act(ctx, lambda lib: lib.delete_collection(name, user=user),
+         lambda held: f"deleted ({held} papers were in it)")
 
 
 @library_app.command("note")
@@ -226,9 +238,8 @@ def read(
     user: UserOpt = None,
 ) -> None:
     """Mark a paper read (or --unread)."""
-    with library(ctx) as lib:
-        lib.mark_read(paper_id, not unread, user=user)
-    _say("marked unread" if unread else "marked read")
+    _act(ctx, lambda lib: lib.mark_read(paper_id, not unread, user=user),
+         lambda _: "marked unread" if unread else "marked read")
 
 
 @library_app.command("reset")

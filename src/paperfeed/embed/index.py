@@ -17,6 +17,14 @@ before hnswlib reads a byte of it (hnswlib trusts its input and crashes on a dam
 that does not match (damaged anywhere, truncated, a crash between the two renames) is rebuilt
 from the stored vectors rather than trusted. Temporary files a killed writer left are removed by
 the next writer, under the lock.
+
+Warming up never holds a search. A catch-up or rebuild of more than `WARM_INLINE` vectors (after
+a killed import or embedding, the saved file can be far behind the store) runs in one background
+thread that builds a fresh index beside the one in memory and swaps it in when whole; meanwhile a
+search answers from what is consistent: the index as loaded (the previous saved file, or nothing
+when that was unusable) plus an exact scan of every vector written after it, so an answer is
+never missing a stored paper. Writers (`sync`, `add`) wait for the warm-up, so there is still one
+writer of the index at a time.
 """
 
 from __future__ import annotations
@@ -28,7 +36,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -49,6 +57,11 @@ EXPANSION_SEARCH = 96
 HASH_BLOCK = 1 << 20
 SAY_SO = 50_000
 """Catching up or rebuilding at least this many vectors is said on stderr (it takes seconds)."""
+WARM_INLINE = 1_000
+"""A catch-up or rebuild of at most this many vectors is done in the caller (milliseconds); more
+runs in the background while searches answer without it."""
+WARM_BATCH = 10_000
+"""Vectors read and added per step of a background warm-up (the point where closing stops it)."""
 
 
 class VectorIndex:
@@ -65,69 +78,105 @@ class VectorIndex:
         self._dirty = False
         self._lock = threading.RLock()
         self.rebuilt = 0  # how many times this object rebuilt the index (for tests and logs)
+        self._warm: threading.Thread | None = None
+        self._stop = threading.Event()
+        self._pending: _Pending | None = None  # vectors written after the index in memory
+        self._pending_lock = threading.Lock()
+        self.on_warm: Callable[[], None] | None = None
+        """Run by the warm-up thread before it swaps its index in (a test holds it there)."""
 
     # -- reading ------------------------------------------------------------------------------
 
     def search(self, vector: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
         """(keys, cosine similarities) of the k nearest stored vectors, best first."""
-        with self._lock:
-            index = self.ready()
-            n = index.get_current_count()
-            if n == 0 or k <= 0:
-                return np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32)
-            k = min(k, n)
-            index.set_ef(max(EXPANSION_SEARCH, k))
-            labels, distances = index.knn_query(np.asarray(vector, dtype=np.float32), k=k)
-        return labels[0].astype(np.uint64), (1.0 - distances[0]).astype(np.float32)
+        return self.search_many(np.asarray(vector, dtype=np.float32)[None, :], k)[0]
 
     def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
         """`search` for each row of `vectors`, in one batched hnswlib query (its threads share
         the rows)."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         with self._lock:
-            index = self.ready()
-            n = index.get_current_count()
-            if n == 0 or k <= 0 or not len(queries):
-                empty = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
-                return [empty for _ in range(len(queries))]
-            k = min(k, n)
-            index.set_ef(max(EXPANSION_SEARCH, k))
-            labels, distances = index.knn_query(queries, k=k)
-        sims = (1.0 - distances).astype(np.float32)
-        return list(zip(labels.astype(np.uint64), sims, strict=True))
+            index = self._current()
+            if index is not None:
+                return _knn(index, queries, k)
+            base, since = self._index, self._fingerprint.seq if self._index is not None else 0
+            found = _knn(base, queries, k) if base is not None else None
+        keys, vecs = self._pending_since(since)
+        return [_merge(found[i] if found else None, keys, vecs, q, k) for i, q in enumerate(queries)]
 
     def __len__(self) -> int:
-        return self.ready().get_current_count()
+        with self._lock:
+            index = self._current()
+            if index is not None:
+                return int(index.get_current_count())
+        return self.vectors.fingerprint().count  # warming up: what the index will hold
+
+    @property
+    def warming(self) -> bool:
+        """Whether a background catch-up or rebuild is running."""
+        return self._warm is not None and self._warm.is_alive()
+
+    def wait(self, timeout: float | None = None) -> None:
+        """Wait for a background warm-up to finish (writers, and tests)."""
+        warm = self._warm
+        if warm is not None:
+            warm.join(timeout)
 
     def ready(self) -> Any:
-        """The index, brought up to date with the store when the store has moved on."""
-        with self._lock:
-            if self._index is None or self.vectors.latest_seq() != self._fingerprint.seq:
-                self.sync()
+        """The index, brought up to date with the store when the store has moved on (waiting
+        for a warm-up: for writers and benchmarks; searches never call it)."""
+        self.sync()
+        return self._index
+
+    def _current(self) -> Any:
+        """Under the lock: the index if it is in step with the store (caught up here when that is
+        quick), else None with a background warm-up started."""
+        if self.warming:
+            return None
+        if self._index is not None and self.vectors.latest_seq() == self._fingerprint.seq:
             return self._index
+        if self._index is None:
+            self._load()
+        truth = self.vectors.fingerprint()
+        if self._index is not None and self._fingerprint == truth:
+            return self._index
+        if self._index is not None and self._fingerprint.seq <= truth.seq:
+            gap = truth.count - self._fingerprint.count
+        else:
+            gap = truth.count
+        if gap <= WARM_INLINE and self._sync_inline(truth):
+            return self._index
+        self._stop.clear()
+        self._warm = threading.Thread(target=self._warm_up, name=f"warm-{self.encoder}", daemon=True)
+        self._warm.start()
+        return None
 
     # -- keeping up with the store --------------------------------------------------------------
 
     def sync(self) -> None:
-        """Load the file, catch it up with the store, or rebuild it; save when it changed."""
+        """Load the file, catch it up with the store, or rebuild it (in memory: a writer's next
+        `save` persists it), waiting for a background warm-up if one is needed."""
+        while True:
+            with self._lock:
+                if self._current() is not None:
+                    return
+            self.wait()
+
+    def _sync_inline(self, truth: Fingerprint) -> bool:
+        """Catch up (or rebuild) a few vectors here; False when that leaves a rebuild too large
+        to do here (deleted papers: the index holds more than the store), for the background."""
         with self._lock:
-            truth = self.vectors.fingerprint()
-            if self._index is None:
-                self._load()
-            if self._index is not None and self._fingerprint == truth:
-                return
             if self._index is not None and self._fingerprint.seq <= truth.seq:
-                behind = truth.count - self._fingerprint.count
-                if behind >= SAY_SO:
-                    log.warning("vector index %s is %d vectors behind the store: catching up in "
-                                "memory (import, index or serve saves it)", self.encoder, behind)
                 self._catch_up(self._fingerprint.seq)
                 if self._index.get_current_count() == truth.count:
                     self._fingerprint = truth
                     self._dirty = True  # in memory; the next writer's save persists it
-                    return
+                    return True
                 log.info("vector index out of step with the store: rebuilding")
+            if truth.count > WARM_INLINE:
+                return False
             self.rebuild(truth)
+            return True
 
     def rebuild(self, truth: Fingerprint | None = None) -> None:
         """A fresh index from every stored vector."""
@@ -146,14 +195,14 @@ class VectorIndex:
     def add(self, keys: np.ndarray, vectors: np.ndarray, seq: int) -> None:
         """Add vectors just written to the store at sequence `seq` (kept in memory; `save`
         persists). An index that was behind before is caught up by the next `sync`."""
+        self.wait()  # a warm-up's index first: one writer at a time
         with self._lock:
-            in_step = self._index is not None and self._fingerprint.seq == seq - 1
-            if not in_step:
-                self.sync()
+            if self._index is not None and self._fingerprint.seq == seq - 1:
+                self._add(np.asarray(keys, dtype=np.uint64), vectors)
+                self._fingerprint = Fingerprint(self._index.get_current_count(), seq)
+                self._dirty = True
                 return
-            self._add(np.asarray(keys, dtype=np.uint64), vectors)
-            self._fingerprint = Fingerprint(self._index.get_current_count(), seq)
-            self._dirty = True
+        self.sync()  # outside the lock: a warm-up it waits for takes the lock to swap its index in
 
     def save(self) -> None:
         """Persist the index (writers only), under the file lock, through unique temp names."""
@@ -215,7 +264,81 @@ class VectorIndex:
             stale.unlink(missing_ok=True)
 
     def close(self) -> None:
+        self._stop.set()
+        self.wait()
         self._index = None
+        self._pending = None
+
+    # -- warming up in the background -----------------------------------------------------------
+
+    def _warm_up(self) -> None:
+        """The background thread: a fresh index from the saved file and the vectors written since
+        (or from every stored vector), swapped in when whole."""
+        try:
+            built = self._build()
+            if built is None:
+                return  # closed meanwhile
+            index, fingerprint, rebuilt = built
+            if self.on_warm is not None:
+                self.on_warm()
+            with self._lock:
+                if self._stop.is_set():
+                    return
+                self._index, self._fingerprint = index, fingerprint
+                self.rebuilt += rebuilt
+                self._dirty = True  # in memory; the next writer's save persists it
+                self._pending = None
+        except Exception:  # searches go on answering exactly; the next one tries again
+            log.exception("warming up the %s vector index failed", self.encoder)
+
+    def _build(self) -> tuple[Any, Fingerprint, int] | None:
+        truth = self.vectors.fingerprint()
+        index, saved = self._read_file()
+        if index is not None and saved.seq <= truth.seq:
+            if truth.count - saved.count >= SAY_SO:
+                log.warning("vector index %s is %d vectors behind the store: catching up in the "
+                            "background", self.encoder, truth.count - saved.count)
+            if not self._fill(index, saved.seq):
+                return None
+            if index.get_current_count() == truth.count:
+                return index, truth, 0
+            log.info("vector index out of step with the store: rebuilding")
+        if truth.count >= SAY_SO:
+            log.warning("rebuilding the %s vector index from %d stored vectors in the background",
+                        self.encoder, truth.count)
+        index = self._new(max(truth.count, 1024))
+        if not self._fill(index, 0):
+            return None
+        return index, Fingerprint(index.get_current_count(), truth.seq), 1
+
+    def _fill(self, index: Any, after_seq: int) -> bool:
+        """Add the vectors written after `after_seq` to `index`; False when closed meanwhile."""
+        for keys, vecs in self.vectors.iter_vectors(after_seq=after_seq, batch=WARM_BATCH):
+            if self._stop.is_set():
+                return False
+            _add_to(index, keys, vecs)
+        return True
+
+    def _pending_since(self, seq: int) -> tuple[np.ndarray, np.ndarray]:
+        """The vectors written after `seq` (latest version of each key), read once and then
+        extended with what arrived since."""
+        with self._pending_lock:
+            pending = self._pending
+            if pending is None or pending.base != seq:
+                pending = _Pending(seq, seq, np.zeros(0, dtype=np.uint64),
+                                   np.zeros((0, self.dim), dtype=np.float32))
+            upto = self.vectors.latest_seq()
+            if upto != pending.upto:
+                new = list(self.vectors.iter_vectors(after_seq=pending.upto))
+                if new:
+                    keys = np.concatenate([pending.keys, *(k for k, _ in new)])
+                    vecs = np.concatenate([pending.vectors, *(v for _, v in new)])
+                    last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
+                    pending = _Pending(seq, upto, keys[last], vecs[last])
+                else:
+                    pending = _Pending(seq, upto, pending.keys, pending.vectors)
+            self._pending = pending
+            return pending.keys, pending.vectors
 
     # -- internals ------------------------------------------------------------------------------
 
@@ -230,22 +353,21 @@ class VectorIndex:
         return index
 
     def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        """Insert (or, for a key already there, replace) vectors, growing the index as needed."""
-        need = self._index.get_current_count() + len(keys)
-        if need > self._index.get_max_elements():
-            self._index.resize_index(max(need, 2 * self._index.get_max_elements()))
-        self._index.add_items(
-            np.asarray(vectors, dtype=np.float32), keys.astype(np.int64),
-            num_threads=os.cpu_count() or 1,
-        )
+        _add_to(self._index, keys, vectors)
         self._dirty = True
 
     def _load(self) -> None:
-        """Read the saved file; anything wrong with it (missing, another encoder's, truncated,
-        overwritten) leaves no index, and the caller rebuilds."""
+        """Read the saved file into memory (nothing when it is unusable: the caller rebuilds)."""
+        self._index = None
+        index, saved = self._read_file()
+        if index is not None:
+            self._index, self._fingerprint = index, saved
+
+    def _read_file(self) -> tuple[Any, Fingerprint]:
+        """The saved index and its fingerprint; (None, _) when anything is wrong with it (missing,
+        another encoder's, truncated, overwritten)."""
         import hnswlib
 
-        self._index = None
         self._clean_if_no_writer()
         try:
             meta = json.loads(self.meta_path.read_text())
@@ -257,16 +379,63 @@ class VectorIndex:
             index.load_index(str(self.path), max_elements=int(meta["count"]) + 1024)
             index.set_ef(EXPANSION_SEARCH)
         except FileNotFoundError:
-            return
+            return None, Fingerprint(-1, -1)
         except Exception as exc:  # a corrupt or foreign file is rebuilt, never fatal
             log.warning("vector index %s unreadable (%s): rebuilding", self.path, exc)
-            return
-        self._index = index
-        self._fingerprint = Fingerprint(int(meta["count"]), int(meta["seq"]))
+            return None, Fingerprint(-1, -1)
+        return index, Fingerprint(int(meta["count"]), int(meta["seq"]))
 
     def _catch_up(self, after_seq: int) -> None:
         for keys, vecs in self.vectors.iter_vectors(after_seq=after_seq):
             self._add(keys, vecs)
+
+
+class _Pending:
+    """Vectors written after sequence number `base`, read up to `upto`."""
+
+    __slots__ = ("base", "keys", "upto", "vectors")
+
+    def __init__(self, base: int, upto: int, keys: np.ndarray, vectors: np.ndarray) -> None:
+        self.base, self.upto, self.keys, self.vectors = base, upto, keys, vectors
+
+
+def _add_to(index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
+    """Insert (or, for a key already there, replace) vectors, growing the index as needed."""
+    need = index.get_current_count() + len(keys)
+    if need > index.get_max_elements():
+        index.resize_index(max(need, 2 * index.get_max_elements()))
+    index.add_items(
+        np.asarray(vectors, dtype=np.float32), np.asarray(keys).astype(np.int64),
+        num_threads=os.cpu_count() or 1,
+    )
+
+
+def _knn(index: Any, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(keys, cosines) of each query's k nearest in an hnswlib index, best first."""
+    n = index.get_current_count()
+    if n == 0 or k <= 0 or not len(queries):
+        empty = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
+        return [empty for _ in range(len(queries))]
+    k = min(k, n)
+    index.set_ef(max(EXPANSION_SEARCH, k))
+    labels, distances = index.knn_query(queries, k=k)
+    sims = (1.0 - distances).astype(np.float32)
+    return list(zip(labels.astype(np.uint64), sims, strict=True))
+
+
+def _merge(
+    found: tuple[np.ndarray, np.ndarray] | None, keys: np.ndarray, vectors: np.ndarray,
+    query: np.ndarray, k: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The k best of an older index's answer and an exact scan of the vectors written after it
+    (a key in both: the newer vector's cosine)."""
+    sims = vectors @ query if len(keys) else np.zeros(0, dtype=np.float32)
+    if found is not None and len(found[0]):
+        old = ~np.isin(found[0], keys)
+        keys = np.concatenate([found[0][old], keys])
+        sims = np.concatenate([found[1][old], sims])
+    order = np.argsort(-sims, kind="stable")[: max(k, 0)]
+    return keys[order].astype(np.uint64), sims[order].astype(np.float32)
 
 
 def _file_check(path: Path) -> str:

@@ -15,20 +15,29 @@ it renames that table to its encoder's set and makes it active.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any
 
 import numpy as np
 
-from paperfeed.embed.vectors import Fingerprint, VectorSets, VectorStore
+from paperfeed.embed.vectors import Fingerprint
 from paperfeed.store.base import Filters
 from paperfeed.store.postgres.sql import pg_filter_sql
 from paperfeed.store.postgres.store import PostgresStore
+from paperfeed.store.vector_common import (
+    ACTIVE_KEY,
+    LEGACY_SEQ_KEY,
+    SEQ_KEY,
+    SET_KEY,
+    SqlVectors,
+    SqlVectorSets,
+    table_name,
+    upsert_meta,
+)
+from paperfeed.store.vector_common import LEGACY_ENCODER_KEY as ENCODER_KEY
 
-ENCODER_KEY = "vector_encoder"  # before sets: the one encoder of the `embeddings` table
-LEGACY_SEQ_KEY = "vector_seq"
-SET_KEY = "vector_set:"
-SEQ_KEY = "vector_seq:"
-ACTIVE_KEY = "vector_active"
+__all__ = ["HNSW_EF_CONSTRUCTION", "HNSW_M", "PgIndex", "PgVectorSets", "PgVectors", "table_name"]
+
 ENCODER_LOCK = 0x7061706574
 EMBEDDER_LOCK = 0x7061706575
 # HNSW build and search parameters (the same M as the hnswlib index; pgvector's defaults
@@ -52,18 +61,6 @@ def _to_numpy(values: Sequence[Any], dim: int) -> np.ndarray:
                      for v in values])
 
 
-def table_name(encoder: str) -> str:
-    return "vec_" + "".join(c if c.isalnum() else "_" for c in encoder)
-
-
-def _upsert_meta(conn: Any, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (%s, %s) "
-        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
 class AdvisoryLock:
     """A session-level advisory lock on a connection of its own (released with it, so a killed
     holder never leaves it taken)."""
@@ -77,11 +74,8 @@ class AdvisoryLock:
             self._conn = None
 
 
-class PgVectorSets(VectorSets):
-    def __init__(self, store: PostgresStore) -> None:
-        self.store = store
-        self._sets: dict[str, PgVectors] = {}
-        self._upgrade()
+class PgVectorSets(SqlVectorSets):
+    store: PostgresStore
 
     def _upgrade(self) -> None:
         if not self.store.query("SELECT to_regclass('embeddings') IS NOT NULL")[0][0]:
@@ -100,15 +94,10 @@ class PgVectorSets(VectorSets):
             conn.execute(f"ALTER TABLE embeddings RENAME TO {table}")
             conn.execute(f"ALTER INDEX IF EXISTS embeddings_seq RENAME TO {table}_seq")
             conn.execute(f"ALTER INDEX IF EXISTS embeddings_hnsw RENAME TO {table}_hnsw")
-            _upsert_meta(conn, SET_KEY + name, dim)
-            _upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0")
-            _upsert_meta(conn, ACTIVE_KEY, name)
+            upsert_meta(conn, SET_KEY + name, dim, "%s")
+            upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0", "%s")
+            upsert_meta(conn, ACTIVE_KEY, name, "%s")
             conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (ENCODER_KEY, LEGACY_SEQ_KEY))
-
-    def open_set(self, encoder: str) -> PgVectors:
-        if encoder not in self._sets:
-            self._sets[encoder] = PgVectors(self.store, encoder)
-        return self._sets[encoder]
 
     def names(self) -> list[str]:
         rows = self.store.query(
@@ -117,35 +106,8 @@ class PgVectorSets(VectorSets):
         )
         return [r[0] for r in rows]
 
-    def active(self) -> str | None:
-        return self.store.get_meta(ACTIVE_KEY)
-
-    def activate(self, encoder: str, *, require_complete: bool = True) -> bool:
-        table = table_name(encoder)
-        with self.store.transaction() as conn:
-            conn.execute("LOCK TABLE papers IN SHARE MODE")  # no paper arrives meanwhile
-            if not conn.execute("SELECT 1 FROM meta WHERE key = %s", (SET_KEY + encoder,)).fetchone():
-                return False
-            if require_complete and conn.execute(
-                f"SELECT EXISTS (SELECT 1 FROM papers p WHERE NOT EXISTS "
-                f"(SELECT 1 FROM {table} e WHERE e.paper_pk = p.pk))"
-            ).fetchone()[0]:
-                return False
-            _upsert_meta(conn, ACTIVE_KEY, encoder)
-        return True
-
-    def drop(self, encoder: str) -> int:
-        if self.active() == encoder:
-            raise ValueError(f"the active vector set ({encoder}) cannot be dropped")
-        table = table_name(encoder)
-        with self.store.transaction() as conn:
-            if not conn.execute("SELECT 1 FROM meta WHERE key = %s", (SET_KEY + encoder,)).fetchone():
-                return 0
-            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-            conn.execute(f"DROP TABLE IF EXISTS {table}")
-            conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (SET_KEY + encoder, SEQ_KEY + encoder))
-        self._sets.pop(encoder, None)
-        return count
+    def _hold_papers(self, tx: Any) -> None:
+        tx.execute("LOCK TABLE papers IN SHARE MODE")
 
     def try_embedder_lock(self) -> AdvisoryLock | None:
         import psycopg
@@ -158,29 +120,26 @@ class PgVectorSets(VectorSets):
         return AdvisoryLock(conn)
 
 
-class PgVectors(VectorStore):
+class PgVectors(SqlVectors):
+    """A set's table of pgvector `halfvec`s with its HNSW index."""
+
+    ph = "%s"
+    key_column = "pk"
+    ref_column = "paper_pk"
+    store: PostgresStore
+
     def __init__(self, store: PostgresStore, name: str) -> None:
-        self.store = store
-        self.name = name
-        self.table = table_name(name)
-        self._seq_key = SEQ_KEY + name
+        super().__init__(store, name)
         self._table = False
 
-    @property
-    def _dim(self) -> int:
-        enc = self.encoder()
-        return enc[1] if enc else 0
-
     def _has_table(self, conn: Any = None) -> bool:
-        """Whether the embeddings table exists (once it does, it always will: another encoder
-        replaces it in one transaction), remembered to save a round trip per query. `conn`: a
-        transaction's connection to ask on (else the store's `query`)."""
+        """Whether the set's table exists (once it does, it stays until the set is dropped),
+        remembered to save a round trip per query. `conn`: a transaction's connection to ask on
+        (else the store's `query`)."""
         if not self._table:
             sql = f"SELECT to_regclass('{self.table}') IS NOT NULL"
             self._table = conn.execute(sql).fetchone()[0] if conn is not None else self.store.query(sql)[0][0]
         return self._table
-
-    # -- the encoder of record ------------------------------------------------------------------
 
     def encoder(self) -> tuple[str, int] | None:
         value = self.store.get_meta(SET_KEY + self.name)
@@ -213,62 +172,31 @@ class PgVectors(VectorStore):
             )
         return False
 
-    # -- what needs embedding -------------------------------------------------------------------
+    # -- the backend's spellings ----------------------------------------------------------------
 
-    def count_missing(self) -> int:
-        if not self._has_table():
-            return self.store.query("SELECT count(*) FROM papers")[0][0]
-        return self.store.query(
-            "SELECT count(*) FROM papers p WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
-        )[0][0]
+    def _encode(self, vector: np.ndarray) -> Any:
+        return _halfvec(vector)
 
-    def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
-        gone = (
-            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
-            if self._has_table() else ""
-        )
-        return self.store.query(
-            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.pk > %s{gone} "
-            "ORDER BY p.pk LIMIT %s",
-            (after_key, limit),
-        )
+    def _decode(self, values: Sequence[Any], dim: int) -> np.ndarray:
+        return _to_numpy(values, dim)
 
-    def missing_newest(self, limit: int, before_key: int | None = None) -> list[tuple[int, str, str]]:
-        gone = (
-            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
-            if self._has_table() else ""
-        )
-        return self.store.query(
-            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.pk < %s{gone} "
-            "ORDER BY p.pk DESC LIMIT %s",
-            (before_key if before_key is not None else 1 << 62, limit),
-        )
+    def _in(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        yield f"{column} = ANY(%s)", [list(values)]
 
-    def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
-        gone = (
-            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
-            if self._has_table() else ""
-        )
-        return self.store.query(
-            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.id = ANY(%s){gone} "
-            "ORDER BY p.pk",
-            (list(ids),),
-        )
+    def _filters(self, filters: Filters) -> tuple[str, list[Any]]:
+        return pg_filter_sql(filters)
 
-    # -- writing --------------------------------------------------------------------------------
+    def _read(self, sql: str, params: Sequence[Any]) -> list[Any]:
+        return self.store.query(sql, params, binary=True)  # halfvec's text form is slow to parse
 
-    def put(self, keys: Sequence[int], vectors: np.ndarray) -> int:
+    @contextmanager
+    def _snapshot_tx(self) -> Iterator[Any]:
         with self.store.transaction() as conn:
-            seq = self._next_seq(conn)
-            with conn.cursor() as cur:
-                cur.executemany(
-                    f"INSERT INTO {self.table} (paper_pk, seq, vector) "
-                    "SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM papers WHERE pk = %s) "
-                    "ON CONFLICT (paper_pk) DO UPDATE SET seq = excluded.seq, vector = excluded.vector",
-                    [(int(k), seq, _halfvec(v), int(k)) for k, v in zip(keys, vectors, strict=True)],
-                )
-        return seq
+            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield conn
+
+    def _snapshot(self) -> AbstractContextManager[Any]:
+        return self._snapshot_tx()
 
     def _next_seq(self, conn: Any) -> int:
         """One more than the last write's number, atomically (concurrent writers serialise on
@@ -281,79 +209,13 @@ class PgVectors(VectorStore):
             ).fetchone()[0]
         )
 
-    # -- reading --------------------------------------------------------------------------------
-
-    def latest_seq(self) -> int:
-        value = self.store.get_meta(self._seq_key)
-        return int(value) if value else 0
-
-    def fingerprint(self) -> Fingerprint:
-        with self.store.transaction() as conn:
-            conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            count = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0] if (
-                self._has_table(conn)) else 0
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (self._seq_key,)).fetchone()
-        return Fingerprint(count, int(row[0]) if row else 0)
-
-    def iter_vectors(
-        self, after_seq: int = 0, batch: int = 50_000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        dim = self._dim
-        last = 0
-        while True:
-            if not self._has_table():
-                return
-            rows = self.store.query(
-                f"SELECT paper_pk, vector FROM {self.table} WHERE paper_pk > %s AND seq > %s "
-                "ORDER BY paper_pk LIMIT %s",
-                (last, after_seq, batch),
-                binary=True,  # halfvec in binary: parsing its text form is slow
-            )
-            if not rows:
-                return
-            last = rows[-1][0]
-            yield np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy([r[1] for r in rows], dim)
-
-    def get_vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        rows = self.store.query(
-            f"SELECT paper_pk, vector FROM {self.table} WHERE paper_pk = ANY(%s)",
-            ([int(k) for k in keys],),
-            binary=True,
-        ) if self._has_table() else []
-        return np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy(
-            [r[1] for r in rows], self._dim
-        )
-
-    def keys_of(self, ids: Sequence[str]) -> dict[str, int]:
-        return dict(self.store.query("SELECT id, pk FROM papers WHERE id = ANY(%s)", (list(ids),)))
-
-    def ids_of(self, keys: Sequence[int], filters: Filters = Filters()) -> dict[int, str]:
-        where, params = pg_filter_sql(filters)
-        return dict(
-            self.store.query(
-                f"SELECT p.pk, p.id FROM papers p WHERE p.pk = ANY(%s){where}",
-                [[int(k) for k in keys], *params],
-            )
-        )
-
-    def count_filtered(self, filters: Filters, cap: int) -> int:
-        where, params = pg_filter_sql(filters)
-        return self.store.query(
-            f"SELECT count(*) FROM (SELECT 1 FROM papers p JOIN {self.table} e "
-            f"ON e.paper_pk = p.pk WHERE true{where} LIMIT %s) m",
-            [*params, cap],
-        )[0][0]
-
-    def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        where, params = pg_filter_sql(filters)
-        rows = self.store.query(
-            f"SELECT e.paper_pk, e.vector FROM papers p JOIN {self.table} e "
-            f"ON e.paper_pk = p.pk WHERE true{where}",
-            params,
-            binary=True,
-        )
-        return np.array([r[0] for r in rows], dtype=np.uint64), _to_numpy(
-            [r[1] for r in rows], self._dim
+    def _scan_settings(self, conn: Any, k: int) -> None:
+        """The HNSW scan's settings for k neighbours, local to the transaction (one round trip)."""
+        conn.execute(
+            "SELECT set_config('hnsw.ef_search', %s, true), "
+            "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+            "set_config('hnsw.max_scan_tuples', %s, true)",
+            (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
         )
 
     # -- the database as the ANN index ------------------------------------------------------------
@@ -375,12 +237,7 @@ class PgVectors(VectorStore):
         with self.store.transaction() as conn:
             if not self._has_table(conn):
                 return []
-            conn.execute(  # one round trip for the three settings (local to this transaction)
-                "SELECT set_config('hnsw.ef_search', %s, true), "
-                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.max_scan_tuples', %s, true)",
-                (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
-            )
+            self._scan_settings(conn, k)
             rows = conn.execute(
                 f"SELECT e.paper_pk, p.id, -(e.vector <#> %s) AS sim FROM {self.table} e "
                 f"JOIN papers p ON p.pk = e.paper_pk WHERE NOT (e.paper_pk = ANY(%s)){where} "
@@ -409,12 +266,7 @@ class PgVectors(VectorStore):
         with self.store.transaction() as conn:
             if not self._has_table(conn):
                 return out
-            conn.execute(
-                "SELECT set_config('hnsw.ef_search', %s, true), "
-                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
-                "set_config('hnsw.max_scan_tuples', %s, true)",
-                (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
-            )
+            self._scan_settings(conn, k)
             rows = conn.execute(" UNION ALL ".join([branch] * len(queries)), params).fetchall()
         for q, key, sim in rows:
             out[int(q)].append((int(key), float(sim)))
@@ -471,3 +323,6 @@ class PgIndex:
 
     def close(self) -> None:
         return None
+
+
+PgVectorSets.vectors_class = PgVectors  # defined after the sets class that makes them

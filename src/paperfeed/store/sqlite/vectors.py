@@ -12,48 +12,32 @@ from __future__ import annotations
 
 import fcntl
 import os
+import sqlite3
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from paperfeed.embed.vectors import Fingerprint, VectorSets, VectorStore
 from paperfeed.store.base import Filters
 from paperfeed.store.rows import filter_sql
 from paperfeed.store.sqlite.store import SQLiteStore
+from paperfeed.store.vector_common import (
+    ACTIVE_KEY,
+    LEGACY_ENCODER_KEY,
+    LEGACY_SEQ_KEY,
+    SEQ_KEY,
+    SET_KEY,
+    SqlVectors,
+    SqlVectorSets,
+    table_name,
+    upsert_meta,
+)
 
-LEGACY_ENCODER_KEY = "vector_encoder"
-LEGACY_SEQ_KEY = "vector_seq"
-SET_KEY = "vector_set:"
-SEQ_KEY = "vector_seq:"
-ACTIVE_KEY = "vector_active"
+__all__ = ["FileLock", "SQLiteVectorSets", "SQLiteVectors", "table_name"]
+
 CHUNK = 900  # below SQLite's bound-parameter limit
-
-
-def table_name(encoder: str) -> str:
-    """The table of an encoder's set (encoder names are canonical: letters, digits, dashes)."""
-    return "vec_" + "".join(c if c.isalnum() else "_" for c in encoder)
-
-
-def _upsert_meta(conn: Any, key: str, value: str) -> None:
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES (?, ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (key, value),
-    )
-
-
-def _blob(vector: np.ndarray) -> bytes:
-    return vector.astype(np.float16).tobytes()
-
-
-def _unblob(blobs: Sequence[bytes], dim: int) -> np.ndarray:
-    if not blobs:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), -1).astype(
-        np.float32
-    )
 
 
 class FileLock:
@@ -81,11 +65,8 @@ class FileLock:
             self._fd = None
 
 
-class SQLiteVectorSets(VectorSets):
-    def __init__(self, store: SQLiteStore) -> None:
-        self.store = store
-        self._sets: dict[str, SQLiteVectors] = {}
-        self._upgrade()
+class SQLiteVectorSets(SqlVectorSets):
+    store: SQLiteStore
 
     def _upgrade(self) -> None:
         """Turn a store's one pre-sets `embeddings` table into its encoder's set."""
@@ -112,17 +93,12 @@ class SQLiteVectorSets(VectorSets):
             table = table_name(name)
             conn.execute(f'ALTER TABLE embeddings RENAME TO "{table}"')
             _create_set(conn, table)
-            _upsert_meta(conn, SET_KEY + name, dim)
-            _upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0")
-            _upsert_meta(conn, ACTIVE_KEY, name)
+            upsert_meta(conn, SET_KEY + name, dim)
+            upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0")
+            upsert_meta(conn, ACTIVE_KEY, name)
             conn.execute(
                 "DELETE FROM meta WHERE key IN (?, ?)", (LEGACY_ENCODER_KEY, LEGACY_SEQ_KEY)
             )
-
-    def open_set(self, encoder: str) -> SQLiteVectors:
-        if encoder not in self._sets:
-            self._sets[encoder] = SQLiteVectors(self.store, encoder)
-        return self._sets[encoder]
 
     def names(self) -> list[str]:
         rows = self.store.query(
@@ -132,35 +108,9 @@ class SQLiteVectorSets(VectorSets):
         )
         return [r[0] for r in rows]
 
-    def active(self) -> str | None:
-        return self.store.get_meta(ACTIVE_KEY)
-
-    def activate(self, encoder: str, *, require_complete: bool = True) -> bool:
-        table = table_name(encoder)
-        with self.store.transaction() as conn:  # the write lock: no paper arrives meanwhile
-            if not conn.execute("SELECT 1 FROM meta WHERE key = ?", (SET_KEY + encoder,)).fetchone():
-                return False
-            if require_complete and conn.execute(
-                f'SELECT EXISTS (SELECT 1 FROM papers p WHERE NOT EXISTS '
-                f'(SELECT 1 FROM "{table}" e WHERE e.paper_rowid = p.rowid))'
-            ).fetchone()[0]:
-                return False
-            _upsert_meta(conn, ACTIVE_KEY, encoder)
-        return True
-
-    def drop(self, encoder: str) -> int:
-        if self.active() == encoder:
-            raise ValueError(f"the active vector set ({encoder}) cannot be dropped")
-        table = table_name(encoder)
-        with self.store.transaction() as conn:
-            if not conn.execute("SELECT 1 FROM meta WHERE key = ?", (SET_KEY + encoder,)).fetchone():
-                return 0
-            count = conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
-            conn.execute(f'DROP TRIGGER IF EXISTS "{table}_stale"')
-            conn.execute(f'DROP TABLE IF EXISTS "{table}"')
-            conn.execute("DELETE FROM meta WHERE key IN (?, ?)", (SET_KEY + encoder, SEQ_KEY + encoder))
-        self._sets.pop(encoder, None)
-        return count
+    def _drop_table(self, tx: Any, table: str) -> None:
+        tx.execute(f'DROP TRIGGER IF EXISTS "{table}_stale"')
+        tx.execute(f'DROP TABLE IF EXISTS "{table}"')
 
     def try_embedder_lock(self) -> FileLock | None:
         return FileLock.try_acquire(self.store.path.with_name(self.store.path.name + ".embedder.lock"))
@@ -181,18 +131,17 @@ def _create_set(conn: Any, table: str) -> None:
     )
 
 
-class SQLiteVectors(VectorStore):
-    def __init__(self, store: SQLiteStore, name: str) -> None:
-        self.store = store
-        self.name = name
-        self.table = table_name(name)
-        self._seq_key = SEQ_KEY + name
-        self._known: tuple[str, int] | None = None
+class SQLiteVectors(SqlVectors):
+    """A set's table of float16 blobs."""
 
-    @property
-    def _dim(self) -> int:
-        enc = self.encoder()
-        return enc[1] if enc else 0
+    ph = "?"
+    key_column = "rowid"
+    ref_column = "paper_rowid"
+    store: SQLiteStore
+
+    def __init__(self, store: SQLiteStore, name: str) -> None:
+        super().__init__(store, name)
+        self._known: tuple[str, int] | None = None
 
     def encoder(self) -> tuple[str, int] | None:
         if self._known is None:  # a set, once made, keeps its dimension: asked once
@@ -219,141 +168,32 @@ class SQLiteVectors(VectorStore):
             )
         return False
 
-    def exists(self) -> bool:
-        return self.encoder() is not None
+    def _encode(self, vector: np.ndarray) -> bytes:
+        return vector.astype(np.float16).tobytes()
 
-    def count_missing(self) -> int:
-        return self.store.query(
-            "SELECT count(*) FROM papers p WHERE NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} e WHERE e.paper_rowid = p.rowid)"
-        )[0][0]
-
-    def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
-        return self.store.query(
-            "SELECT p.rowid, p.title, p.abstract FROM papers p WHERE p.rowid > ? AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} e WHERE e.paper_rowid = p.rowid) ORDER BY p.rowid LIMIT ?",
-            (after_key, limit),
+    def _decode(self, values: Sequence[bytes], dim: int) -> np.ndarray:
+        if not values:
+            return np.zeros((0, dim), dtype=np.float32)
+        return np.frombuffer(b"".join(values), dtype=np.float16).reshape(len(values), -1).astype(
+            np.float32
         )
 
-    def missing_newest(self, limit: int, before_key: int | None = None) -> list[tuple[int, str, str]]:
-        return self.store.query(
-            "SELECT p.rowid, p.title, p.abstract FROM papers p WHERE p.rowid < ? AND NOT EXISTS "
-            f"(SELECT 1 FROM {self.table} e WHERE e.paper_rowid = p.rowid) "
-            "ORDER BY p.rowid DESC LIMIT ?",
-            (before_key if before_key is not None else 1 << 62, limit),
-        )
+    def _in(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
+        for start in range(0, len(values), CHUNK):
+            chunk = list(values[start : start + CHUNK])
+            yield f"{column} IN ({','.join('?' * len(chunk))})", chunk
 
-    def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
-        rows: list[tuple[int, str, str]] = []
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            rows += self.store.query(
-                f"SELECT p.rowid, p.title, p.abstract FROM papers p WHERE p.id IN ({marks}) "
-                f"AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_rowid = p.rowid)",
-                chunk,
-            )
-        return rows
+    def _filters(self, filters: Filters) -> tuple[str, list[Any]]:
+        return filter_sql(filters)
 
-    def put(self, keys: Sequence[int], vectors: np.ndarray) -> int:
-        with self.store.transaction() as conn:
-            seq = self._next_seq(conn)
-            conn.executemany(
-                f"INSERT INTO {self.table} (paper_rowid, seq, vector) "
-                "SELECT ?, ?, ? WHERE EXISTS (SELECT 1 FROM papers WHERE rowid = ?) "
-                "ON CONFLICT(paper_rowid) DO UPDATE "
-                "SET seq = excluded.seq, vector = excluded.vector",
-                [(int(k), seq, _blob(v), int(k)) for k, v in zip(keys, vectors, strict=True)],
-            )
-        return seq
+    def _snapshot(self) -> AbstractContextManager[sqlite3.Connection]:
+        return self.store.read_snapshot()
 
     def _next_seq(self, conn: Any) -> int:
         row = conn.execute("SELECT value FROM meta WHERE key = ?", (self._seq_key,)).fetchone()
         seq = int(row[0]) + 1 if row else 1
-        _upsert_meta(conn, self._seq_key, str(seq))
+        upsert_meta(conn, self._seq_key, str(seq))
         return seq
 
-    def latest_seq(self) -> int:
-        value = self.store.get_meta(self._seq_key)
-        return int(value) if value else 0
 
-    def fingerprint(self) -> Fingerprint:
-        with self.store.read_snapshot() as conn:  # one snapshot for both numbers, no write lock
-            count = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0]
-            row = conn.execute("SELECT value FROM meta WHERE key = ?", (self._seq_key,)).fetchone()
-        return Fingerprint(count, int(row[0]) if row else 0)
-
-    def iter_vectors(
-        self, after_seq: int = 0, batch: int = 50_000
-    ) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        dim = self._dim
-        last = 0
-        while True:
-            rows = self.store.query(
-                f"SELECT paper_rowid, vector FROM {self.table} WHERE paper_rowid > ? AND seq > ? "
-                "ORDER BY paper_rowid LIMIT ?",
-                (last, after_seq, batch),
-            )
-            if not rows:
-                return
-            last = rows[-1][0]
-            keys = np.array([r[0] for r in rows], dtype=np.uint64)
-            yield keys, _unblob([r[1] for r in rows], dim)
-
-    def get_vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
-        found: list[int] = []
-        blobs: list[bytes] = []
-        for start in range(0, len(keys), CHUNK):
-            chunk = [int(k) for k in keys[start : start + CHUNK]]
-            marks = ",".join("?" * len(chunk))
-            for key, blob in self.store.query(
-                f"SELECT paper_rowid, vector FROM {self.table} WHERE paper_rowid IN ({marks})", chunk
-            ):
-                found.append(key)
-                blobs.append(blob)
-        return np.array(found, dtype=np.uint64), _unblob(blobs, self._dim)
-
-    def keys_of(self, ids: Sequence[str]) -> dict[str, int]:
-        out: dict[str, int] = {}
-        for start in range(0, len(ids), CHUNK):
-            chunk = list(ids[start : start + CHUNK])
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.store.query(
-                    f"SELECT id, rowid FROM papers WHERE id IN ({marks})", chunk
-                )
-            )
-        return out
-
-    def ids_of(self, keys: Sequence[int], filters: Filters = Filters()) -> dict[int, str]:
-        where, params = filter_sql(filters)
-        out: dict[int, str] = {}
-        for start in range(0, len(keys), CHUNK):
-            chunk = [int(k) for k in keys[start : start + CHUNK]]
-            marks = ",".join("?" * len(chunk))
-            out.update(
-                self.store.query(
-                    f"SELECT p.rowid, p.id FROM papers p WHERE p.rowid IN ({marks}){where}",
-                    [*chunk, *params],
-                )
-            )
-        return out
-
-    def count_filtered(self, filters: Filters, cap: int) -> int:
-        where, params = filter_sql(filters)
-        return self.store.query(
-            f"SELECT count(*) FROM (SELECT 1 FROM papers p JOIN {self.table} e "
-            f"ON e.paper_rowid = p.rowid WHERE 1{where} LIMIT ?)",
-            [*params, cap],
-        )[0][0]
-
-    def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
-        where, params = filter_sql(filters)
-        rows = self.store.query(
-            f"SELECT e.paper_rowid, e.vector FROM papers p JOIN {self.table} e "
-            f"ON e.paper_rowid = p.rowid WHERE 1{where}",
-            params,
-        )
-        return np.array([r[0] for r in rows], dtype=np.uint64), _unblob(
-            [r[1] for r in rows], self._dim
-        )
+SQLiteVectorSets.vectors_class = SQLiteVectors  # defined after the sets class that makes them
