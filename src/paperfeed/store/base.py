@@ -114,6 +114,12 @@ class Store(ABC):
         index know a paper by (SQLite rowid, PostgreSQL pk): for hybrid search, which fuses them
         with vector keys and fetches only the papers it keeps (`get_by_keys`)."""
 
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """The fraction of papers whose keyword index holds each word (smoothed: a word in none
+        gets a small fraction), for weighing query words by rarity; None when the backend cannot
+        tell cheaply."""
+        return None
+
     @abstractmethod
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         """Papers by their keys (see `keyword_keys`); unknown keys are left out."""

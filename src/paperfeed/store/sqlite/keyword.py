@@ -13,6 +13,7 @@ import orjson
 from paperfeed.store.base import Filters, topped_up
 from paperfeed.store.db import Row
 from paperfeed.store.rows import filter_sql
+from paperfeed.store.tokens import query_tokens
 
 # bm25 weights of the FTS columns: title, abstract, author names.
 FTS_WEIGHTS = (5.0, 1.0, 2.0)
@@ -24,8 +25,6 @@ COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-STEM_CACHE = 100_000
-_STEMS: dict[str, str] = {}  # query word -> its index token under TOKENIZER (see `_stems`)
 
 # Keep the FTS5 index in step with the papers table, row by row (dropped during a bulk load,
 # after which the index is rebuilt in one pass: see `SQLiteStore.begin_bulk`).
@@ -192,34 +191,25 @@ class SQLiteKeyword:
         return (rare, False) if rare else (list(terms), True)
 
     def _stems(self, terms: Sequence[str]) -> list[str]:
-        """The index's own tokens for query words (Porter stems), by running them through a temp
-        FTS5 table with the same tokenizer: exact, and private to this connection. Remembered
-        per process (the tokenizer never changes): a search then runs no statements for it."""
-        stems = {t: _STEMS.get(t) for t in terms}
-        missing = [t for t, stem in stems.items() if stem is None]
-        if missing:
-            found = dict(zip(missing, self._stems_now(missing), strict=True))
-            stems.update(found)
-            if len(_STEMS) > STEM_CACHE:
-                _STEMS.clear()
-            _STEMS.update(found)
-        return [stems[t] for t in terms]
+        """The index's own tokens for query words: the shared tokenizer (`store.tokens`) gives
+        exactly FTS5's."""
+        return query_tokens(terms)
 
-    def _stems_now(self, terms: Sequence[str]) -> list[str]:
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """The fraction of papers holding each word, smoothed as BM25's idf is: (n + 0.5) /
+        (N + 1); from the recorded common terms when listed there, else the FTS vocabulary."""
+        n = self.count()
+        stems = self._stems(terms)
+        raw = self.get_meta("fts_common_terms")
+        docs: dict[str, int] = dict(orjson.loads(raw)["terms"]) if raw else {}
         conn = self.conn
-        if not getattr(self._local, "stemmer", False):
-            conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer USING fts5(t, tokenize='{TOKENIZER}')"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer_tokens "
-                "USING fts5vocab(temp, stemmer, instance)"
-            )
-            self._local.stemmer = True
-        conn.execute("DELETE FROM temp.stemmer")
-        conn.executemany("INSERT INTO temp.stemmer(rowid, t) VALUES (?, ?)", enumerate(terms, 1))
-        stems = dict(conn.execute("SELECT doc, term FROM temp.stemmer_tokens"))
-        return [stems.get(i, t) for i, t in enumerate(terms, 1)]
+        conn.execute(
+            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, papers_fts, row)"
+        )
+        for stem in {s for s in stems if s not in docs}:
+            row = conn.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (stem,)).fetchone()
+            docs[stem] = row[0] if row else 0
+        return {t: (docs.get(s, 0) + 0.5) / (n + 1) for t, s in zip(terms, stems, strict=True)}
 
     def _common_terms(self) -> frozenset[str]:
         raw = self.get_meta("fts_common_terms")
