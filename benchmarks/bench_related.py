@@ -34,7 +34,6 @@ import paperfeed
 from paperfeed.embed import get_encoder, paper_text
 from paperfeed.records import Paper
 from paperfeed.related import Weights, doc_terms
-from paperfeed.search import keyword_search
 from paperfeed.sources import FORMATS
 
 SAMPLE = Path(paperfeed.__file__).parent / "sample"
@@ -91,20 +90,71 @@ def tfidf_lists(papers: list[Paper]) -> dict[str, list[str]]:
 
 def keyword_lists(lib: paperfeed.Library, papers: list[Paper]) -> dict[str, list[str]]:
     out = {}
-    for p in papers:
-        hits = keyword_search(lib.store, " ".join(doc_terms(p)), limit=K + 5)
-        out[p.id] = [h.paper.id for h in hits if h.paper.id != p.id][:K]
+    for p in papers:  # the store's BM25 itself: no relevance floor for a 24-word query
+        hits = lib.store.keyword_search(doc_terms(p), limit=K + 5)
+        out[p.id] = [other.id for other, _ in hits if other.id != p.id][:K]
     return out
 
 
 def related_lists(lib: paperfeed.Library, papers: list[Paper], weights: Weights | None = None):
-    from paperfeed.related import WEIGHTS, related
+    """`related` with the given weights, or (None) the encoder's shipped ones."""
+    from paperfeed.related import related
 
     return {
-        p.id: [h.paper.id for h in related(lib.store, lib.semantic, p, limit=K,
-                                           weights=weights or WEIGHTS)]
+        p.id: [h.paper.id for h in related(lib.store, lib.semantic, p, limit=K, weights=weights)]
         for p in papers
     }
+
+
+# -- per encoder (--per-encoder): the settings table of `related.WEIGHTS_BY_ENCODER` ------------
+
+CANDIDATE_SETTINGS: dict[str, Weights] = {
+    "plain cosine (vectors only)": Weights(dense=1.0, keyword=0.0, authors=0.0, categories=0.0,
+                                           alpha=0.0),
+    "cosine + 0.05 BM25": Weights(keyword=0.05, alpha=0.0),
+    "cosine + 0.1 BM25": Weights(keyword=0.1, alpha=0.0),
+    "cosine + 0.2 BM25": Weights(keyword=0.2, alpha=0.0),
+    "diffusion k15 a0.5 + 0.1 BM25": Weights(alpha=0.5),
+    "diffusion k15 a0.8 + 0.1 BM25 (static's)": Weights(alpha=0.8),
+    "diffusion k15 a0.9 + 0.1 BM25": Weights(alpha=0.9),
+    "diffusion k8 a0.8 + 0.1 BM25": Weights(alpha=0.8, neighbours=8),
+    "diffusion k30 a0.8 + 0.1 BM25": Weights(alpha=0.8, neighbours=30),
+}
+
+
+def per_encoder(
+    libs: dict[str, paperfeed.Library], papers: list[Paper], on: dict[str, set[int]]
+) -> list[str]:
+    """Each candidate setting per encoder: P@10 on all papers, on each page's own papers (a
+    paper on one page only) and on the even / odd papers; minus that encoder's plain cosine with
+    a paired bootstrap interval; and the 2-fold choices (tuned on one page, scored on the other;
+    tuned on the even papers, scored on the odd, and back)."""
+    ids = [p.id for p in papers]
+    subsets = {
+        "page 0": {p for p in ids if on[p] == {0}}, "page 1": {p for p in ids if on[p] == {1}},
+        "even": set(ids[0::2]), "odd": set(ids[1::2]),
+    }
+    lines = ["per-encoder settings: P@10 all | page0-only | page1-only | even | odd ; "
+             "minus plain cosine (95 % paired bootstrap)"]
+    for e, lib in libs.items():
+        table = {name: per_paper(related_lists(lib, papers, w), on)
+                 for name, w in CANDIDATE_SETTINGS.items()}
+        plain = table["plain cosine (vectors only)"]
+
+        def mean(rows: dict[str, float], keep: set[str] | None = None) -> float:
+            return float(np.mean([v for p, v in rows.items() if keep is None or p in keep]))
+
+        for name, rows in table.items():
+            lo, hi = paired_interval(rows, plain)
+            cells = " | ".join(f"{mean(rows, subsets[s]):.3f}" for s in subsets)
+            lines.append(f"  {e:14s} {name:42s} {mean(rows):.3f} | {cells} ; "
+                         f"{mean(rows) - mean(plain):+.3f} ({lo:+.3f} .. {hi:+.3f})")
+        for tune, test in (("page 0", "page 1"), ("page 1", "page 0"), ("even", "odd"), ("odd", "even")):
+            best = max(table, key=lambda n: mean(table[n], subsets[tune]))
+            lines.append(f"  {e:14s} 2-fold: best on {tune}: {best!r} -> on {test} "
+                         f"{mean(table[best], subsets[test]):.3f} (plain cosine there "
+                         f"{mean(plain, subsets[test]):.3f})")
+    return lines
 
 
 def library_with(encoder: str, home: Path) -> paperfeed.Library:
@@ -386,6 +436,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--no-minilm", action="store_true")
     parser.add_argument("--grid", action="store_true", help="also print the weights grid")
+    parser.add_argument("--per-encoder", action="store_true",
+                        help="also compare the candidate per-encoder settings (CANDIDATE_SETTINGS)")
     parser.add_argument("--experiments", action="store_true",
                         help="also run the re-rankings tried and not shipped (see `experiments`)")
     args = parser.parse_args()
@@ -410,12 +462,13 @@ def main() -> None:
             rows[f"paperfeed related ({e})"] = per_paper(related_lists(libs[e], papers), on)
         results = {name: float(np.mean(list(r.values()))) for name, r in rows.items()}
         tried: list[str] = []
+        table_lines = per_encoder(libs, papers, on) if args.per_encoder else []
         grid = {}
         if args.grid:
             for e in encoders:
                 for neighbours in (8, 12, 15, 20, 30):
                     for alpha in (0.0, 0.5, 0.7, 0.8, 0.9):
-                        w = Weights(alpha=alpha, neighbours=neighbours)
+                        w = Weights(alpha=alpha, neighbours=neighbours)  # static's other weights
                         lists = related_lists(libs[e], papers, w)
                         half: dict[int, dict[str, list[str]]] = {0: {}, 1: {}}
                         for i, pid in enumerate(ids):
@@ -450,6 +503,8 @@ def main() -> None:
                 print(f"  2-fold {e}: tuned on half {tune - 1} -> neighbours {best[1]}, alpha {best[2]}, "
                       f"held-out P@10 {grid[best][test]:.3f} (shipped settings there: "
                       f"{grid[(e, 15, 0.8)][test]:.3f})")
+    if table_lines:
+        print("\n".join(table_lines))
     if tried:
         print("\n".join(tried))
     print(json.dumps({k: round(v, 4) for k, v in results.items()}))

@@ -137,6 +137,26 @@ COMMANDS: dict[str, str] = {
     "subscribers": "subscribers",
     "migrate_rows": "migrate",  # its progress bar's total
     "migrate_to": "migrate",
+    "collections": "library collections",
+    "create_collection": "library create",
+    "rename_collection": "library rename",
+    "delete_collection": "library delete",
+    "library_add": "library add",
+    "library_remove": "library remove",
+    "library_list": "library list",
+    "library_import": "library import",
+    "library_export": "library export",
+    "dismiss": "library dismiss",
+    "undismiss": "library undismiss",
+    "dismissed": "library dismissed",
+    "note": "library note",
+    "set_note": "library note",
+    "mark_read": "library read",
+    "reset_feedback": "library reset",
+    "explain": "library explain",
+    "issue_feed_token": "library feed-token",
+    "revoke_feed_token": "library feed-token",  # --revoke
+    "recommend": "recommend",
 }
 # Public Library members with no command of their own, and why.
 EXEMPT: dict[str, str] = {
@@ -145,6 +165,13 @@ EXEMPT: dict[str, str] = {
     "has_vectors": "whether `search` defaults to hybrid; `stats` and `index` show the vectors",
     "adjacent_day": "the web's previous/next day links",
     "freshness": "the web's status line; `stats` shows all of it and more",
+    "personal": "the personal-library service object the library commands go through",
+    "user_of": "resolves `--user` (default: the instance owner) for every library command",
+    "known_paper": "validates the ids every library command takes",
+    "feed_token_user": "the personal feed's token check (a web route)",
+    "mark_sent": "the digest's bookkeeping of recommendations already sent",
+    "missing_arxiv_id": "`search`'s notice for an arXiv id not in the library",
+    "undated": "the web's list of undated papers; `search \"\"`-style listing is `papers`",
 }
 
 

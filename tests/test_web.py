@@ -55,8 +55,11 @@ def sign_up(client: TestClient, email: str = "ada@example.org", password: str = 
 
 def test_the_front_page_is_the_latest_day_most_upvoted_first(client: TestClient) -> None:
     page = client.get("/").text
-    assert "Papers of 2025-02-06" in page
+    assert "Papers of Thu 6 Feb 2025" in page
     assert page.index("Retrieval Augmented Generation") < page.index("Graph Neural Networks")
+    # Two papers are less than a screenful: the rest of that week follows, a day per heading.
+    assert page.index("Graph Neural Networks") < page.index("Earlier that week, 3–9 Feb 2025")
+    assert page.index("Tue 4 Feb 2025") < page.index("Speculative Decoding") < page.index("Mon 3 Feb 2025")
     # The day before with papers is the 4th (the 5th has none); there is no later day.
     assert 'href="/daily?date=2025-02-04"' in page
     assert 'rel="next"' not in page
@@ -70,17 +73,20 @@ def test_a_day_links_to_its_neighbours_its_week_and_its_month(client: TestClient
     assert 'href="/daily?date=2025-02-06" rel="next"' in page
     assert 'href="/daily?week=2025-W06"' in page and 'href="/daily?month=2025-02"' in page
     week = client.get("/daily?week=2025-W06").text
-    assert len(re.findall(r'<article class="paper">', week)) == 7
-    assert 'href="/daily?week=2025-W05"' in week and 'href="/daily?week=2025-W07"' in week
+    assert len(re.findall(r'<article class="paper"', week)) == 7
+    assert "Papers of 3–9 Feb 2025" in week and "2025-W06" not in re.sub(r'(href|id|value)="[^"]*"', "", week)
+    # Previous: the nearest earlier week with papers (2025-01-17, week 3); no next into the future.
+    assert 'href="/daily?week=2025-W03" rel="prev"' in week and 'rel="next"' not in week
     month = client.get("/daily?month=2025-02").text
-    assert "February 2025" in month and 'href="/daily?month=2025-01"' in month
+    assert "Papers of February 2025" in month and 'href="/daily?month=2025-01"' in month
+    assert 'rel="next"' not in month
 
 
 def test_each_listed_paper_shows_authors_organization_date_votes_and_abstract(client: TestClient) -> None:
     page = client.get("/daily?date=2025-02-04").text
     card = page[page.index("/papers/2502.00004") - 600 :][:2500]
     expected_bits = ("Alan Turing", "Barbara Liskov", "Example Lab", "2025-02-04",
-                     '<span class="count">50</span>', "Speculative decoding speeds up")
+                     'class="count">50</span>', "A small draft model proposes")  # AI summary over abstract
     for expected in expected_bits:
         assert expected in card
 
@@ -251,10 +257,10 @@ def test_upvote_toggles_and_changes_the_count_in_pages_and_api(client: TestClien
     sign_up(client)
     token = csrf_of(client.get("/").text)
     r = client.post("/papers/2502.00007/upvote", data={"csrf": token, "next": "/daily?date=2025-02-06"})
-    assert r.status_code == 303 and r.headers["location"] == "/daily?date=2025-02-06"
+    assert r.status_code == 303 and r.headers["location"] == "/daily?date=2025-02-06#paper-2502.00007"
     assert client.get("/api/papers/2502.00007").json()["upvotes"] == 4
     page = client.get("/daily?date=2025-02-06").text
-    assert 'class="on"' in page and '<span class="count">4</span>' in page
+    assert 'class="on"' in page and 'class="count">4</span>' in page
     client.post("/papers/2502.00007/upvote", data={"csrf": token, "next": "/"})
     assert client.get("/api/papers/2502.00007").json()["upvotes"] == 3
 
@@ -263,7 +269,7 @@ def test_upvote_never_redirects_to_another_site(client: TestClient) -> None:
     sign_up(client)
     token = csrf_of(client.get("/").text)
     r = client.post("/papers/2502.00007/upvote", data={"csrf": token, "next": "//evil.example/"})
-    assert r.headers["location"] == "/"
+    assert r.headers["location"] == "/#paper-2502.00007"
 
 
 def test_the_account_page_exports_the_users_data_as_json(client: TestClient) -> None:

@@ -45,6 +45,13 @@ GET_PATHS = [
     "/feeds/search.atom",
     "/feeds/{id}", "/about", "/login", "/signup", "/account",
     "/subscribe", "/subscribe/confirm", "/unsubscribe",
+    # the personal library (signed out here: 401) and the S2-compatible recommendations API
+    "/api/library", "/api/library/collections", "/api/library/collections/{collection_id}",
+    "/api/library/collections/{collection_id}/papers", "/api/library/collections/{collection_id}/papers/{id}",
+    "/api/library/dismissed", "/api/library/dismissed/{id}", "/api/library/explain", "/api/library/export",
+    "/api/library/feed-token", "/api/library/import", "/api/library/notes/{id}", "/api/library/papers",
+    "/api/library/papers/{id}", "/api/library/read/{id}", "/api/library/recommendations",
+    "/api/library/reset", "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{id}",
 ]
 
 

@@ -18,6 +18,9 @@ from paperfeed.library import Library
 from paperfeed.web.app import UVICORN_OPTIONS, create_app
 
 XSS_TITLE = 'Attention <script>alert("title")</script> Is All You Need'
+XSS_SUMMARY = 'Summary <script>alert("summary")</script> stays text.'
+# Hugging Face's thumbnail CDN (the browser tests answer it locally: there is no internet).
+THUMBNAIL = "https://cdn-thumbnails.huggingface.co/social-thumbnails/papers/2502.00004.png"
 XSS_ABSTRACT = 'We show <img src=x onerror="alert(1)"> and <script>document.cookie</script> are text.'
 
 
@@ -54,11 +57,16 @@ ITEMS = [
           "Diffusion transformers generate long videos with temporal attention.", 30, ["Grace Hopper"],
           organization=ORG),
     _item("2502.00003", "2025-02-04", XSS_TITLE, XSS_ABSTRACT, 5, ["Mallory <b>Evil</b>"],
-          paper_extra={"githubRepo": "javascript:alert(1)", "projectPage": "https://example.org/p"}),
+          thumbnail="javascript:alert(1)",
+          paper_extra={"githubRepo": "javascript:alert(1)", "projectPage": "https://example.org/p",
+                       "ai_summary": XSS_SUMMARY, "ai_keywords": ["<b>bold</b>", 7]}),
     _item("2502.00004", "2025-02-04", "Speculative Decoding for Large Language Models",
           "Speculative decoding speeds up language model inference with a draft model.", 50,
           ["Alan Turing", "Barbara Liskov"], organization=ORG,
-          paper_extra={"githubRepo": "https://github.com/example/specdec", "githubStars": 321}),
+          thumbnail=THUMBNAIL,
+          paper_extra={"githubRepo": "https://github.com/example/specdec", "githubStars": 321,
+                       "ai_summary": "A small draft model proposes tokens the large model checks.",
+                       "ai_keywords": ["speculative decoding", "draft model", "inference"]}),
     _item("2502.00005", "2025-02-04", "Speculative Sampling with Draft Trees",
           "Draft trees make speculative decoding of language models faster still.", 20, ["Barbara Liskov"]),
     _item("2502.00006", "2025-02-06", "Retrieval Augmented Generation at Scale",
@@ -77,6 +85,8 @@ ATOM_WITH_DOI = """<?xml version="1.0" encoding="UTF-8"?>
     <summary>A survey of decoding for language models, speculative decoding included.</summary>
     <author><name>Barbara Liskov</name><arxiv:affiliation>MIT</arxiv:affiliation></author>
     <arxiv:doi>10.1234/example.5678</arxiv:doi>
+    <arxiv:journal_ref>Journal of Decoding 12 (2025) 1-20</arxiv:journal_ref>
+    <arxiv:comment>20 pages, 4 figures</arxiv:comment>
     <arxiv:primary_category term="cs.CL"/>
     <category term="cs.CL"/><category term="cs.LG"/>
   </entry>

@@ -44,6 +44,7 @@ MAX_PASSWORD = 1024
 MAX_FAILURES_PER_EMAIL = 5
 MAX_FAILURES_PER_CLIENT = 20
 FAILURE_WINDOW = timedelta(minutes=15)
+OWNER_EMAIL = "owner@paperfeed.invalid"  # the CLI's account until the owner names another
 _EMAIL_RE = re.compile(r"^[^@\s<>\"']{1,64}@[^@\s<>\"']{1,255}\.[^@\s<>\"']{1,63}$")
 
 _hasher = PasswordHasher()
@@ -150,6 +151,33 @@ class Accounts:
 
     def has_admin(self) -> bool:
         return self.db.query_one("SELECT count(*) FROM users WHERE is_admin <> 0")[0] > 0
+
+    def owner(self) -> User:
+        """The instance owner the CLI acts for: recorded once (`instance_owner`). On first use it
+        is the earliest admin, or, with none, a new admin account `OWNER_EMAIL` whose random
+        password nobody knows (`Accounts.set_password` gives it one for the web)."""
+        row = self.db.query_one(
+            "SELECT u.id, u.email, u.is_admin, u.created_at FROM instance_owner o "
+            "JOIN users u ON u.id = o.user_id WHERE o.slot = 1"
+        )
+        if row is not None:
+            return _user(row)
+        with self.db.transaction() as tx:
+            admin = tx.query_one(
+                "SELECT id FROM users WHERE is_admin = 1 ORDER BY created_at, email LIMIT 1"
+            )
+            if admin is None:
+                tx.execute(
+                    "INSERT INTO users (id, email, password_hash, is_admin, created_at) "
+                    "VALUES (?, ?, ?, 1, ?) ON CONFLICT (email) DO NOTHING",
+                    (new_id(), OWNER_EMAIL, _hasher.hash(secrets.token_urlsafe(32)), now_iso()),
+                )
+                admin = tx.query("SELECT id FROM users WHERE email = ?", (OWNER_EMAIL,))[0]
+            tx.execute(
+                "INSERT INTO instance_owner (slot, user_id) VALUES (1, ?) ON CONFLICT (slot) DO NOTHING",
+                (admin[0],),
+            )
+        return self.owner()
 
     def set_admin(self, email: str, admin: bool = True) -> User:
         user = self.user(email)

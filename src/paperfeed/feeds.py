@@ -27,6 +27,10 @@ SORTS = ("published", "trending")
 
 _WEEK_RE = re.compile(r"^(\d{4})-W(\d{2})$")
 _MONTH_RE = re.compile(r"^(\d{4})-(\d{2})$")
+_WEEKDAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
+_MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
+                "September", "October", "November", "December")
+_MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,16 @@ class Period:
             return f"{year}-W{week:02d}"
         return self.start.strftime("%Y-%m")
 
+    @property
+    def title(self) -> str:
+        """The period as people read it: "Thu 4 Dec 2025", "1–7 Dec 2025", "December 2025"
+        (`label`, the ISO form, is for URLs)."""
+        if self.kind == "day":
+            return day_title(self.start)
+        if self.kind == "month":
+            return f"{_MONTH_NAMES[self.start.month - 1]} {self.start.year}"
+        return range_title(self.start, self.end)
+
     def shifted(self, direction: int) -> Period:
         """The previous (-1) or next (+1) period of the same kind."""
         if self.kind == "day":
@@ -52,6 +66,21 @@ class Period:
             return week_period((self.start + timedelta(weeks=direction)).strftime("%G-W%V"))
         first = (self.start.replace(day=1) + timedelta(days=32 * direction if direction > 0 else -1))
         return month_period(first.strftime("%Y-%m"))
+
+
+def day_title(day: date) -> str:
+    """ "Thu 4 Dec 2025" (English names whatever the locale)."""
+    return f"{_WEEKDAYS[day.weekday()]} {day.day} {_MONTHS[day.month - 1]} {day.year}"
+
+
+def range_title(start: date, end: date) -> str:
+    """ "1–7 Dec 2025", "29 Dec – 4 Jan 2026" or "29 Dec 2025 – 4 Jan 2026"."""
+    first, last = f"{start.day} {_MONTHS[start.month - 1]}", f"{end.day} {_MONTHS[end.month - 1]} {end.year}"
+    if start.year != end.year:
+        return f"{first} {start.year} – {last}"
+    if start.month != end.month:
+        return f"{first} – {last}"
+    return f"{start.day}–{last}"
 
 
 def parse_date(text: str | date, what: str = "date") -> date:

@@ -9,7 +9,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import replace
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any, Literal
@@ -42,6 +43,8 @@ class Library:
         self.backend = open_backend(self.config)
         self.store = self.backend.store
         self.semantic = self.backend.semantic
+        import paperfeed.personal  # noqa: F401 - adds the library to a user's data export
+
         # Users, sessions and local upvotes. Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
@@ -218,9 +221,9 @@ class Library:
     def has_vectors(self) -> bool:
         return self.semantic is not None and self.semantic.has_vectors()
 
-    def related(self, paper_id: str, limit: int = 10) -> list[Hit]:
+    def related(self, paper_id: str, limit: int = 10, *, user: Any = None) -> list[Hit]:
         """The papers most like the given one (see `paperfeed.related`); NotFound for an
-        unknown id."""
+        unknown id. With `user`, the papers that user dismissed are left out."""
         from paperfeed.related import related
 
         if not 1 <= limit <= MAX_LIMIT:
@@ -228,7 +231,9 @@ class Library:
         paper = self.get(paper_id)
         if paper is None:
             raise NotFound(f"no such paper: {paper_id[:80]}")
-        return self._voted_hits(related(self.store, self.semantic, paper, limit=limit))
+        hidden = self._hidden_for(user)
+        hits = related(self.store, self.semantic, paper, limit=limit + min(len(hidden), MAX_LIMIT))
+        return self._voted_hits([h for h in hits if h.paper.id not in hidden][:limit])
 
     def _voted_hits(self, hits: list[Hit]) -> list[Hit]:
         papers = self.accounts.with_votes([h.paper for h in hits])
@@ -266,9 +271,13 @@ class Library:
         organization: str | None = None,
         author: str | None = None,
         min_upvotes: int | None = None,
+        *,
+        user: Any = None,
     ) -> list[Hit]:
         """Ranked papers for a query (see `paperfeed.search`); mode None is hybrid once vectors
-        exist, else keyword. Answers repeat from `search_cache` until the store changes."""
+        exist, else keyword. Answers repeat from `search_cache` until the store changes. With
+        `user`, the papers that user dismissed are left out (the cached list is the unfiltered
+        one for the larger limit asked, so the cache key stays true)."""
         if mode is not None and mode not in MODES:
             raise InvalidInput(f"mode must be one of {', '.join(MODES)}, not {str(mode)[:40]!r}")
         if not 1 <= limit <= MAX_LIMIT:
@@ -282,12 +291,23 @@ class Library:
             min_upvotes=min_upvotes,
         )
         query = " ".join(query.split())  # runs of white space mean one space to every ranker
+        hidden = self._hidden_for(user)
+        wanted = limit + min(len(hidden), MAX_LIMIT) if hidden else limit
         hits = self.search_cache.get(
-            (query, mode, limit, filters), lambda: self._search(query, mode, limit, filters)
+            (query, mode, wanted, filters), lambda: self._search(query, mode, wanted, filters)
         )
+        if hidden:
+            hits = [h for h in hits if h.paper.id not in hidden][:limit]
         return hits  # the caller's own copy: the cache keeps results pickled
 
+    def missing_arxiv_id(self, query: str) -> str | None:
+        """The arXiv id a query names when that paper is not in the library (its search has no
+        results: fetch it with `paperfeed harvest arxiv-api --id ID`); None otherwise."""
+        return search.missing_arxiv_id(self.store, query)
+
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
+        if search.missing_arxiv_id(self.store, query):
+            return []  # a lookup of one paper: the digits of its id mean nothing to the rankers
         if mode is None:  # hybrid once vectors exist
             mode = "hybrid" if self.has_vectors() else "keyword"
         elif mode != "keyword" and not self.has_vectors():
@@ -314,10 +334,12 @@ class Library:
         sort: feeds.Sort = "published",
         limit: int | None = None,
         offset: int = 0,
+        *,
+        user: Any = None,
     ) -> list[Paper]:
         """The papers of a day, week or month (default: the latest day with papers), most upvoted
-        first, or by trending score."""
-        return [p for p, _ in self.daily_scored(date, week, month, sort, limit, offset)[1]]
+        first, or by trending score. With `user`, without the papers that user dismissed."""
+        return [p for p, _ in self.daily_scored(date, week, month, sort, limit, offset, user=user)[1]]
 
     def daily_scored(
         self,
@@ -327,6 +349,8 @@ class Library:
         sort: feeds.Sort = "published",
         limit: int | None = None,
         offset: int = 0,
+        *,
+        user: Any = None,
     ) -> tuple[feeds.Period | None, list[tuple[Paper, float]]]:
         """Like `daily`, with the period resolved and each paper's score."""
         if sort not in feeds.SORTS:
@@ -334,18 +358,49 @@ class Library:
         period = feeds.resolve_period(self.store, date, week, month)
         if period is None:
             return None, []
-        return period, self.accounts.listing(period, sort=sort, limit=limit, offset=offset)
+        hidden = self._hidden_for(user)
+        if not hidden:
+            return period, self.accounts.listing(period, sort=sort, limit=limit, offset=offset)
+        return period, self._without(
+            hidden, lambda n: self.accounts.listing(period, sort=sort, limit=n, offset=0), limit, offset
+        )
 
-    def trending(self, days: int = 7, limit: int = 50, offset: int = 0) -> list[tuple[Paper, float]]:
+    @staticmethod
+    def _without(
+        hidden: set[str],
+        listing: Callable[[int | None], list[tuple[Paper, float]]],
+        limit: int | None,
+        offset: int,
+    ) -> list[tuple[Paper, float]]:
+        """A page of a listing with the hidden papers left out: the first offset + limit +
+        len(hidden) of the full listing always hold the page."""
+        window = None if limit is None else offset + limit + len(hidden)
+        shown = [(p, s) for p, s in listing(window) if p.id not in hidden]
+        return shown[offset : None if limit is None else offset + limit]
+
+    def trending(
+        self, days: int = 7, limit: int = 50, offset: int = 0, *, user: Any = None
+    ) -> list[tuple[Paper, float]]:
         """The papers of the last `days` days with papers (up to the latest such day), by
-        trending score (see `feeds`); local votes count."""
+        trending score (see `feeds`); local votes count. With `user`, without the papers that
+        user dismissed."""
         if not 1 <= days <= 366:
             raise InvalidInput("days must be between 1 and 366")
         latest = self.store.latest_day(datetime.now(UTC).date())
         if latest is None:
             return []
         period = feeds.Period("week", latest - timedelta(days=days - 1), latest)
+        hidden = self._hidden_for(user)
+        if hidden:
+            return self._without(
+                hidden, lambda n: self.accounts.listing(period, sort="trending", limit=n), limit, offset
+            )
         return self.accounts.listing(period, sort="trending", limit=limit, offset=offset)
+
+    def undated(self, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Papers that have no day, so are on no daily list, most upvoted first (local votes
+        counted in the shown count)."""
+        return self.accounts.with_votes(self.store.papers_undated(limit=limit, offset=offset))
 
     def papers_by(
         self,
@@ -422,6 +477,249 @@ class Library:
         """Copy this (SQLite) library into the PostgreSQL database at `url`: papers, vectors and
         every feature table; returns what was copied and a per-table count on both sides."""
         return self.backend.migrate_to(url, progress)
+
+    # -- the personal library: collections, feedback, recommendations ---------------------------
+    # Every method takes `user`: an email, a user id or a `User`; None is the instance owner (the
+    # account the CLI acts for, `Accounts.owner`). Paper ids are checked against the store.
+
+    @property
+    def personal(self) -> Any:
+        """The personal-library services (`paperfeed.personal.Personal`)."""
+        if getattr(self, "_personal", None) is None:
+            from paperfeed.personal import Personal
+
+            self._personal = Personal(self.store.db)
+        return self._personal
+
+    def user_of(self, user: Any = None) -> Any:
+        """The `User` meant by `user` (email, id or User; None: the owner); NotFound if none."""
+        from paperfeed.accounts import User
+
+        if user is None:
+            return self.accounts.owner()
+        if isinstance(user, User):
+            return user
+        return self.accounts.user(str(user))
+
+    def known_paper(self, paper_id: str) -> Paper:
+        """The paper by id (as `get` resolves it), or NotFound."""
+        paper = self.store.get(self._canonical_id(str(paper_id)[:200]))
+        if paper is None:
+            raise NotFound(f"no such paper: {str(paper_id)[:80]}")
+        return paper
+
+    def _hidden_for(self, user: Any) -> set[str]:
+        """The papers a user dismissed (hidden from them everywhere); none without a user."""
+        if user is None:
+            return set()
+        return self.personal.feedback.dismissed_ids(self.user_of(user).id)
+
+    def collections(self, user: Any = None) -> list[Any]:
+        """The user's collections (`personal.Collection`: id, name, created_at, size), by name."""
+        return self.personal.collections.of_user(self.user_of(user).id)
+
+    def create_collection(self, name: str, user: Any = None) -> Any:
+        return self.personal.collections.create(self.user_of(user).id, name)
+
+    def rename_collection(self, name: str, new_name: str, user: Any = None) -> Any:
+        return self.personal.collections.rename(self.user_of(user).id, name, new_name)
+
+    def delete_collection(self, name: str, user: Any = None) -> int:
+        """Delete a collection; returns how many papers it held (they stay in the others)."""
+        return self.personal.collections.delete(self.user_of(user).id, name)
+
+    def library_add(self, paper_id: str, collection: str, user: Any = None) -> Any:
+        """Save a paper to a collection (created if new); undoes a dismissal of it. Returns the
+        collection. NotFound for an unknown paper."""
+        paper = self.known_paper(paper_id)
+        return self.personal.collections.add(self.user_of(user).id, collection, [paper.id])[0]
+
+    def library_remove(self, paper_id: str, collection: str | None = None, user: Any = None) -> int:
+        """Take a paper out of one collection, or (None) of all; returns memberships removed."""
+        pid = self._canonical_id(str(paper_id)[:200])
+        return self.personal.collections.remove(self.user_of(user).id, pid, collection)
+
+    def library_list(
+        self,
+        collection: str | None = None,
+        user: Any = None,
+        sort: Literal["added", "published", "upvotes"] = "added",
+    ) -> list[Any]:
+        """The saved papers (`personal.SavedPaper`) of a collection or of all, newest saved
+        first, or by published date or upvotes."""
+        from paperfeed.personal import SavedPaper
+
+        if sort not in ("added", "published", "upvotes"):
+            raise InvalidInput("sort must be one of added, published, upvotes")
+        uid = self.user_of(user).id
+        members = self.personal.collections.memberships(uid, collection)
+        ids = [m.paper_id for m in members]
+        papers = {p.id: p for p in self.accounts.with_votes(list(self.store.get_many(ids).values()))}
+        notes = self.personal.feedback.notes(uid, ids)
+        reads = self.personal.feedback.read_ids(uid, ids)
+        out = [
+            SavedPaper(
+                papers[m.paper_id], m.added_at, m.collections, notes.get(m.paper_id), m.paper_id in reads
+            )
+            for m in members if m.paper_id in papers
+        ]
+        if sort == "published":
+            out.sort(key=lambda s: s.paper.published.toordinal() if s.paper.published else 0, reverse=True)
+        elif sort == "upvotes":
+            out.sort(key=lambda s: s.paper.upvotes or 0, reverse=True)
+        return out
+
+    def set_note(self, paper_id: str, note: str, user: Any = None) -> str:
+        """A private note on a paper (empty deletes it); returns the note as kept."""
+        paper = self.known_paper(paper_id)
+        return self.personal.feedback.set_note(self.user_of(user).id, paper.id, note)
+
+    def note(self, paper_id: str, user: Any = None) -> str | None:
+        pid = self._canonical_id(str(paper_id)[:200])
+        return self.personal.feedback.notes(self.user_of(user).id, [pid]).get(pid)
+
+    def mark_read(self, paper_id: str, read: bool = True, user: Any = None) -> bool:
+        """Mark a paper read (or unread); returns whether that changed anything."""
+        paper = self.known_paper(paper_id)
+        return self.personal.feedback.set_read(self.user_of(user).id, paper.id, read)
+
+    def dismiss(self, paper_id: str, user: Any = None) -> bool:
+        """"Not interested": hide the paper from the user everywhere, take it out of their
+        collections, and count it against similar papers. True when newly dismissed."""
+        paper = self.known_paper(paper_id)
+        return self.personal.feedback.dismiss(self.user_of(user).id, paper.id)
+
+    def undismiss(self, paper_id: str, user: Any = None) -> bool:
+        """Undo "not interested"; True when the paper was dismissed."""
+        paper = self.known_paper(paper_id)
+        return self.personal.feedback.undismiss(self.user_of(user).id, paper.id)
+
+    def dismissed(self, user: Any = None) -> list[Paper]:
+        """The papers the user dismissed, most recent first."""
+        rows = self.personal.feedback.dismissed(self.user_of(user).id)
+        found = self.store.get_many([pid for pid, _ in rows])
+        return [found[pid] for pid, _ in rows if pid in found]
+
+    def reset_feedback(self, user: Any = None, *, saved: bool = False) -> dict[str, int]:
+        """"Reset what you taught it": forget every dismissal, and with `saved` empty every
+        collection too. Returns how many of each went."""
+        return self.personal.feedback.reset(self.user_of(user).id, saved=saved)
+
+    def mark_sent(self, paper_ids: Iterable[str], user: Any = None) -> int:
+        """Record recommendations as sent to the user (never recommended again)."""
+        return self.personal.feedback.mark_sent(self.user_of(user).id, paper_ids)
+
+    def issue_feed_token(self, user: Any = None) -> str:
+        """A new secret token for the user's personal feed (replaces the old one)."""
+        return self.personal.tokens.issue(self.user_of(user).id)
+
+    def revoke_feed_token(self, user: Any = None) -> bool:
+        return self.personal.tokens.revoke(self.user_of(user).id)
+
+    def feed_token_user(self, token: str | None) -> Any:
+        """The `User` a feed token belongs to, or None."""
+        uid = self.personal.tokens.user_for(token)
+        return self.accounts.user(uid) if uid else None
+
+    def library_export(
+        self,
+        format: str,  # noqa: A002 - the CLI's own name
+        *,
+        collection: str | None = None,
+        paper_id: str | None = None,
+        user: Any = None,
+    ) -> str:
+        """A collection (or the whole library, or one paper) as `bibtex`, `ris` or `csl-json`."""
+        from paperfeed import exports
+
+        writers = {"bibtex": exports.to_bibtex, "ris": exports.to_ris, "csl-json": exports.to_csl_json}
+        if format not in writers:
+            raise InvalidInput(f"format must be one of {', '.join(writers)}")
+        if paper_id is not None and collection is not None:
+            raise InvalidInput("export a collection or one paper, not both")
+        if paper_id is not None:
+            papers = [self.known_paper(paper_id)]
+        else:
+            papers = [s.paper for s in self.library_list(collection, user)]
+        return writers[format](papers)
+
+    def library_import(self, path: Path | str, collection: str, user: Any = None) -> Any:
+        """Import a reference manager's file (BibTeX, and whatever else `paperfeed.sources`
+        reads) into a collection: entries matched to the store by arXiv id, DOI, then title; the
+        rest imported as new papers. Returns a `personal.LibraryImport` report (matched, added,
+        duplicates, rejected, each with its place in the file)."""
+        from paperfeed.personal import import_into_collection
+
+        uid = self.user_of(user).id
+        semantic = self.semantic
+
+        def embed(ids: list[str]) -> None:
+            if semantic is not None:
+                semantic.embed_ids(ids)
+
+        try:
+            return import_into_collection(
+                self.store, self.personal.collections, uid, Path(path), collection, on_change=embed
+            )
+        finally:
+            if self.semantic is not None:
+                self.semantic.save()
+
+    def recommend(
+        self,
+        positive: Sequence[str] | None = None,
+        negative: Sequence[str] | None = None,
+        *,
+        collection: str | None = None,
+        user: Any = None,
+        limit: int = 10,
+        since: date | str | None = None,
+    ) -> list[Any]:
+        """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
+
+        With `positive` (ids), stateless, like Semantic Scholar's list API: from those papers
+        and `negative` ones (with `user` given, that user's dismissals are also hidden), the
+        best `limit` candidates, ranked, without the relevance floor (the caller asked for a
+        list, as S2's clients do). Without, from the stored library: the papers of `collection`
+        (None: all collections, "For you") against the user's dismissals, never a paper the user
+        saved, dismissed or was sent, and only what clears the relevance floor: [] when there is
+        nothing to learn from or nothing clears it ("nothing new for you today")."""
+        from paperfeed import recommend as engine
+
+        if not 1 <= limit <= MAX_LIMIT:
+            raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
+        day = feeds.parse_date(since, "since") if since else None
+        if positive is not None:
+            if collection is not None:
+                raise InvalidInput("give positive papers or a collection, not both")
+            pos = [self.known_paper(pid).id for pid in positive]
+            neg = [self.known_paper(pid).id for pid in negative or ()]
+            exclude = self._hidden_for(user) | set(pos) | set(neg)
+        else:
+            uid = self.user_of(user).id
+            if collection is not None:
+                self.personal.collections.get(uid, collection)  # NotFound for an unknown name
+            pos = self.personal.collections.saved_ids(uid, collection)
+            fb = self.personal.feedback
+            neg = sorted(fb.dismissed_ids(uid))
+            exclude = set(self.personal.collections.saved_ids(uid)) | set(neg) | fb.sent_ids(uid)
+        hits = engine.recommend(
+            self.store, self.semantic, pos, neg, exclude=exclude, limit=limit, since=day,
+            floor=positive is None,
+        )
+        hits = [h for h in hits if h.paper.id not in exclude]
+        voted = self.accounts.with_votes([h.paper for h in hits])
+        return [replace(h, paper=p) for h, p in zip(hits, voted, strict=True)]
+
+    def explain(self, collection: str | None = None, user: Any = None) -> Any:
+        """What the recommendations learned from the user (`recommend.Explanation`): the saved
+        papers that weigh most and the terms it likes and dislikes."""
+        from paperfeed import recommend as engine
+
+        uid = self.user_of(user).id
+        pos = self.personal.collections.saved_ids(uid, collection)
+        neg = sorted(self.personal.feedback.dismissed_ids(uid))
+        return engine.explain(self.store, self.semantic, pos, neg)
 
 
 def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:

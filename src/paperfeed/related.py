@@ -52,6 +52,18 @@ class Weights:
 
 
 WEIGHTS = Weights()
+"""The bundled static encoder's weights (and the fallback for an encoder not in the table)."""
+WEIGHTS_BY_ENCODER: dict[str, Weights] = {
+    "minilm-static": WEIGHTS,
+    # all-MiniLM-L6-v2: the same diffusion beat plain cosine on the pages, within each page and
+    # across them (BENCHMARKS.md "Per-encoder ranking settings"); no other setting did.
+    "minilm": Weights(),
+}
+WEIGHTS_BY_ENCODER["minilm-int8"] = WEIGHTS_BY_ENCODER["minilm"]  # the same model, int8
+
+
+def weights_for(encoder: str | None) -> Weights:
+    return WEIGHTS_BY_ENCODER.get(encoder or "", WEIGHTS)
 
 
 def doc_terms(paper: Paper, limit: int = MAX_DOC_TERMS) -> list[str]:
@@ -107,10 +119,12 @@ def related(
     paper: Paper,
     *,
     limit: int = 10,
-    weights: Weights = WEIGHTS,
+    weights: Weights | None = None,
 ) -> list[Hit]:
     """The papers most like `paper`, best first. Without vectors, keyword and author signals
-    only."""
+    only. `weights` default to the vectors' encoder's (`WEIGHTS_BY_ENCODER`)."""
+    if weights is None:
+        weights = weights_for(engine.encoder_name if engine is not None else None)
     self_key = title_key(paper.title)
     candidates: dict[str, Paper] = {}
     dense: dict[str, float] = {}

@@ -8,10 +8,12 @@ title finds that paper first.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
 from paperfeed.records import Paper, parse_arxiv_id, title_key
+from paperfeed.relevance import QueryWords
 from paperfeed.store.base import Filters, Store
 
 if TYPE_CHECKING:
@@ -73,7 +75,19 @@ def keyword_search(
     if not terms:
         return []
     found = store.keyword_search(terms, limit=limit, filters=filters)
+    # The relevance floor: when no match holds enough of the query (only any-word matches on
+    # its common or lesser words), the query is about nothing here.
+    if found and not QueryWords(terms, store.term_fractions(terms)).any_matches(p for p, _ in found):
+        return []
     return [Hit(paper, score, ["keyword"]) for paper, score in found]
+
+
+def missing_arxiv_id(store: Store, query: str) -> str | None:
+    """The arXiv id a query names when that paper is not in the library (None otherwise)."""
+    parsed = parse_arxiv_id(query.strip())
+    if not parsed or store.get(parsed[0]) is not None:
+        return None
+    return parsed[0]
 
 
 def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> list[Hit]:
@@ -96,10 +110,38 @@ K = TypeVar("K", str, int)
 
 CANDIDATES = 100
 """How many papers each side (keyword, vectors) proposes to the fusion."""
-KEYWORD_WEIGHT = 0.5
-"""Weight of the normalised keyword score in hybrid fusion (the dense side gets the rest)."""
-FUSION = "weighted"
 RRF_K = 60
+GATE_CANDIDATES = 10
+"""How many of the best keyword matches are checked for holding enough of a query that has no
+candidate above the floor."""
+
+
+@dataclass(frozen=True, slots=True)
+class SearchSettings:
+    """Ranking settings of one encoder's vectors (cosines of two encoders live on different
+    scales). `floor`: the relevance floor's cosine (see `paperfeed.relevance`);
+    `keyword_weight`: the normalised keyword score's weight in hybrid fusion (the dense side gets
+    the rest); `fusion`: "weighted" or "rrf"."""
+
+    floor: float
+    keyword_weight: float = 0.5
+    fusion: str = "weighted"
+
+
+SETTINGS: dict[str, SearchSettings] = {
+    "minilm-static": SearchSettings(floor=0.55, keyword_weight=0.5),
+    "minilm": SearchSettings(floor=0.40, keyword_weight=0.5),
+}
+"""Per encoder, chosen on the evaluations in BENCHMARKS.md ("Per-encoder ranking settings")."""
+SETTINGS["minilm-int8"] = SETTINGS["minilm"]  # the same model; its vectors are >= 0.99 cosine
+FALLBACK = SETTINGS["minilm-static"]
+"""For an encoder not in the table (its cosines uncalibrated): the strictest floor."""
+KEYWORD_WEIGHT = FALLBACK.keyword_weight
+FUSION = FALLBACK.fusion
+
+
+def settings_for(encoder: str) -> SearchSettings:
+    return SETTINGS.get(encoder, FALLBACK)
 
 
 def semantic_search(
@@ -108,14 +150,29 @@ def semantic_search(
 ) -> list[Hit]:
     """Papers nearest the query's meaning (cosine of encoder vectors). A query without a word
     (punctuation only) has no meaning to search for."""
-    if not query_terms(query):
+    terms = query_terms(query)
+    if not terms:
         return []
     vector = engine.embed_query(query)
     if not vector.any():  # no token the encoder knows: nothing to compare
         return []
+    floor = settings_for(engine.encoder_name).floor
     found = engine.nearest(vector, limit, filters)
+    if not found or found[-1][2] >= floor:
+        papers = store.get_many([pid for _, pid, _ in found])
+        return [Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found if pid in papers]
+    # Some fall below the floor: look deeper, keep those that share a query word, and only if
+    # the query is about something here at all (`paperfeed.relevance`).
+    found = engine.nearest(vector, max(CANDIDATES, limit), filters)
     papers = store.get_many([pid for _, pid, _ in found])
-    return [Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found if pid in papers]
+    words = QueryWords(terms, store.term_fractions(terms))
+    if found[0][2] < floor and not words.any_matches(papers[pid] for _, pid, _ in found if pid in papers):
+        return []
+    hits = [
+        Hit(papers[pid], sim, ["semantic"]) for _, pid, sim in found
+        if pid in papers and (sim >= floor or words.shares(papers[pid]))
+    ]
+    return hits[:limit]
 
 
 def _minmax(scores: dict[K, float]) -> dict[K, float]:
@@ -155,7 +212,8 @@ def fuse(
 
 def hybrid_search(
     store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
-    filters: Filters = Filters(), method: str = FUSION, keyword_weight: float = KEYWORD_WEIGHT,
+    filters: Filters = Filters(), method: str | None = None, keyword_weight: float | None = None,
+    floor: float | None = None,
 ) -> list[Hit]:
     """Keyword and vector candidates fused into one ranking. Every candidate gets its exact
     cosine (from the stored vectors, for keyword candidates the ANN list missed); a vector
@@ -165,7 +223,13 @@ def hybrid_search(
 
     Candidates are handled by key (the integer both the store and the vector index know a paper
     by), not by paper id: translating between the two took a sixth of a search at a million
-    papers."""
+    papers. Fusion method, keyword weight and relevance floor default to the encoder's
+    `SETTINGS`; a candidate below the floor is kept only if it holds enough of the query's
+    words (`paperfeed.relevance`)."""
+    tuned = settings_for(engine.encoder_name)
+    method = method or tuned.fusion
+    keyword_weight = tuned.keyword_weight if keyword_weight is None else keyword_weight
+    floor = tuned.floor if floor is None else floor
     terms = query_terms(query)
     if not terms:
         return []
@@ -179,20 +243,40 @@ def hybrid_search(
         dense.update(engine.similarities(vector, [key for key in keyword if key not in dense]))
     fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
     ranked = sorted(fused, key=fused.__getitem__, reverse=True)
+    words: list[QueryWords] = []  # built on the first candidate below the floor
+
+    def query_words() -> QueryWords:
+        if not words:
+            words.append(QueryWords(terms, store.term_fractions(terms)))
+        return words[0]
+
+    if max(dense.values(), default=-1.0) < floor:
+        # Nothing near in meaning: the query is about something here only if one of the best
+        # keyword matches holds enough of it (`paperfeed.relevance`).
+        best = sorted(keyword, key=keyword.__getitem__, reverse=True)[:GATE_CANDIDATES]
+        if not query_words().any_matches(store.get_by_keys(best).values()):
+            return []
+
+    def relevant(key: int, paper: Paper) -> bool:
+        """A candidate below the floor stays when it shares a query word."""
+        return key in keyword or dense.get(key, -1.0) >= floor or query_words().shares(paper)
+
     return [
         Hit(paper, fused[key], [w for w, side in (("keyword", keyword), ("semantic", dense)) if key in side])
-        for key, paper in _papers_in_order(store, ranked, limit)
+        for key, paper in _papers_in_order(store, ranked, limit, relevant)
     ]
 
 
-def _papers_in_order(store: Store, keys: list[int], limit: int) -> list[tuple[int, Paper]]:
-    """The first `limit` of `keys` whose papers exist, with them (a key the vector index still
-    holds for a deleted paper is skipped)."""
+def _papers_in_order(
+    store: Store, keys: list[int], limit: int, keep: Callable[[int, Paper], bool]
+) -> list[tuple[int, Paper]]:
+    """The first `limit` of `keys` whose papers exist and pass `keep`, with them (a key the
+    vector index still holds for a deleted paper is skipped)."""
     out: list[tuple[int, Paper]] = []
     start = 0
     while len(out) < limit and start < len(keys):
         chunk = keys[start : start + limit - len(out)]
         found = store.get_by_keys(chunk)
-        out += [(key, found[key]) for key in chunk if key in found]
+        out += [(key, found[key]) for key in chunk if key in found and keep(key, found[key])]
         start += len(chunk)
     return out

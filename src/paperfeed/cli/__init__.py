@@ -23,6 +23,8 @@ GROUPS: dict[str, str | None] = {
     "digest:subscribers_app": "subscribers",
     "digest:digest_app": "digest",
     "harvest:harvest_app": "harvest",
+    "personal:library_app": "library",
+    "personal:app": None,  # recommend
 }
 
 app = typer.Typer(

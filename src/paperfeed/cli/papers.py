@@ -128,11 +128,17 @@ def search(
             query, mode=mode, limit=limit, since=since, until=until, category=category,
             organization=organization, author=author,
         )
+        missing = lib.missing_arxiv_id(query)
+    if missing:
+        err.print(f"arXiv:{missing} is not in the library; fetch it with "
+                  f"`paperfeed harvest arxiv-api --id {missing}`", markup=False, highlight=False,
+                  soft_wrap=True)
+    elif not hits:
+        shown = "".join(c for c in " ".join(query.split()) if c.isprintable())[:80]
+        err.print(f"No papers match {shown!r}", markup=False, highlight=False, soft_wrap=True)
     if as_json:
         emit_json([h.to_dict() for h in hits])
         return
-    if not hits:
-        err.print("no papers found", markup=False)
     for h in hits:
         print_paper_line(h.paper, h.score)
 

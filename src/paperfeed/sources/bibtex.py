@@ -39,7 +39,7 @@ from paperfeed.sources.base import DEFAULT_LIMITS, Limits, Rejected, SourceError
 
 FORMAT = "bibtex"
 
-_EXTRA_FIELDS = ("year", "month", "date", "keywords", "url", "volume", "number", "pages", "publisher")
+_EXTRA_FIELDS = ("year", "month", "note", "date", "keywords", "url", "volume", "number", "pages", "publisher")
 # Fields where exporters other than `eprint` put an arXiv id, in the order they are trusted.
 _ARXIV_FIELDS = ("url", "doi", "number", "note", "journal", "howpublished", "annote")
 

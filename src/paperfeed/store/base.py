@@ -115,8 +115,8 @@ class Store(ABC):
         with vector keys and fetches only the papers it keeps (`get_by_keys`)."""
 
     def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
-        """The fraction of papers whose keyword index holds each word (smoothed: a word in none
-        gets a small fraction), for weighing query words by rarity; None when the backend cannot
+        """The fraction of papers whose keyword index holds each word (a word in none: a small
+        smoothed fraction or 0), for weighing query words by rarity; None when the backend cannot
         tell cheaply."""
         return None
 
@@ -129,6 +129,11 @@ class Store(ABC):
         self, start: date, end: date, *, limit: int | None = None, offset: int = 0
     ) -> list[Paper]:
         """Papers whose day lies in [start, end], most upvoted first."""
+
+    @abstractmethod
+    def papers_undated(self, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        """Papers with no day (neither submitted to daily nor published known), most upvoted
+        first: they are on no day's list."""
 
     @abstractmethod
     def latest_day(self, on_or_before: date | None = None) -> date | None: ...

@@ -63,6 +63,14 @@ class SqlStore(Store):
         )
         return [row_to_paper(r) for r in rows]
 
+    def papers_undated(self, *, limit: int = 50, offset: int = 0) -> list[Paper]:
+        rows = self.db.query(
+            f"{self.select_sql} WHERE day IS NULL "
+            f"ORDER BY coalesce(upvotes, 0) DESC, {self.id_order} LIMIT ? OFFSET ?",
+            (limit, offset),
+        )
+        return [row_to_paper(r) for r in rows]
+
     def papers_added_between(
         self, after: str, until: str, *, limit: int = 10_000
     ) -> list[tuple[Paper, str]]:

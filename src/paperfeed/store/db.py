@@ -219,3 +219,67 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# The personal library (paperfeed.personal): per-user collections and their papers, private notes,
+# read marks, "not interested" dismissals, recommendations already sent (so none is sent twice),
+# the hashed secret feed token, and the instance owner the CLI acts for. A DOI index on papers lets
+# a reference-manager import match entries by DOI.
+FEATURE_MIGRATIONS.append(
+    (
+        "personal: collections, notes, reads, dismissals, sent, feed tokens, owner",
+        """
+    CREATE TABLE collections (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        name_key TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        UNIQUE (user_id, name_key)
+    );
+    CREATE TABLE collection_papers (
+        collection_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        added_at TEXT NOT NULL,
+        PRIMARY KEY (collection_id, paper_id)
+    );
+    CREATE INDEX collection_papers_user ON collection_papers(user_id, paper_id);
+    CREATE TABLE paper_notes (
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        note TEXT NOT NULL,
+        updated_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    CREATE TABLE paper_reads (
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        read_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    CREATE TABLE dismissals (
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    CREATE TABLE recommendations_sent (
+        user_id TEXT NOT NULL,
+        paper_id TEXT NOT NULL,
+        sent_at TEXT NOT NULL,
+        PRIMARY KEY (user_id, paper_id)
+    );
+    CREATE TABLE feed_tokens (
+        user_id TEXT PRIMARY KEY,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL
+    );
+    CREATE TABLE instance_owner (
+        slot INTEGER PRIMARY KEY,
+        user_id TEXT NOT NULL
+    );
+    CREATE INDEX papers_doi_lower ON papers (lower(doi))
+        """,
+    )
+)

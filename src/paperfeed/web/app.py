@@ -22,7 +22,7 @@ from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, pages, subscribe, syndication
+from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
@@ -33,11 +33,15 @@ ROUTERS = [
     syndication.router,
     auth.router,
     subscribe.router,
+    library_api.router,
+    s2_api.router,
     pages.router,
 ]
 
+# img-src allows https images: paper thumbnails are the imported URLs (e.g. Hugging Face's
+# thumbnail CDN; shown with referrerpolicy=no-referrer). No other element takes an outside URL.
 CSP = (
-    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data: https:; "
     "object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
 )
 # The interactive docs (Swagger UI / ReDoc) are served from the package's own copies
@@ -91,7 +95,7 @@ class SecurityHeaders:
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.startswith(("/api/", "/feeds/", "/openapi"))
+    return request.url.path.startswith(("/api/", "/feeds/", "/openapi", "/recommendations/"))
 
 
 def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:

@@ -7,17 +7,28 @@ import shutil
 import tempfile
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
 from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import SIGNUPS_PER_CLIENT, RateLimited, RateLimiter
-from paperfeed.web.common import SESSION_COOKIE, check_csrf, is_https, library, render, session
+from paperfeed.web import pending
+from paperfeed.web.common import (
+    SESSION_COOKIE,
+    back_to,
+    check_csrf,
+    is_https,
+    library,
+    render,
+    session,
+    wants_json,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -56,13 +67,18 @@ def _with_session(response: Response, request: Request, new: Session) -> Respons
     return response
 
 
+def _login_url(back: str) -> str:
+    return "/login?" + urlencode({"next": back}) if back != "/" else "/login"
+
+
 def _login_redirect(request: Request, back: str) -> RedirectResponse:
-    return RedirectResponse(f"/login?next={back}" if back != "/" else "/login", status_code=303)
+    return RedirectResponse(_login_url(back), status_code=303)
 
 
 @router.get("/signup", response_class=HTMLResponse)
 def signup_form(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", {"signup": True, "next": _safe_next(next), "email": ""})
+    return render(request, "login.html", {"signup": True, "next": _safe_next(next), "email": "",
+                                          "pending": pending.describe(request)})
 
 
 @router.post("/signup")
@@ -87,12 +103,14 @@ async def signup(request: Request) -> Response:
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
     if user is None:
         return response
+    pending.complete(request, response, user)
     return _with_session(response, request, lib.accounts.open_session(user))
 
 
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
-    return render(request, "login.html", {"signup": False, "next": _safe_next(next), "email": ""})
+    return render(request, "login.html", {"signup": False, "next": _safe_next(next), "email": "",
+                                          "pending": pending.describe(request)})
 
 
 @router.post("/login")
@@ -112,6 +130,7 @@ async def login(request: Request) -> Response:
             status_code=status,
         )
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)
+    pending.complete(request, response, new.user)
     return _with_session(response, request, new)
 
 
@@ -127,15 +146,37 @@ async def logout(request: Request) -> Response:
 
 @router.post("/papers/{paper_id:path}/upvote")
 async def upvote(request: Request, paper_id: str) -> Response:
+    """Toggle the user's upvote. The page's script asks for JSON (`{"ok", "on", "count"}`; 401
+    with the log-in URL when signed out); the plain form gets a 303 back to the paper's card.
+    A signed-out visitor's vote (from a genuine form) is cast after they log in."""
     form = await _form(request)
     back = _safe_next(form.get("next"))
+    paper_id = paper_id[:200]
     current = session(request)
     if current is None:
-        return _login_redirect(request, back)
+        login = _login_url(back_to(back, paper_id))
+        response: Response = (
+            JSONResponse({"ok": False, "error": "log in to vote", "login": login}, status_code=401)
+            if wants_json(request) else RedirectResponse(login, status_code=303)
+        )
+        if _csrf_ok(request, form.get("csrf")) and library(request).get(paper_id) is not None:
+            pending.remember(response, request, "upvote", paper_id)
+        return response
     check_csrf(request, form.get("csrf"))
     lib = library(request)
-    lib.upvote(current.user.id, paper_id[:200])
-    return RedirectResponse(back, status_code=303)
+    on = lib.upvote(current.user.id, paper_id)
+    if wants_json(request):
+        paper = lib.get(paper_id)
+        return JSONResponse({"ok": True, "on": on, "count": (paper.upvotes or 0) if paper else 0})
+    return RedirectResponse(back_to(back, paper_id), status_code=303)
+
+
+def _csrf_ok(request: Request, submitted: object) -> bool:
+    try:
+        check_csrf(request, submitted)
+    except InvalidInput:
+        return False
+    return True
 
 
 @router.get("/account", response_class=HTMLResponse)

@@ -10,15 +10,17 @@ import time
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import quote, urlsplit
 
 from fastapi import Request
 from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
+from paperfeed import feeds
 from paperfeed.accounts import Session
 from paperfeed.errors import InvalidInput
 from paperfeed.library import Library
+from paperfeed.records import Paper
 
 SESSION_COOKIE = "pf_session"
 CSRF_COOKIE = "pf_csrf"
@@ -42,7 +44,36 @@ def safe_url(value: object) -> str | None:
     return text if parts.netloc else None
 
 
+MAX_KEYWORDS = 12
+_SOURCE_NAMES = {"hf-daily": "Hugging Face", "hf-page": "Hugging Face"}
+
+
+def held(paper: Paper) -> dict[str, Any]:
+    """What a card or paper page shows from `Paper.extra`, checked: an https thumbnail URL (the
+    page's CSP allows https images; plain http would be mixed content), the AI summary and
+    keywords as text with the name of the source they came from, and arXiv's comment line.
+    Nothing is fetched: these are what an import stored."""
+    extra = paper.extra if isinstance(paper.extra, dict) else {}
+    thumbnail = safe_url(extra.get("thumbnail"))
+    summary = extra.get("ai_summary")
+    keywords = extra.get("ai_keywords")
+    comment = extra.get("comments")
+    source = next((_SOURCE_NAMES[s] for s in paper.sources if s in _SOURCE_NAMES), "the import")
+    return {
+        "thumbnail": thumbnail if thumbnail and thumbnail.startswith("https://") else None,
+        "ai_summary": summary.strip() if isinstance(summary, str) and summary.strip() else None,
+        "ai_keywords": [k for k in keywords if isinstance(k, str) and k.strip()][:MAX_KEYWORDS]
+        if isinstance(keywords, list) else [],
+        "ai_source": source,
+        "arxiv_comment": comment.strip() if isinstance(comment, str) and comment.strip() else None,
+    }
+
+
 TEMPLATES.env.filters["safe_url"] = safe_url
+TEMPLATES.env.globals["held"] = held
+TEMPLATES.env.filters["day_title"] = feeds.day_title
+TEMPLATES.env.filters["short_day"] = lambda d: feeds.day_title(d).split(" ", 1)[1]
+TEMPLATES.env.globals["card_anchor"] = lambda paper_id: card_anchor(paper_id)
 _urlencode = TEMPLATES.env.filters["urlencode"]
 _urlencode_str = lru_cache(maxsize=65_536)(_urlencode)
 
@@ -85,6 +116,22 @@ def check_csrf(request: Request, submitted: object) -> None:
     expected = csrf_token(request)
     if not isinstance(submitted, str) or not hmac.compare_digest(submitted.encode(), expected.encode()):
         raise InvalidInput("the form expired or came from another site: reload the page and try again")
+
+
+def wants_json(request: Request) -> bool:
+    """Whether the page's script asked for a JSON answer (`Accept: application/json`) instead of
+    the plain form's redirect (see static/app.js: forms marked `data-inplace`)."""
+    return "application/json" in request.headers.get("accept", "")
+
+
+def card_anchor(paper_id: str) -> str:
+    """The id of a paper's card on a page, so a plain form can come back to it (`#paper-...`)."""
+    return "paper-" + paper_id
+
+
+def back_to(next_path: str, paper_id: str) -> str:
+    """`next_path` (already checked to be local) with the paper's card as the fragment."""
+    return next_path.split("#", 1)[0] + "#" + quote(card_anchor(paper_id), safe="/.-_~")
 
 
 def is_https(request: Request) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
-from datetime import date
+from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
@@ -26,6 +26,7 @@ PAGE_SIZE = 50
 TRENDING_DAYS = 7
 SEARCH_PAGE = 20
 RELATED_LIMIT = 8
+HOME_MIN = 10  # the front page shows at least this many papers when the store has them
 MODES = [("", "auto"), ("keyword", "keyword"), ("hybrid", "hybrid"), ("semantic", "semantic")]
 Text = Annotated[str | None, Query(max_length=1000)]
 Page = Annotated[int, Query(ge=0, le=10_000)]
@@ -48,25 +49,27 @@ def _href(path: str, **params: Any) -> str:
 
 
 def _period_nav(request: Request, period: feeds.Period, sort: str) -> dict[str, Any]:
+    """Previous / next links (to the nearest period that has papers: never into an empty
+    future), the day / week / month views and the sort links of a period's page."""
     lib = library(request)
     s = sort if sort == "trending" else None
-    if period.kind == "day":
-        before = lib.adjacent_day(period.start, -1)
-        after = lib.adjacent_day(period.start, 1)
-        prev = (_href("/daily", date=before.isoformat(), sort=s), before.isoformat()) if before else None
-        nxt = (_href("/daily", date=after.isoformat(), sort=s), after.isoformat()) if after else None
-    else:
-        key = "week" if period.kind == "week" else "month"
-        p, n = period.shifted(-1), period.shifted(1)
-        prev = (_href("/daily", **{key: p.label}, sort=s), p.label)
-        nxt = (_href("/daily", **{key: n.label}, sort=s), n.label)
+    key = {"day": "date", "week": "week", "month": "month"}[period.kind]
+    before = lib.adjacent_day(period.start, -1)
+    after = lib.adjacent_day(period.end, 1)
+
+    def link(day: date | None) -> tuple[str, str] | None:
+        if day is None:
+            return None
+        target = _period_of(period.kind, day)
+        return _href("/daily", **{key: target.label}, sort=s), target.title
+
+    prev, nxt = link(before), link(after)
     day = period.start
     views = [
         ("day", None if period.kind == "day" else _href("/daily", date=day.isoformat(), sort=s)),
         ("week", None if period.kind == "week" else _href("/daily", week=day.strftime("%G-W%V"), sort=s)),
         ("month", None if period.kind == "month" else _href("/daily", month=day.strftime("%Y-%m"), sort=s)),
     ]
-    key = {"day": "date", "week": "week", "month": "month"}[period.kind]
     sort_links = [
         ("by upvotes", None if sort != "trending" else _href("/daily", **{key: period.label})),
         ("trending", None if sort == "trending" else _href("/daily", **{key: period.label}, sort="trending")),
@@ -82,6 +85,56 @@ def _period_nav(request: Request, period: feeds.Period, sort: str) -> dict[str, 
     }
 
 
+def _period_of(kind: str, day: date) -> feeds.Period:
+    if kind == "day":
+        return feeds.day_period(day)
+    if kind == "week":
+        return feeds.week_period(day.strftime("%G-W%V"))
+    return feeds.month_period(day.strftime("%Y-%m"))
+
+
+def _home_sections(
+    request: Request, period: feeds.Period | None, shown: int, mode: feeds.Sort
+) -> list[dict[str, Any]]:
+    """What the front page adds below a thin latest day: the rest of its week (the week
+    before when the day is a Monday), a day per heading, and then, if that is still less than
+    a screenful, the papers that have no date at all, under their own heading."""
+    lib = library(request)
+    sections: list[dict[str, Any]] = []
+    if period is not None and shown < HOME_MIN:
+        week = _period_of("week", period.start)
+        start, end, heading = week.start, period.start - timedelta(days=1), "Earlier that week"
+        if start > end:
+            week = week.shifted(-1)
+            start, end, heading = week.start, week.end, "The week before"
+        rest = lib.accounts.listing(feeds.Period("week", start, end), sort=mode, limit=PAGE_SIZE)
+        by_day: dict[date, list[tuple[Paper, float]]] = {}
+        for paper, score in rest:
+            if paper.day is not None:
+                by_day.setdefault(paper.day, []).append((paper, score))
+        for i, day in enumerate(sorted(by_day, reverse=True)):
+            sections.append({
+                "kicker": (f"{heading}, {week.title}", _href("/daily", week=week.label)) if i == 0 else None,
+                "heading": feeds.day_title(day),
+                "href": _href("/daily", date=day.isoformat(), sort="trending" if mode == "trending" else None),
+                "papers": by_day[day],
+            })
+            shown += len(by_day[day])
+    if shown < HOME_MIN:
+        undated = lib.undated(limit=PAGE_SIZE + 1)
+        if undated:
+            sections.append({
+                "id": "undated",
+                "heading": "Undated papers",
+                "note": "These came without a date, so they are on no day's list: a saved Hugging "
+                "Face page shows some papers' dates and not others (the bundled demo sample is "
+                "two such pages).",
+                "href": "/undated" if len(undated) > PAGE_SIZE else None,
+                "papers": [(x, float(x.upvotes or 0)) for x in undated[:PAGE_SIZE]],
+            })
+    return sections
+
+
 @router.get("/", response_class=HTMLResponse)
 @router.get("/daily", response_class=HTMLResponse)
 def daily(
@@ -92,23 +145,28 @@ def daily(
     sort: Text = None,
     p: Page = 0,
 ) -> HTMLResponse:
+    """A day, week or month. The front page (no period asked for) is the latest day with
+    papers, filled up to a screenful (`_home_sections`)."""
     lib = library(request)
-    mode = "trending" if sort == "trending" else "published"
+    mode: feeds.Sort = "trending" if sort == "trending" else "published"
     if sort not in (None, "", "trending", "published", "upvotes"):
         raise InvalidInput("sort must be upvotes or trending")
     period, scored = lib.daily_scored(date, week, month, sort=mode, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    home = not (date or week or month) and p == 0
+    sections = _home_sections(request, period, len(scored), mode) if home else []
+    everything = [x for x, _ in scored] + [x for s in sections for x, _ in s["papers"]]
     context: dict[str, Any] = {
         "papers": scored[:PAGE_SIZE],
-        "voted": _voted(request, [x for x, _ in scored]),
+        "sections": sections,
+        "voted": _voted(request, everything),
         "path_qs": _path_qs(request),
         "show_score": mode == "trending",
         "feed_href": "/feeds/daily.atom",
         "heading": "Daily papers",
+        "period": period,
     }
     if period is not None:
-        names = {"day": "Papers of", "week": "Papers of week", "month": "Papers of"}
-        label = period.start.strftime("%B %Y") if period.kind == "month" else period.label
-        context["heading"] = f"{names[period.kind]} {label}"
+        context["heading"] = f"Papers of {period.title}"
         context.update(_period_nav(request, period, mode))
         if len(scored) > PAGE_SIZE:
             key = {"day": "date", "week": "week", "month": "month"}[period.kind]
@@ -190,7 +248,8 @@ async def search_page(
     response = render(
         request,
         "search.html",
-        {**form, "modes": MODES, "error": error, "searched": searched, "results": results},
+        {**form, "modes": MODES, "error": error, "searched": searched, "results": results,
+         "missing_id": lib.missing_arxiv_id(q) if searched and q else None},
         status_code=status,
     )
     if timing:  # how long the search took and whether the cache answered (browser dev tools)
@@ -310,6 +369,12 @@ def author_page(request: Request, name: str, p: Page = 0) -> HTMLResponse:
     name = name[:300]
     papers = library(request).papers_by(author=name, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
     return _listing(request, f"Papers by {name}", papers, p, f"/authors/{quote(name, safe='')}")
+
+
+@router.get("/undated", response_class=HTMLResponse)
+def undated_page(request: Request, p: Page = 0) -> HTMLResponse:
+    papers = library(request).undated(limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    return _listing(request, "Undated papers", papers, p, "/undated")
 
 
 @router.get("/about", response_class=HTMLResponse)

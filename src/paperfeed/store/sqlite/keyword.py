@@ -190,26 +190,35 @@ class SQLiteKeyword:
         rare = [t for t, stem in zip(terms, self._stems(terms), strict=True) if stem not in common]
         return (rare, False) if rare else (list(terms), True)
 
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """From the FTS vocabulary: words in the recorded common-terms list take its count (no
+        scan); the others are rare (at most `COMMON_FRACTION` of papers, or a small corpus), so
+        counting their posting lists is cheap. The paper count is the largest rowid (no scan;
+        deletions make it a slight over-estimate, which is harmless here)."""
+        n = self._max_rowid()
+        if not terms or n == 0:
+            return {t: 0.0 for t in terms}
+        stems = self._stems(terms)
+        raw = self.get_meta("fts_common_terms")
+        common: dict[str, int] = orjson.loads(raw)["terms"] if raw else {}
+        ask = sorted({s for s in stems if s not in common})
+        docs = dict(common)
+        if ask:
+            conn = self.conn
+            conn.execute(
+                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms "
+                "USING fts5vocab(main, papers_fts, row)"
+            )
+            for stem in ask:
+                row = conn.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (stem,)).fetchone()
+                docs[stem] = row[0] if row else 0
+        # BM25's smoothing, (n + 0.5) / (N + 1): ln(1 / f) is then exactly BM25's idf.
+        return {t: (docs.get(s, 0) + 0.5) / (n + 1) for t, s in zip(terms, stems, strict=True)}
+
     def _stems(self, terms: Sequence[str]) -> list[str]:
         """The index's own tokens for query words: the shared tokenizer (`store.tokens`) gives
         exactly FTS5's."""
         return query_tokens(terms)
-
-    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
-        """The fraction of papers holding each word, smoothed as BM25's idf is: (n + 0.5) /
-        (N + 1); from the recorded common terms when listed there, else the FTS vocabulary."""
-        n = self.count()
-        stems = self._stems(terms)
-        raw = self.get_meta("fts_common_terms")
-        docs: dict[str, int] = dict(orjson.loads(raw)["terms"]) if raw else {}
-        conn = self.conn
-        conn.execute(
-            "CREATE VIRTUAL TABLE IF NOT EXISTS temp.fts_terms USING fts5vocab(main, papers_fts, row)"
-        )
-        for stem in {s for s in stems if s not in docs}:
-            row = conn.execute("SELECT doc FROM temp.fts_terms WHERE term = ?", (stem,)).fetchone()
-            docs[stem] = row[0] if row else 0
-        return {t: (docs.get(s, 0) + 0.5) / (n + 1) for t, s in zip(terms, stems, strict=True)}
 
     def _common_terms(self) -> frozenset[str]:
         raw = self.get_meta("fts_common_terms")

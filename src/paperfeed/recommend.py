@@ -1,0 +1,695 @@
+"""Recommendations from a reader's positives (saved papers) and negatives ("not interested").
+
+The model is fitted per request, over a bounded candidate set, never over the whole corpus:
+
+- **Candidates**: the ANN neighbourhoods of the positives (each positive, or with many positives
+  up to `Weights.anchors` spherical k-means centroids of them, asks the index for its
+  neighbours), or with `since` the papers of that recent window (scored exactly when the window is
+  small, else the neighbourhoods filtered to it). Without vectors: a keyword (BM25) query of the
+  library's strongest terms plus the window.
+- **Model**: a nearest-centroid linear model (Rocchio) in two spaces, dense vectors and a sparse
+  tf-idf of title and abstract (uni- and bigrams, sublinear tf) fitted on the shortlisted
+  candidates, the library and the background only. A paper scores its mean similarity to its
+  `knn` most similar positives, minus `negative` times the same towards the explicit negatives,
+  minus `background` times its similarity to the centroid of a random sample of the corpus (the
+  background negatives). The dense and sparse scores are standardised and added with weight
+  `sparse`. On the real pages (benchmarks/bench_recommend.py) this beat arxiv-sanity's per-request
+  SVM and zotero-arxiv-daily's mean cosine; a per-request SVM or ridge on [dense; tf-idf] with the
+  same negatives did no better, and costs more.
+- **Calibration**: the score is standardised against a second random sample of the corpus scored
+  by the same model (`z`: how many background standard deviations above a random paper), and
+  mapped to 0..1 as `1 / (1 + exp(-(z - floor_z)))`, so 0.5 is the floor for every user and
+  encoder. With `floor` on, nothing under it is returned: a library unrelated to every candidate
+  gets `[]` ("nothing new for you today") rather than a padded list.
+- **Reasons**: the saved papers a hit is closest to, and the terms of the tf-idf profile that
+  weigh most in its score.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+import weakref
+from collections import OrderedDict
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import numpy as np
+from scipy.sparse import issparse
+
+from paperfeed.embed import paper_text
+from paperfeed.embed.engine import SemanticEngine
+from paperfeed.records import Paper, title_key
+from paperfeed.store.base import Filters, Store
+
+
+@dataclass(frozen=True)
+class Weights:
+    """The model's settings. Defaults chosen by benchmarks/bench_recommend.py on one split of the
+    real pages and checked on the other (see BENCHMARKS.md)."""
+
+    knn: int = 5
+    """A paper's similarity to the library: the mean over its this many most similar positives
+    (all of them for a small library; a local neighbourhood for a large, many-topic one)."""
+    negative: float = 0.75
+    """Weight of the similarity to the explicit negatives (same top-`knn` mean)."""
+    background: float = 0.25
+    """Weight of the similarity to the centroid of the background sample."""
+    sparse: float = 0.25
+    """Weight of the standardised tf-idf score beside the standardised dense score (1)."""
+    floor_z: float = 4.5
+    """The relevance floor, in background standard deviations above a random paper: chosen on
+    random libraries over a synthetic corpus (benchmarks/bench_recommend_speed.py), where at
+    z >= 3 most libraries got something, at 4.5 few did."""
+    near_cosine: dict[str, float] = field(
+        default_factory=lambda: {"minilm-static": 0.75, "minilm": 0.6, "minilm-int8": 0.6}
+    )
+    """A candidate this close (cosine) to one saved paper clears the floor whatever its z: in a
+    small or one-field store the background sample is the library's own field, so z stays low
+    for true topic-mates. Per encoder (static cosines run higher); well above the search floors
+    of `search.SETTINGS`, which random text reaches at their 99th percentile."""
+    anchors: int = 16
+    """At most this many ANN queries per request (positives or their centroids)."""
+    candidates: int = 800
+    """About this many candidates from the ANN neighbourhoods, shared among the anchors."""
+    shortlist: int = 40
+    """Candidates scored on both signals (the best by the dense score): the tf-idf side
+    re-ranks these; a cold paper's text analysis is the dearest step of a request."""
+
+
+WEIGHTS = Weights()
+BACKGROUND = 256  # corpus papers sampled as background (half to fit, half to calibrate)
+BACKGROUND_TEXTS = 64  # of each half, also used on the sparse side
+BACKGROUND_TTL = 600.0  # seconds a background sample is reused for (it is drawn again after)
+WINDOW_EXACT = 5_000  # a `since` window this small is scored whole
+MAX_POSITIVES = 1_000
+MAX_NEGATIVES = 500
+TEXT_POSITIVES = 20  # positives and negatives whose texts shape the tf-idf profile (the latest)
+KEYWORD_TERMS = 8
+KEYWORD_CANDIDATES = 300
+KEYWORD_WINDOW = 1_000  # without vectors: the newest papers of a `since` window considered
+REASON_TITLE = 90
+TERM_CACHE = 20_000  # papers whose analysed text is kept (a few KB each)
+
+
+@dataclass
+class Recommendation:
+    paper: Paper
+    score: float
+    """Calibrated relevance in 0..1, comparable across users; 0.5 is the floor."""
+    reasons: list[str] = field(default_factory=list)
+    nearest: list[str] = field(default_factory=list)
+    """Ids of the saved papers it is closest to."""
+    terms: list[str] = field(default_factory=list)
+    """The profile terms that drove it."""
+
+
+@dataclass
+class Explanation:
+    """What the model learned: the saved papers that weigh most (id, weight; weights sum to 1),
+    and the terms it likes and dislikes, strongest first."""
+
+    weights: list[tuple[str, float]] = field(default_factory=list)
+    likes: list[str] = field(default_factory=list)
+    dislikes: list[str] = field(default_factory=list)
+
+
+# -- the background sample ------------------------------------------------------------------------
+
+
+@dataclass
+class _Background:
+    keys: np.ndarray  # sampled keys, fit half first then calibration half
+    vectors: np.ndarray | None
+    texts: dict[int, tuple[str, str]]  # key: (paper id, text)
+    encoder: str | None
+    drawn: float
+    store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
+    seq: int  # the vectors' write sequence number when drawn
+
+
+_BACKGROUNDS: dict[int, _Background] = {}
+_LOCK = threading.Lock()
+
+
+def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Background:
+    """A uniform sample of the corpus, reused per store for `BACKGROUND_TTL` seconds or until
+    vectors are written.
+
+    Keys are drawn uniformly below the store's paper count (plus a margin): both backends number
+    papers from 1 (SQLite rowid, PostgreSQL identity), so this is uniform over the papers that
+    exist, slightly under-sampling the newest after many deletions."""
+    encoder = semantic.encoder_name if semantic is not None and semantic.has_vectors() else None
+    seq = semantic.vectors.latest_seq() if encoder is not None and semantic is not None else 0
+    cached = _BACKGROUNDS.get(id(store))
+    now = time.monotonic()
+    if (
+        cached is not None and cached.store() is store and cached.encoder == encoder
+        and cached.seq == seq and now - cached.drawn < BACKGROUND_TTL
+    ):
+        return cached
+    rng = np.random.default_rng(20_26)
+    top = int(store.count() * 1.05) + 16
+    draw = np.unique(rng.integers(1, top + 1, size=BACKGROUND * 3))
+    rng.shuffle(draw)
+    vectors = None
+    if encoder is not None and semantic is not None:
+        found, vecs = semantic.vectors.get_vectors(draw.tolist())
+        order = {int(k): i for i, k in enumerate(found)}
+        keep = [int(k) for k in draw if int(k) in order][:BACKGROUND]
+        keys = np.array(keep, dtype=np.int64)
+        vectors = vecs[[order[k] for k in keep]] if keep else np.zeros((0, 1), np.float32)
+    else:
+        papers = store.get_by_keys(draw[: BACKGROUND * 2].tolist())
+        keys = np.array([int(k) for k in draw if int(k) in papers][:BACKGROUND], dtype=np.int64)
+    half = len(keys) // 2
+    text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
+    papers = store.get_by_keys(text_keys)
+    texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
+    background = _Background(keys, vectors, texts, encoder, now, weakref.ref(store), seq)
+    with _LOCK:
+        _BACKGROUNDS[id(store)] = background
+    return background
+
+
+def forget_background(store: Store) -> None:
+    """Drop the cached background sample of `store` (a benchmark or test that changed it)."""
+    with _LOCK:
+        _BACKGROUNDS.pop(id(store), None)
+
+
+# -- scoring --------------------------------------------------------------------------------------
+
+
+def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
+    """Row-wise mean of the k largest values (all of them when there are at most k)."""
+    if sims.shape[1] == 0:
+        return np.zeros(sims.shape[0], dtype=np.float64)
+    if sims.shape[1] <= k:
+        return sims.mean(axis=1)
+    return np.partition(sims, sims.shape[1] - k, axis=1)[:, -k:].mean(axis=1)
+
+
+def _sims(x: Any, y: Any) -> np.ndarray:
+    """x @ y.T as a dense array, for dense arrays or sparse (csr) rows."""
+    product = x @ y.T
+    return product.toarray() if issparse(product) else np.asarray(product)
+
+
+def _profile_score(x: Any, pos: Any, neg: Any, bg_centroid: np.ndarray | None, w: Weights) -> np.ndarray:
+    """The Rocchio score of rows `x` (see the module docstring); all inputs unit rows, dense or
+    sparse."""
+    if x.shape[0] == 0:
+        return np.zeros(0)
+    score = _topk_mean(_sims(x, pos), w.knn)
+    if neg.shape[0]:
+        score = score - w.negative * _topk_mean(_sims(x, neg), w.knn)
+    if bg_centroid is not None and w.background:
+        score = score - w.background * np.asarray(x @ bg_centroid).ravel()
+    return score
+
+
+def _mean_row(x: Any) -> np.ndarray:
+    return np.asarray(x.mean(axis=0)).ravel()
+
+
+def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """How many standard deviations of `reference` each value lies above its mean."""
+    if len(reference) < 2:
+        reference = values
+    mean, std = float(reference.mean()), float(reference.std())
+    return (values - mean) / max(std, 1e-6)
+
+
+def _calibrated(z: float, w: Weights) -> float:
+    return 1.0 / (1.0 + math.exp(-(z - w.floor_z)))
+
+
+def _unit(x: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)
+
+
+def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
+    """The positives themselves, or `n` spherical k-means centroids of them (a few iterations,
+    seeded deterministically by farthest-point picks)."""
+    if len(pos) <= n:
+        return pos
+    picks = [0]
+    best = pos @ pos[0]
+    for _ in range(n - 1):
+        picks.append(int(np.argmin(best)))
+        best = np.maximum(best, pos @ pos[picks[-1]])
+    centroids = pos[picks]
+    for _ in range(4):
+        assign = np.argmax(pos @ centroids.T, axis=1)
+        sums = np.zeros_like(centroids)
+        np.add.at(sums, assign, pos)
+        filled = np.linalg.norm(sums, axis=1) > 0
+        centroids = np.where(filled[:, None], _unit(sums), centroids)
+    return centroids
+
+
+# -- the sparse side --------------------------------------------------------------------------------
+
+
+class _Terms:
+    """Analysed texts, cached per paper id: arxiv-sanity's tokenisation (sklearn's analyzer:
+    uni- and bigrams, English stopwords, accents stripped) is most of a tf-idf's cost, so each
+    paper is analysed once per process (an LRU of `TERM_CACHE` papers) and a request only counts
+    and weights. A term's id is its string hash (this process's: ids are never stored), so no
+    vocabulary is kept; the few names shown are found again from the texts (`names`)."""
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        self.analyze = TfidfVectorizer(
+            ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
+        ).build_analyzer()
+        self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def of(self, pid: str, text: str) -> tuple[np.ndarray, np.ndarray]:
+        """(sorted term ids, counts) of one paper's text."""
+        with self.lock:
+            hit = self.cache.get(pid)
+            if hit is not None:
+                self.cache.move_to_end(pid)
+                return hit
+        terms = self.analyze(text)
+        ids, counts = np.unique(np.fromiter(map(hash, terms), np.int64, len(terms)),
+                                return_counts=True)
+        found = (ids, counts.astype(np.float32))
+        with self.lock:
+            self.cache[pid] = found
+            if len(self.cache) > TERM_CACHE:
+                self.cache.popitem(last=False)
+        return found
+
+    def names(self, texts: Sequence[str]) -> dict[int, str]:
+        """Term id -> term, for the terms of these texts."""
+        return {hash(t): t for text in texts for t in self.analyze(text)}
+
+
+_TERMS: _Terms | None = None
+
+
+def _terms() -> _Terms:
+    global _TERMS
+    if _TERMS is None:
+        _TERMS = _Terms()
+    return _TERMS
+
+
+class _Text:
+    """A tf-idf space over the texts of one request (sublinear tf, smooth idf over these texts
+    only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `_Terms`."""
+
+    def __init__(self, docs: Sequence[tuple[str, str]]) -> None:
+        from scipy.sparse import csr_matrix
+        from sklearn.feature_extraction.text import TfidfTransformer
+
+        terms = _terms()
+        parts = [terms.of(pid, text) for pid, text in docs]
+        lengths = [len(ids) for ids, _ in parts]
+        flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
+        values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
+        columns, local = np.unique(flat, return_inverse=True)
+        indptr = np.concatenate(([0], np.cumsum(lengths)))
+        counts = csr_matrix((values, local, indptr), shape=(len(docs), max(len(columns), 1)))
+        self.matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+        self.columns = columns
+        self.texts = [text for _, text in docs]
+
+    def rows(self, start: int, stop: int) -> Any:
+        return self.matrix[start:stop]
+
+
+class _Names:
+    """The names of a request's tf-idf columns, found from some of its texts (those whose
+    terms may be shown)."""
+
+    def __init__(self, space: _Text, rows: Sequence[int]) -> None:
+        self.columns = space.columns
+        self.names = _terms().names([space.texts[i] for i in rows])
+
+    def __getitem__(self, j: int) -> str:
+        return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
+
+
+def _terms_of(weights: np.ndarray, vocab: _Names, n: int) -> list[str]:
+    """The n terms of highest positive weight; a unigram already inside a chosen bigram is
+    left out (the bigram says more)."""
+    out: list[str] = []
+    top = min(n * 4, len(weights))
+    if top == 0:
+        return out
+    best = np.argpartition(-weights, top - 1)[:top]
+    for j in best[np.argsort(-weights[best])]:
+        if weights[j] <= 0 or len(out) >= n:
+            break
+        term = str(vocab[j])
+        if any(term in chosen.split() for chosen in out if " " in chosen):
+            continue
+        out = [t for t in out if not (" " in term and t in term.split())]
+        out.append(term)
+    return out[:n]
+
+
+# -- the request --------------------------------------------------------------------------------
+
+
+@dataclass
+class _Library:
+    """The request's positives and negatives, resolved: ids, keys, papers, unit vectors."""
+
+    pos_ids: list[str]
+    neg_ids: list[str]
+    papers: dict[str, Paper]
+    keys: dict[str, int]
+    pos_vecs: np.ndarray | None
+    neg_vecs: np.ndarray | None
+    pos_vec_ids: list[str]
+
+
+def _resolve(
+    store: Store, semantic: SemanticEngine | None, positive: Sequence[str], negative: Sequence[str]
+) -> _Library | None:
+    pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
+    negset = set(pos)
+    neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
+    papers = store.get_many([*pos, *neg])
+    pos = [p for p in pos if p in papers]
+    neg = [n for n in neg if n in papers]
+    if not pos:
+        return None
+    lib = _Library(pos, neg, papers, {}, None, None, [])
+    if semantic is None or not semantic.has_vectors():
+        return lib
+    lib.keys = semantic.vectors.keys_of([*pos, *neg])
+    found, vecs = semantic.vectors.get_vectors([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
+    by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
+    missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
+    if missing:  # saved but not embedded yet (imported without indexing): embed them here
+        fresh = semantic.encoder.encode(
+            [paper_text(papers[i].title, papers[i].abstract) for i in missing]
+        )
+        for i, v in zip(missing, fresh, strict=True):
+            by_key[lib.keys[i]] = v
+    dim = len(next(iter(by_key.values())))
+    lib.pos_vec_ids = [i for i in pos if lib.keys.get(i) in by_key]
+    lib.pos_vecs = _unit(np.array([by_key[lib.keys[i]] for i in lib.pos_vec_ids], np.float32))
+    negs = [by_key[lib.keys[i]] for i in neg if lib.keys.get(i) in by_key]
+    lib.neg_vecs = _unit(np.array(negs, np.float32)) if negs else np.zeros((0, dim), np.float32)
+    return lib
+
+
+def _window(semantic: SemanticEngine, since: date) -> tuple[np.ndarray, np.ndarray] | None:
+    """Keys and vectors of every paper with a vector whose day is on or after `since`, when
+    there are at most WINDOW_EXACT of them (cached per window and vector write)."""
+    filters = Filters(since=since)
+    token = (id(semantic.vectors), since, semantic.vectors.latest_seq())
+    cached = _WINDOWS.get(token)
+    if cached is not None:
+        return cached
+    if semantic.vectors.count_filtered(filters, WINDOW_EXACT + 1) > WINDOW_EXACT:
+        return None
+    keys, vecs = semantic.vectors.filtered_vectors(filters)
+    found = (keys.astype(np.int64), _unit(vecs))
+    with _LOCK:
+        if len(_WINDOWS) > 8:
+            _WINDOWS.clear()
+        _WINDOWS[token] = found
+    return found
+
+
+_WINDOWS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
+
+
+def _dense_candidates(
+    semantic: SemanticEngine, lib: _Library, since: date | None, w: Weights
+) -> tuple[np.ndarray, np.ndarray]:
+    """Candidate keys and their unit vectors (positives and negatives left out)."""
+    assert lib.pos_vecs is not None
+    own = {k for k in lib.keys.values()}
+    window = _window(semantic, since) if since is not None else None
+    if window is not None:
+        keys, vecs = window
+        keep = np.array([int(k) not in own for k in keys], dtype=bool)
+        return keys[keep], vecs[keep]
+    anchors = _anchors(lib.pos_vecs, w.anchors)
+    per = max(20, min(200, math.ceil(w.candidates / len(anchors))))
+    if since is not None:
+        per *= 4  # a large window: the neighbourhoods, filtered to it later
+    found: dict[int, None] = {}
+    for vector in anchors:
+        for key, _ in semantic.nearest_keys(np.asarray(vector, np.float32), per):
+            if key not in own:
+                found[key] = None
+    keys = np.array(list(found), dtype=np.int64)
+    if not len(keys):
+        return keys, np.zeros((0, lib.pos_vecs.shape[1]), np.float32)
+    got, vecs = semantic.vectors.get_vectors(keys.tolist())
+    return got.astype(np.int64), _unit(vecs)
+
+
+def _keyword_candidates(
+    store: Store, terms: list[str], since: date | None, own: set[str]
+) -> dict[int, Paper]:
+    """Without vectors: a BM25 query of the profile's terms, plus the recent window."""
+    filters = Filters(since=since)
+    words = list(dict.fromkeys(w for t in terms for w in t.split()))[:KEYWORD_TERMS]
+    keys = [k for k, _ in store.keyword_keys(words, limit=KEYWORD_CANDIDATES, filters=filters)]
+    papers = store.get_by_keys(keys) if keys else {}
+    if since is not None:
+        window = store.papers_matching(filters, limit=KEYWORD_WINDOW)
+        extra = {p.id for p in window}
+        known = {p.id for p in papers.values()}
+        # papers_matching yields papers, not keys: give them negative pseudo-keys
+        for i, p in enumerate(window):
+            if p.id in extra and p.id not in known:
+                papers[-1 - i] = p
+    return {k: p for k, p in papers.items() if p.id not in own}
+
+
+def recommend(
+    store: Store,
+    semantic: SemanticEngine | None,
+    positive: Sequence[str],
+    negative: Sequence[str] = (),
+    *,
+    exclude: Collection[str] = (),
+    limit: int = 10,
+    since: date | None = None,
+    floor: bool = True,
+    weights: Weights = WEIGHTS,
+) -> list[Recommendation]:
+    """Papers like the positives and unlike the negatives, best first, at most `limit`.
+
+    `positive`/`negative` are canonical paper ids (unknown ones are ignored); `exclude` ids are
+    never returned, nor are the positives and negatives themselves or papers with the same title.
+    With `since`, only papers whose day is on or after it. `[]` when `positive` names no paper,
+    or (with `floor`) when nothing clears the relevance floor."""
+    lib = _resolve(store, semantic, positive, negative)
+    if lib is None or limit <= 0:
+        return []
+    w = weights
+    exclude = set(exclude)
+    bg = _draw_background(store, semantic)
+    own = {*lib.pos_ids, *lib.neg_ids}
+    half = len(bg.keys) // 2
+    fit_keys, cal_keys = bg.keys[:half], bg.keys[half:]
+    dense = lib.pos_vecs is not None and semantic is not None and bg.vectors is not None
+    own_keys = set(lib.keys.values())
+
+    # candidates, and the dense score (with its calibration against the background)
+    cand_papers: dict[int, Paper] = {}
+    dense_z: dict[int, float] = {}
+    cand_sims: dict[int, np.ndarray] = {}
+    bg_dense_cal: np.ndarray | None = None
+    if dense:
+        assert semantic is not None and lib.pos_vecs is not None and lib.neg_vecs is not None
+        assert bg.vectors is not None
+        bvecs = _unit(bg.vectors)
+        keys, vecs = _dense_candidates(semantic, lib, since, w)
+        if not len(keys):
+            return []
+        # background negatives: the fit half minus the candidates (in a small corpus a sampled
+        # paper is often a candidate too, and its own vector would weigh against it)
+        cand_set = set(keys.tolist())
+        keep = np.array([int(k) not in own_keys for k in bg.keys], dtype=bool)
+        fit_keep = keep[:half] & np.array([int(k) not in cand_set for k in fit_keys], dtype=bool)
+        fit_v, cal_v = bvecs[:half][fit_keep], bvecs[half:][keep[half:]]
+        centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
+        raw = _profile_score(vecs, lib.pos_vecs, lib.neg_vecs, centroid, w)
+        cal_raw = _profile_score(cal_v, lib.pos_vecs, lib.neg_vecs, centroid, w)
+        z = _standardise(raw, cal_raw)
+        bg_dense_cal = _standardise(cal_raw, cal_raw)
+        order = np.argsort(-z)
+        wanted = min(len(order), w.shortlist + limit)
+        if exclude or since is not None:
+            # drop excluded papers (and, for a large window, those before it) before the
+            # shortlist is cut, looking up the ids of a bounded head of the ranking only
+            head = [int(keys[i]) for i in order[: wanted * 4]]
+            passing = semantic.vectors.ids_of(head, Filters(since=since))
+            allowed = {k for k, pid in passing.items() if pid not in exclude}
+            order = np.array([i for i in order[: wanted * 4] if int(keys[i]) in allowed], np.int64)
+        pick = order[:wanted]
+        got = store.get_by_keys([int(keys[i]) for i in pick])
+        for i in pick:
+            key = int(keys[i])
+            paper = got.get(key)
+            if paper is None or paper.id in own or paper.id in exclude:
+                continue
+            if since is not None and (paper.day is None or paper.day < since):
+                continue
+            cand_papers[key] = paper
+            dense_z[key] = float(z[i])
+            cand_sims[key] = vecs[i] @ lib.pos_vecs.T
+        cal_dense_by_key = {
+            int(k): float(v)
+            for k, v in zip(cal_keys[keep[half:]], bg_dense_cal, strict=True)
+        }
+    else:
+        cal_dense_by_key = {}
+
+    # the sparse side: one tf-idf space over the shortlist, the library and the background
+    pos_text_ids = lib.pos_ids[-TEXT_POSITIVES:]
+    neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
+    fit_set, cal_set = set(fit_keys.tolist()), set(cal_keys.tolist())
+    fit_texts = [t for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
+    cal_items = [(k, t) for k, t in bg.texts.items() if k in cal_set and t[0] not in own]
+    lib_texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
+    if not dense:
+        prelim = _Text([*lib_texts, *fit_texts])
+        profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
+        if neg_text_ids:
+            profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
+        terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
+        cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
+        cand_papers = {k: p for k, p in cand_papers.items() if p.id not in exclude}
+    if not cand_papers:
+        return []
+    cand_keys = list(cand_papers)
+    cand_texts = [_doc(cand_papers[k]) for k in cand_keys]
+    cand_ids = {p.id for p in cand_papers.values()}
+    fit_texts = [t for t in fit_texts if t[0] not in cand_ids]
+    space = _Text([*lib_texts, *cand_texts, *fit_texts, *(t for _, t in cal_items)])
+    n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
+    rows_pos = space.rows(0, n_pos)
+    rows_neg = space.rows(n_pos, n_lib)
+    rows_cand = space.rows(n_lib, n_lib + n_cand)
+    rows_fit = space.rows(n_lib + n_cand, n_lib + n_cand + len(fit_texts))
+    rows_cal = space.rows(n_lib + n_cand + len(fit_texts), space.matrix.shape[0])
+    sp_centroid = _unit(_mean_row(rows_fit)) if rows_fit.shape[0] else None
+    sparse_raw = _profile_score(rows_cand, rows_pos, rows_neg, sp_centroid, w)
+    sparse_cal = _profile_score(rows_cal, rows_pos, rows_neg, sp_centroid, w)
+    sparse_z = _standardise(sparse_raw, sparse_cal)
+    sparse_cal_z = _standardise(sparse_cal, sparse_cal)
+    profile = _mean_row(rows_pos)
+    if rows_neg.shape[0]:
+        profile = profile - w.negative * _mean_row(rows_neg)
+
+    # the combination, calibrated on the background papers that have both signals
+    if dense:
+        combined = np.array([dense_z[k] for k in cand_keys]) + w.sparse * sparse_z
+        both = [i for i, (k, _) in enumerate(cal_items) if k in cal_dense_by_key]
+        cal_combined = np.array(
+            [cal_dense_by_key[cal_items[i][0]] + w.sparse * sparse_cal_z[i] for i in both]
+        )
+    else:
+        combined, cal_combined = sparse_z, sparse_cal_z
+    final = _standardise(combined, cal_combined)
+
+    out: list[Recommendation] = []
+    seen = {title_key(lib.papers[i].title) for i in own}
+    encoder = semantic.encoder_name if dense and semantic is not None else ""
+    near = w.near_cosine.get(encoder, 1.01)
+    for i in np.argsort(-final):
+        zi = float(final[i])
+        key = cand_keys[i]
+        if floor and zi < w.floor_z and not (key in cand_sims and float(cand_sims[key].max()) >= near):
+            continue
+        paper = cand_papers[key]
+        tk = title_key(paper.title)
+        if tk in seen:
+            continue
+        seen.add(tk)
+        if key in cand_sims and lib.pos_vec_ids:
+            sims = cand_sims[key]
+            nearest = [lib.pos_vec_ids[j] for j in np.argsort(-sims)[:2]]
+        else:
+            sims = _sims(rows_pos, rows_cand[i]).ravel()
+            nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
+        weights = rows_cand[i].multiply(profile).toarray().ravel()
+        terms = _terms_of(weights, _Names(space, [n_lib + i]), 3)
+        out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
+                                  nearest, terms))
+        if len(out) >= limit:
+            break
+    return out
+
+
+def _doc(paper: Paper) -> tuple[str, str]:
+    return paper.id, paper_text(paper.title, paper.abstract)
+
+
+def _reasons(lib: _Library, nearest: list[str], terms: list[str]) -> list[str]:
+    title = lib.papers[nearest[0]].title if nearest else ""
+    if len(title) > REASON_TITLE:
+        title = title[: REASON_TITLE - 1].rstrip() + "…"
+    reasons = [f"close to your saved “{title}”"] if title else ["close to your library"]
+    if terms:
+        reasons.append("terms: " + ", ".join(terms))
+    return reasons
+
+
+def explain(
+    store: Store,
+    semantic: SemanticEngine | None,
+    positive: Sequence[str],
+    negative: Sequence[str] = (),
+    *,
+    weights: Weights = WEIGHTS,
+) -> Explanation:
+    """What the model learns from these papers: each positive's weight (how much it agrees with
+    the rest of the library, leave-one-out, and disagrees with the negatives; summing to 1), and
+    the tf-idf profile's strongest terms for and against."""
+    lib = _resolve(store, semantic, positive, negative)
+    if lib is None:
+        return Explanation()
+    w = weights
+    pos_text_ids = lib.pos_ids[-TEXT_POSITIVES:]
+    neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
+    bg = _draw_background(store, semantic)
+    texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
+    space = _Text([*texts, *bg.texts.values()])
+    rows_pos = space.rows(0, len(pos_text_ids))
+    rows_neg = space.rows(len(pos_text_ids), len(texts))
+    pos_mean = _mean_row(rows_pos)
+    neg_mean = _mean_row(rows_neg) if rows_neg.shape[0] else np.zeros_like(pos_mean)
+    names = _Names(space, range(len(texts)))
+    likes = _terms_of(pos_mean - w.negative * neg_mean, names, 15)
+    dislikes = _terms_of(w.negative * neg_mean - pos_mean, names, 15) if rows_neg.shape[0] else []
+    if lib.pos_vecs is not None and lib.neg_vecs is not None:
+        ids, vecs, negs = lib.pos_vec_ids, lib.pos_vecs, lib.neg_vecs
+    else:
+        ids, vecs, negs = pos_text_ids, rows_pos, rows_neg
+    n = len(ids)
+    if n > 1:
+        sims = _sims(vecs, vecs)
+        k = min(w.knn, n - 1)
+        np.fill_diagonal(sims, -np.inf)
+        agree = np.sort(sims, axis=1)[:, -k:].mean(axis=1)
+    else:
+        agree = np.ones(1)
+    if negs.shape[0]:
+        agree = agree - w.negative * _topk_mean(_sims(vecs, negs), w.knn)
+    spread = agree - agree.min() + 1e-3 if len(agree) > 1 else np.ones(1)
+    share = spread / spread.sum()
+    ranked = sorted(zip(ids, share.tolist(), strict=True), key=lambda t: -t[1])
+    return Explanation([(pid, round(float(s), 6)) for pid, s in ranked], likes, dislikes)
