@@ -51,16 +51,16 @@ def test_top10_agreement_on_the_fixtures(pg_server, tmp_path: Path) -> None:
             lib.import_files(FILES, index=False)
         assert libs["sqlite"].store.count() == libs["postgres"].store.count() > 80
         queries = fixture_queries(libs["sqlite"])
-        scores, answered = [], 0
+        scores = []  # over the queries either engine answers (two empty lists agree trivially)
         for q in queries:
             tops = [[h.paper.id for h in keyword_search(lib.store, q, limit=10)] for lib in libs.values()]
-            scores.append(overlap(*tops))
-            answered += bool(tops[0])
+            if any(tops):
+                scores.append(overlap(*tops))
         mean = sum(scores) / len(scores)
-        print(f"{len(queries)} queries, {answered} with hits, mean top-10 overlap {mean:.3f}")
+        print(f"{len(queries)} queries, {len(scores)} answered, mean top-10 overlap {mean:.3f}")
         assert mean >= 0.9, f"mean top-10 overlap {mean:.3f}"
         # most queries have hits (the drawn words come from the papers)
-        assert len(queries) > 200 and answered > 0.7 * len(queries)
+        assert len(queries) > 200 and len(scores) > 0.7 * len(queries)
     finally:
         for lib in libs.values():
             lib.close()
