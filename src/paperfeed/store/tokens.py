@@ -21,7 +21,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
 
-from nltk.stem.porter import PorterStemmer
+from nltk.stem.porter import PorterStemmer  # type: ignore[import-untyped]
 
 _WORD_RE = re.compile(r"[^\W_]+")
 _STEMMER = PorterStemmer(PorterStemmer.MARTIN_EXTENSIONS)

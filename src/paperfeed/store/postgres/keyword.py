@@ -215,7 +215,7 @@ class PostgresKeyword:
         elif len(found) < limit and len(toks) > 1:
             extra = self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET) or []
             found = topped_up(found, extra, limit)
-        return found
+        return found or []
 
     def _newest(
         self, conn: Any, toks: list[str], limit: int, filters: Filters
