@@ -29,14 +29,16 @@ debian-packages:
 
 demo: setup
 	$(BIN)/paperfeed import --sample
+	$(BIN)/paperfeed index  # the quality set (minilm-int8), ~3 s for the sample: active before serving
 	$(BIN)/paperfeed serve --host 127.0.0.1 --port $(PORT)
 
-test: setup
-	$(BIN)/ruff check src tests benchmarks
+test: lint
 	$(BIN)/python -m pytest -q
 
+# ruff over the code, tests and benchmarks; mypy over the package (pyproject.toml [tool.mypy]).
 lint: setup
 	$(BIN)/ruff check src tests benchmarks
+	$(BIN)/mypy
 
 clean:
 	rm -rf $(VENV) .pytest_cache

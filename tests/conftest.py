@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -9,6 +10,11 @@ import pytest
 
 import paperfeed
 from paperfeed.library import Library
+
+# Most tests do not care which vectors rank: they run on the instant static set alone (the quality
+# encoder off, here and in the subprocesses they start). Users get the quality encoder by default;
+# tests/test_vector_sets.py turns it on.
+os.environ.setdefault("PAPERFEED_QUALITY_ENCODER", "none")
 
 SAMPLE_DIR = Path(paperfeed.__file__).parent / "sample"
 

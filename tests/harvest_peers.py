@@ -188,18 +188,22 @@ class OaiPeer:
 
 # -- the arXiv API ---------------------------------------------------------------------------------
 
-def atom_entry(arxiv_id: str, title: str, category: str = "cs.LG", published: str = "2024-01-02") -> bytes:
+def atom_entry(
+    arxiv_id: str, title: str, category: str = "cs.LG", published: str = "2024-01-02",
+    comment: str | None = None,
+) -> bytes:
+    note = f"<arxiv:comment>{escape(comment)}</arxiv:comment>" if comment else ""
     return (
         f"<entry><id>http://arxiv.org/abs/{arxiv_id}v1</id><published>{published}T10:00:00Z</published>"
         f"<updated>{published}T10:00:00Z</updated><title>{escape(title)}</title>"
-        f"<summary>About {escape(title)}.</summary><author><name>Grace Hopper</name></author>"
+        f"<summary>About {escape(title)}.</summary><author><name>Grace Hopper</name></author>{note}"
         f'<arxiv:primary_category term="{category}"/><category term="{category}"/></entry>'
     ).encode()
 
 
 class ApiPeer:
-    def __init__(self, entries: dict[str, tuple[str, str]]) -> None:
-        self.entries = entries  # id -> (title, category)
+    def __init__(self, entries: dict[str, tuple[str, ...]]) -> None:
+        self.entries = entries  # id -> (title, category[, published day[, arXiv comment]])
 
     def respond(self, params: dict[str, str]) -> Response:
         query = params.get("search_query", "")
@@ -211,7 +215,7 @@ class ApiPeer:
             ids = [i for i in params["id_list"].split(",") if i in self.entries]
         else:
             category = query.removeprefix("cat:")
-            ids = sorted(i for i, (_, c) in self.entries.items() if c == category)
+            ids = sorted(i for i, (_, c, *_rest) in self.entries.items() if c == category)
         start, size = int(params.get("start", 0)), int(params.get("max_results", 10))
         chosen = ids[start:start + size]
         return Response(200, self._feed([atom_entry(i, *self.entries[i]) for i in chosen], len(ids)),

@@ -93,9 +93,14 @@ def test_a_bounce_is_shown_in_the_list_and_send_exits_1(mail_home: Path, smtp: S
 
 def test_preview_prints_the_message_and_send_delivers_it_once(mail_home: Path, smtp: SmtpSink) -> None:
     cli(mail_home, "subscribers", "add", "ada@example.org", "--confirmed")
-    preview = cli(mail_home, "digest", "preview", "ada@example.org", "--date", DAY.isoformat()).output
+    preview = cli(mail_home, "digest", "preview", "ada@example.org", "--date", DAY.isoformat(), "--raw").output
     assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in preview
     assert "Content-Type: multipart/alternative" in preview
+    decoded = cli(mail_home, "digest", "preview", "ada@example.org", "--date", DAY.isoformat()).output
+    assert "List-Unsubscribe-Post: List-Unsubscribe=One-Click" in decoded
+    assert "Content-Type" not in decoded and "Content-Transfer-Encoding" not in decoded
+    assert "=C2=B7" not in decoded and " · " in decoded  # the text, not quoted-printable
+    assert "/unsubscribe" in decoded  # the plain text itself
     assert smtp.recorder.count() == 0
     for _ in range(2):
         assert cli(mail_home, "digest", "send", "--date", DAY.isoformat()).exit_code == 0

@@ -73,6 +73,8 @@ def test_a_corrupt_index_file_is_rebuilt(sample_lib: Library, home: Path) -> Non
     with paperfeed.open(home) as again:
         after = [h.paper.id for h in again.search(query, mode="semantic")]
         assert again.semantic is not None and again.semantic.index.rebuilt == 1
+        assert path.read_bytes() == b"\x00garbage" * 1000  # a search never writes the index
+        again.index()  # a writer saves the rebuilt index
     assert after == before
     with paperfeed.open(home) as third:  # the rebuilt file was saved and loads cleanly
         third.search(query, mode="semantic")
@@ -109,7 +111,7 @@ def test_a_crash_between_store_and_index_writes_heals(sample_lib: Library, home:
 
 
 def test_deleted_papers_leave_the_results(sample_lib: Library) -> None:
-    query = "monocular depth"
+    query = "large language models"
     first = sample_lib.search(query, mode="semantic", limit=3)[0].paper.id
     assert sample_lib.store.delete([first]) == 1
     ids = [h.paper.id for h in sample_lib.search(query, mode="semantic", limit=10)]
@@ -121,7 +123,7 @@ def test_deleted_papers_leave_the_results_on_both_backends(any_sample_lib: Libra
     """Hybrid search takes the vector index's answer without looking each paper up (the index
     still holds a deleted paper's key): the deleted paper is dropped and the page stays full."""
     lib = any_sample_lib
-    query = "monocular depth estimation"
+    query = "large language models"
     before = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
     assert lib.store.delete(before[:3]) == 3
     after = [h.paper.id for h in lib.search(query, mode=mode, limit=10)]
@@ -177,3 +179,24 @@ def test_cli_index_is_quiet_when_piped_and_rejects_unknown_encoders(home: Path) 
     bad = cli("index", "--encoder", "bert-huge")
     assert bad.exit_code == 2 and "unknown encoder" in bad.stderr
     assert "Traceback" not in bad.output
+
+
+def test_a_batched_query_answers_as_one_query_per_row_on_both_backends(
+    any_sample_lib: Library,
+) -> None:
+    """The recommender asks for every anchor's neighbours at once (one hnswlib call, one
+    pgvector round trip): each row's answer is that of the single query."""
+    semantic = any_sample_lib.semantic
+    assert semantic is not None
+    queries = np.stack([semantic.embed_query(q) for q in (
+        "monocular depth estimation", "large language model reasoning", "diffusion image editing",
+    )])
+    batched = semantic.nearest_keys_many(queries, 7)
+    assert len(batched) == 3
+    for row, query in zip(batched, queries, strict=True):
+        single = semantic.nearest_keys(query, 7)
+        assert len(row) == 7
+        assert [k for k, _ in row] == [k for k, _ in single]
+        assert np.allclose([s for _, s in row], [s for _, s in single], atol=1e-3)
+    assert [k for k, _ in batched[0]] != [k for k, _ in batched[1]]
+    assert semantic.nearest_keys_many(queries[:0], 7) == []

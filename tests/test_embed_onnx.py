@@ -61,16 +61,16 @@ def test_the_model_ships_in_the_package_with_its_provenance() -> None:
 
 def test_vectors_agree_with_sentence_transformers_on_real_abstracts() -> None:
     """Mean pooling + unit length as sentence-transformers does it, 256 tokens: every one of the
-    86 sample abstracts within cosine 0.99 of torch fp32 (int8 weights and activations), 0.995
-    on average."""
+    86 sample abstracts within cosine 0.985 of torch fp32 (int8 weights and activations, each
+    text's activations scaled alone: 0.988 the lowest measured), 0.99 on average."""
     from paperfeed.embed.transformer import MiniLMEncoder
 
     texts = sample_texts()
     ours = get_encoder("minilm-int8").encode(texts)
     ref = MiniLMEncoder(device="cpu").encode(texts)
     cosines = np.sum(ours * ref, axis=1)
-    assert cosines.min() >= 0.99, cosines.min()
-    assert cosines.mean() >= 0.995, cosines.mean()
+    assert cosines.min() >= 0.985, cosines.min()
+    assert cosines.mean() >= 0.99, cosines.mean()
     # The neighbours they induce mostly agree: each paper's nearest other paper is the same one
     # for 85 % of the papers with the shipped graph (near-ties flip); a badly quantised graph
     # (per-tensor int8, cosine ~0.93) falls well below.
@@ -84,14 +84,12 @@ def test_deterministic_and_independent_of_order_and_batching() -> None:
     first = encoder.encode(texts)
     assert np.array_equal(first, encoder.encode(texts))  # same input, same vectors, bit for bit
     assert np.isfinite(first).all()
-    # Sorting by length must put every vector back in its text's row. Other batch companions
-    # change the activations' int8 scales (dynamic quantisation is per tensor, per batch), so the
-    # vectors agree closely, not exactly: cosine >= 0.97 measured, the lowest for the very short
-    # texts; a row put back in the wrong place would be another text's vector, cosine < 0.9.
+    # Sorting by length must put every vector back in its text's row, and a text's vector must
+    # not depend on what is embedded with it (each text runs alone: see onnx.BATCH).
     backwards = encoder.encode(texts[::-1])[::-1]
-    assert (np.sum(backwards * first, axis=1) > 0.95).all()
+    assert (np.sum(backwards * first, axis=1) > 0.9999).all()
     alone = np.stack([encoder.encode([t])[0] for t in texts[:5]])
-    assert (np.sum(alone * first[:5], axis=1) > 0.95).all()
+    assert (np.sum(alone * first[:5], axis=1) > 0.9999).all()
 
 
 def test_long_texts_are_cut_at_256_tokens() -> None:

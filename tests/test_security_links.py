@@ -61,7 +61,7 @@ def test_opening_an_unsubscribe_link_changes_nothing_and_its_button_unsubscribes
     link = body_link(smtp, "ada@example.org", "/unsubscribe")
     assert client.head(link).status_code == 200
     page = client.get(link)
-    assert page.status_code == 200 and "<button" in page.text
+    assert page.status_code == 200 and '<button type="submit" class="primary">' in page.text
     assert lib.subscribers.get("ada@example.org").status == "active"  # a scanner's visit did nothing
     action, fields = form_of(page.text)
     r = client.post(action, data=fields)
@@ -77,7 +77,7 @@ def test_opening_a_confirmation_link_changes_nothing_and_its_button_confirms(
     link = body_link(smtp, "ada@example.org", "/subscribe/confirm")
     client.head(link)
     page = client.get(link)
-    assert page.status_code == 200 and "<button" in page.text
+    assert page.status_code == 200 and '<button type="submit" class="primary">' in page.text
     assert lib.subscribers.get("ada@example.org").status == "pending"
     action, fields = form_of(page.text)
     r = client.post(action, data=fields)
@@ -99,5 +99,6 @@ def test_an_old_link_acts_on_nothing_after_remove_and_re_add(
     assert one_click.status_code == 410
     assert "nsubscribed" not in one_click.text and "expired" in one_click.text
     page = client.get(old)
-    assert page.status_code == 410 and "expired" in page.text and "<button" not in page.text
+    assert page.status_code == 410 and "expired" in page.text
+    assert '<button type="submit" class="primary">' not in page.text
     assert lib.subscribers.get("ada@example.org").status == "active"

@@ -133,6 +133,7 @@ COMMANDS: dict[str, str] = {
     "papers_by": "papers",
     "stats": "stats",
     "import_log": "stats",  # the last imports are part of `stats`
+    "vector_status": "stats",  # each vector set's coverage is part of `stats`
     "digests": "digest",  # digest preview | send; subscribing is `subscribers add`
     "subscribers": "subscribers",
     "migrate_rows": "migrate",  # its progress bar's total
@@ -157,6 +158,11 @@ COMMANDS: dict[str, str] = {
     "issue_feed_token": "library feed-token",
     "revoke_feed_token": "library feed-token",  # --revoke
     "recommend": "recommend",
+    "submit": "submit",
+    "comment": "comments add",
+    "paper_comments": "comments list",
+    "edit_comment": "comments edit",
+    "delete_comment": "comments delete",
 }
 # Public Library members with no command of their own, and why.
 EXEMPT: dict[str, str] = {
@@ -170,7 +176,10 @@ EXEMPT: dict[str, str] = {
     "known_paper": "validates the ids every library command takes",
     "feed_token_user": "the personal feed's token check (a web route)",
     "mark_sent": "the digest's bookkeeping of recommendations already sent",
+    "vector_warning": "the web status line's warning; `stats` shows it too",
     "missing_arxiv_id": "`search`'s notice for an arXiv id not in the library",
+    "submissions": "the submissions service object `submit` goes through",
+    "comments": "the discussion service object the comments commands go through",
     "undated": "the web's list of undated papers; `search \"\"`-style listing is `papers`",
 }
 

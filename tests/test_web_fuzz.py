@@ -52,6 +52,15 @@ GET_PATHS = [
     "/api/library/feed-token", "/api/library/import", "/api/library/notes/{id}", "/api/library/papers",
     "/api/library/papers/{id}", "/api/library/read/{id}", "/api/library/recommendations",
     "/api/library/reset", "/recommendations/v1/papers/", "/recommendations/v1/papers/forpaper/{id}",
+    # the personal pages (signed out: the log-in) and the token feeds (an unknown token: 404)
+    "/feeds/u/{token}/for-you.atom", "/feeds/u/{token}/c/{collection_id}.atom",
+    "/feeds/u/{id}/for-you.atom", "/feeds/u/{id}/c/{id}.atom", "/for-you", "/library",
+    "/library/c/{id}", "/library/learned", "/library/export",
+    # the reading room: a paper's comments, and submitting (POST only: a GET is 405)
+    "/api/papers/{id}/comments", "/api/submit", "/submit",
+    # exports of a paper, a day and a search
+    "/papers/{id}.bib", "/papers/{id}.ris", "/papers/{id}.csl.json", "/papers/{id}.json", "/papers/{id}.md",
+    "/daily.bib", "/daily.ris", "/daily.csl.json", "/search.bib", "/search.ris", "/search.csl.json",
 ]
 
 

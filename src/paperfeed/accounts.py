@@ -150,7 +150,7 @@ class Accounts:
         return [_user(r) for r in rows]
 
     def has_admin(self) -> bool:
-        return self.db.query_one("SELECT count(*) FROM users WHERE is_admin <> 0")[0] > 0
+        return self.db.query("SELECT count(*) FROM users WHERE is_admin <> 0")[0][0] > 0
 
     def owner(self) -> User:
         """The instance owner the CLI acts for: recorded once (`instance_owner`). On first use it
@@ -224,6 +224,7 @@ class Accounts:
                         (new_id(), key, now_iso()),
                     )
             raise InvalidInput("wrong email or password")
+        assert row is not None  # a verified password had its row
         user = _user(row)
         if _hasher.check_needs_rehash(row[4]):
             self.db.execute(
@@ -234,9 +235,9 @@ class Accounts:
 
     def _check_rate(self, key: str, limit: int) -> None:
         since = (datetime.now(UTC) - FAILURE_WINDOW).isoformat(timespec="seconds")
-        count = self.db.query_one(
+        count = self.db.query(
             "SELECT count(*) FROM login_failures WHERE key = ? AND at >= ?", (key, since)
-        )[0]
+        )[0][0]
         if count >= limit:
             raise TooManyAttempts("too many failed logins: try again in 15 minutes")
 
@@ -325,14 +326,23 @@ class Accounts:
         return counts
 
     def with_votes(self, papers: Sequence[Paper]) -> list[Paper]:
-        """Copies of the papers whose `upvotes` include local votes (imported + local)."""
-        counts = self.local_counts([p.id for p in papers])
-        if not counts:
+        """Copies of the papers whose `upvotes` include local votes (imported + local), and
+        whose `comments` include local comments (imported count + live local comments)."""
+        from paperfeed.comments import local_comment_counts
+
+        ids = [p.id for p in papers]
+        counts = self.local_counts(ids)
+        talk = local_comment_counts(self.db, ids)
+        if not counts and not talk:
             return list(papers)
-        return [
-            replace(p, upvotes=(p.upvotes or 0) + counts[p.id]) if p.id in counts else p
-            for p in papers
-        ]
+        out = []
+        for p in papers:
+            if p.id in counts:
+                p = replace(p, upvotes=(p.upvotes or 0) + counts[p.id])
+            if p.id in talk:
+                p = replace(p, comments=(p.comments or 0) + talk[p.id])
+            out.append(p)
+        return out
 
     def voted_between(self, start: date, end: date) -> dict[str, int]:
         rows = self.db.query(
@@ -359,7 +369,9 @@ class Accounts:
             raise InvalidInput(f"sort must be one of {', '.join(feeds.SORTS)}, not {str(sort)[:40]!r}")
         voted = self.voted_between(period.start, period.end)
         if not voted:
-            return feeds.listing(self.store, period, sort=sort, limit=limit, offset=offset, now=now)
+            rows = feeds.listing(self.store, period, sort=sort, limit=limit, offset=offset, now=now)
+            shown = self.with_votes([p for p, _ in rows])  # no votes: adds local comment counts
+            return [(p, score) for p, (_, score) in zip(shown, rows, strict=True)]
         window = None if limit is None or sort == "trending" else offset + limit
         base = self.store.papers_between(period.start, period.end, limit=window)
         seen = {p.id for p in base}

@@ -78,7 +78,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("PAPERFEED_DATABASE_URL", "database_url", str, None,
             "`sqlite:///path` or `postgresql://…` (`--database`); default `<home>/paperfeed.db`"),
     Setting("PAPERFEED_ENCODER", "encoder", str, None,
-            "the encoder of `paperfeed index` when the store has none yet: `minilm-static` or `minilm`"),
+            "the instant encoder every paper gets at import (default `minilm-static`)"),
+    Setting("PAPERFEED_QUALITY_ENCODER", "quality_encoder", str, "minilm-int8",
+            "the quality encoder filling its own vector set after import (`serve` in the background, "
+            "`index` in the foreground), used once it covers every paper: `minilm-int8`, `minilm` "
+            "(torch, a GPU when present) or `none`"),
     Setting("PAPERFEED_BULK_MIN_BYTES", "bulk_min_bytes", int, 64 * 1024 * 1024,
             "imports of at least this many bytes into an empty store build the keyword index in one pass",
             minimum=0),
@@ -140,6 +144,14 @@ SETTINGS: tuple[Setting, ...] = (
             "the largest form body a web route reads, in bytes", 1024),
     Setting("PAPERFEED_MAX_UPLOAD_BYTES", "max_upload_bytes", int, 512 * 1024 * 1024,
             "the largest admin import upload, in bytes (checked after the admin check)", 1024),
+    Setting("PAPERFEED_SUBMIT_DAILY_CAP", "submit_daily_cap", int, 5,
+            "papers a member may submit to the daily list per day (UTC)", 0),
+    Setting("PAPERFEED_SUBMIT_MAX_AGE_DAYS", "submit_max_age_days", int, 14,
+            "only papers published within this many days can be submitted", 0),
+    Setting("PAPERFEED_COMMENT_MAX_CHARS", "comment_max_chars", int, 5000,
+            "the longest comment accepted, in characters", 1),
+    Setting("PAPERFEED_COMMENT_RATE", "comment_rate", int, 10,
+            "comments a member may post per 10 minutes", 1),
     Setting("PAPERFEED_TRUSTED_PROXIES", "trusted_proxies", tuple, (),
             "reverse proxies whose `X-Forwarded-For` is believed (addresses or networks, "
             "comma-separated; `*` for any); none by default"),
@@ -203,6 +215,7 @@ class Config:
     smtp_url: str | None = None
     mail_from: str = "paperfeed <paperfeed@localhost>"
     encoder: str | None = None
+    quality_encoder: str | None = "minilm-int8"
     contact: str | None = None
     secret_key: str | None = None
     bulk_min_bytes: int = 64 * 1024 * 1024
@@ -221,6 +234,11 @@ class Config:
     # Reverse proxies whose X-Forwarded-For / X-Forwarded-Proto are believed (addresses or
     # networks, comma-separated; `*` for any). None by default: the client is the peer address.
     trusted_proxies: tuple[str, ...] = ()
+    # The reading room: submissions to the daily list and comments (see submissions.py, comments.py).
+    submit_daily_cap: int = 5
+    submit_max_age_days: int = 14
+    comment_max_chars: int = 5000
+    comment_rate: int = 10
     # The quality encoder's model file and threads (None: the bundled model, the usable cores).
     onnx_model: Path | None = None
     onnx_threads: int | None = None
@@ -267,4 +285,4 @@ class Config:
 
     @property
     def is_postgres(self) -> bool:
-        return bool(self.database_url) and self.database_url.startswith(("postgresql:", "postgres:"))
+        return self.database_url is not None and self.database_url.startswith(("postgresql:", "postgres:"))

@@ -13,12 +13,16 @@ import tempfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING, cast
 
 import orjson
 
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper, clean_text
+
+if TYPE_CHECKING:
+    from paperfeed.library import Library, SearchMode
 
 ID_PREFIX = "beir:"
 """Corpus ids are stored with this prefix: ids that are not title ids are never merged by title,
@@ -81,7 +85,7 @@ def corpus_papers(corpus: dict[str, tuple[str, str]]) -> Iterator[Paper]:
         yield Paper(id=ID_PREFIX + cid, title=clean_text(title), abstract=clean_text(text))
 
 
-def load_library(data: BeirData, home: Path, encoder: str | None, embed: bool):
+def load_library(data: BeirData, home: Path, encoder: str | None, embed: bool) -> Library:
     """A library in `home` holding the corpus (and its vectors when `embed`)."""
     from paperfeed.library import Library
 
@@ -138,10 +142,10 @@ def score_run(data: BeirData, ranker: Ranker, depth: int = 100) -> dict[str, flo
     return {k: round(v / n, 4) for k, v in totals.items()} | {"queries": n}
 
 
-def library_ranker(lib, mode: str) -> Ranker:
+def library_ranker(lib: Library, mode: str) -> Ranker:
     def rank(query: str, depth: int) -> list[str]:
         try:
-            hits = lib.search(query, mode=mode, limit=depth)
+            hits = lib.search(query, mode=cast("SearchMode", mode), limit=depth)  # the Library checks it
         except InvalidInput:
             return []
         return [h.paper.id.removeprefix(ID_PREFIX) for h in hits]

@@ -32,7 +32,7 @@ from bibtexparser.middlewares.names import parse_single_name_into_parts
 from paperfeed.arxiv_taxonomy import category_label
 from paperfeed.records import Paper, parse_arxiv_id
 
-__all__ = ["citation_keys", "to_bibtex", "to_csl_json", "to_markdown", "to_ris"]
+__all__ = ["citation_keys", "date_parts", "to_bibtex", "to_csl_json", "to_markdown", "to_ris"]
 
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _MONTH_NAMES = ("January", "February", "March", "April", "May", "June", "July", "August",
@@ -101,6 +101,9 @@ def _date_parts(paper: Paper) -> tuple[int | None, int | None, int | None]:
     if not (isinstance(month, int) and not isinstance(month, bool) and 1 <= month <= 12):
         month = None
     return year, month, None
+
+
+date_parts = _date_parts  # for other writers of citation data (the paper page's head)
 
 
 def _name_parts(name: str) -> tuple[str, str, str]:

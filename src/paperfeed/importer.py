@@ -17,7 +17,7 @@ from typing import BinaryIO
 
 from paperfeed.records import Paper
 from paperfeed.sources import FORMATS, detect_format
-from paperfeed.sources.base import Deleted, Limits, Rejected, SourceError, TooLarge
+from paperfeed.sources.base import Deleted, Limits, Rejected, SourceError, SourceItem, TooLarge
 from paperfeed.store.base import ImportLogEntry, Store, UpsertCounts
 
 BATCH_SIZE = 2_000
@@ -25,8 +25,9 @@ SNIFF_BYTES = 64 * 1024
 
 Progress = Callable[[int], None]
 """Called with the number of input bytes consumed since the last call."""
-ChangeHook = Callable[[list[str]], None]
-"""Called after each batch with the ids it inserted or changed (e.g. to embed them)."""
+ChangeHook = Callable[[list[str]], object]
+"""Called after each batch with the ids it inserted or changed (e.g. to embed them); what it
+returns is ignored."""
 
 
 class UnreadableInput(Exception):
@@ -99,7 +100,7 @@ def open_input(path: Path, progress: Progress | None = None) -> BinaryIO:
         raw.seek(0)
         return gzip.GzipFile(fileobj=counted, mode="rb")  # type: ignore[return-value]
     raw.seek(0)
-    return counted  # type: ignore[return-value]
+    return counted
 
 
 def sniff(path: Path, max_line: int = Limits().record_bytes) -> tuple[bytes, bool]:
@@ -143,8 +144,8 @@ def sniff(path: Path, max_line: int = Limits().record_bytes) -> tuple[bytes, boo
 
 def read_records(
     path: Path, fmt: str | None, progress: Progress | None = None, limits: Limits | None = None
-):
-    """(format, iterator of source items) for one file."""
+) -> tuple[str, BinaryIO, Iterator[SourceItem]]:
+    """(format, the open input, iterator of source items) for one file."""
     limits = limits or Limits()
     if not path.exists():
         raise UnreadableInput(f"{path}: no such file")
@@ -243,13 +244,13 @@ def _import_files(
     limits: Limits | None = None,
 ) -> ImportReport:
     report = ImportReport()
-    paths = [Path(p) for p in paths]
+    files = [Path(p) for p in paths]
     store.heal()
-    size = sum(p.stat().st_size for p in paths if p.is_file())
+    size = sum(p.stat().st_size for p in files if p.is_file())
     bulk = bulk_min_bytes is not None and size >= bulk_min_bytes and store.count() == 0
     if bulk:
         store.begin_bulk()
-    for p in paths:
+    for p in files:
         path = Path(p)
         file_report = FileReport(path=str(path))
         report.files.append(file_report)

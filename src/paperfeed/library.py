@@ -45,6 +45,9 @@ class Library:
         self.semantic = self.backend.semantic
         import paperfeed.personal  # noqa: F401 - adds the library to a user's data export
 
+        # A bulk import killed half-way leaves the keyword index unfinished: finish it now
+        # (rebuilt from the papers table) rather than answer keyword searches with nothing.
+        self.store.heal()
         # Users, sessions and local upvotes. Every read below shows displayed upvotes:
         # the imported count plus local votes (see `paperfeed.accounts`).
         self.accounts = Accounts(self.store)
@@ -77,11 +80,14 @@ class Library:
         the result and skipped; the rest is imported. `index=False` skips embedding."""
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
-            return _import_files(
+            report = _import_files(
                 self.store, paths, format, progress=progress, on_change=embed,
                 bulk_min_bytes=self.config.bulk_min_bytes,
                 limits=Limits(self.config.max_record_bytes, self.config.max_document_bytes),
             )
+            if index:  # papers a killed run committed but never embedded count as "unchanged"
+                self.semantic.catch_up()
+            return report
         finally:
             if self.semantic is not None:
                 self.semantic.save()
@@ -162,6 +168,75 @@ class Library:
         )
         return self._harvest(params, progress, index, log)
 
+    # -- the reading room: submissions ---------------------------------------------------------
+
+    @property
+    def submissions(self) -> Any:
+        from paperfeed.submissions import Limits, Submissions
+
+        return Submissions(
+            self.store, Limits(self.config.submit_daily_cap, self.config.submit_max_age_days)
+        )
+
+    def submit(self, paper_id: str, user: Any = None) -> Any:
+        """Put a paper on today's daily list as submitted by `user` (None: the instance owner):
+        an arXiv id or URL; fetched from the arXiv API unless the store holds it. Returns a
+        `submissions.Submission`; InvalidInput for a bad id or a limit, NotFound for an id arXiv
+        does not know, `SourceUnavailable` when the API cannot be reached (nothing is stored)."""
+        member = self.user_of(user)
+        submission = self.submissions.submit(paper_id, member, self._fetch_arxiv)
+        if self.semantic is not None:
+            self.semantic.embed_ids([submission.paper.id])
+            self.semantic.save()
+        return submission
+
+    # -- the reading room: discussion ----------------------------------------------------------
+
+    @property
+    def comments(self) -> Any:
+        from paperfeed.comments import Comments
+
+        return Comments(self.store.db, self.config.comment_max_chars, self.config.comment_rate)
+
+    def comment(self, paper_id: str, text: str, user: Any = None) -> Any:
+        """Post a plain-text comment under a paper as `user` (None: the owner); a `Comment`."""
+        paper = self.known_paper(paper_id)
+        return self.comments.add(self.user_of(user), paper.id, text)
+
+    def paper_comments(self, paper_id: str) -> list[Any]:
+        """A paper's comments, oldest first (deleted ones as `deleted` with no text)."""
+        return self.comments.of_paper(self.known_paper(paper_id).id)
+
+    def edit_comment(self, comment_id: str, text: str, user: Any = None) -> Any:
+        return self.comments.edit(self.user_of(user), comment_id, text)
+
+    def delete_comment(self, comment_id: str, user: Any = None) -> Any:
+        return self.comments.delete(self.user_of(user), comment_id)
+
+    def _fetch_arxiv(self, arxiv_id: str) -> Paper | None:
+        """One paper from the arXiv API, not stored, through the harvester's lock, log and
+        polite client (fewer retries than a harvest: a member is waiting)."""
+        from paperfeed.harvest import check_url, make_client
+        from paperfeed.harvest.arxiv_api import fetch_ids
+        from paperfeed.harvest.run import run_harvest
+        from paperfeed.submissions import SourceUnavailable
+
+        cfg = replace(self.config.harvest, attempts=min(self.config.harvest.attempts, 2))
+        url = check_url(cfg.arxiv_api_url, "the arXiv API URL")
+        got: list[Any] = []
+        params = {"base_url": url, "ids": [arxiv_id], "submit": True}
+        with make_client(cfg, self.config.contact, min_interval=cfg.arxiv_interval) as client:
+            report = run_harvest(
+                self.store, client, "arxiv-api", params,
+                lambda ctx: got.extend(fetch_ids(ctx, url, [arxiv_id])),
+            )
+        if report.error:
+            raise SourceUnavailable(
+                f"the arXiv API did not answer for {arxiv_id}: {report.error}. Nothing was added; "
+                "try again in a while"
+            )
+        return next((p for p in got if isinstance(p, Paper) and p.id == arxiv_id), None)
+
     def _harvest(self, params: Any, progress: Any, index: bool, log: Any) -> HarvestReport:
         from paperfeed.harvest import harvest
 
@@ -190,33 +265,60 @@ class Library:
         ray: str | None = None,
         batch: int | None = None,
     ) -> dict[str, Any]:
-        """Embed every paper that lacks a vector. With `encoder` naming another encoder than
-        the stored vectors', switch: the old vectors are dropped and everything is re-embedded.
-        `ray` (a cluster address, `auto` or `local`) spreads the embedding over a Ray cluster.
-        `batch`: papers per encoder call (per Ray task); the same batches give the same vectors."""
-        switched = self.semantic.use_encoder(encoder)
+        """Complete every vector set and return when they are: the static set, then the quality
+        encoder's (or `encoder`'s: another encoder than the active set's is filled beside it and
+        switched to once complete, the old set dropped after). `ray` (a cluster address, `auto`
+        or `local`) spreads the quality embedding over a Ray cluster. `batch`: papers per encoder
+        call (per Ray task); the same batches give the same vectors."""
+        sem = self.semantic
+        target = sem.target(encoder)
+        before = sem.active_name()
         cluster: dict[str, Any] = {}
-        sized = {"batch": batch} if batch else {}
+        sized: dict[str, Any] = {"batch": batch} if batch else {}
         if ray:
             from paperfeed.embed.distributed import embed_missing_ray
 
-            cluster = embed_missing_ray(self.semantic, ray, progress, **sized)
-            embedded = cluster.pop("embedded")
+            # The cluster fills the target set; the instant set (if another) is filled here first.
+            embedded = 0 if target == sem.default_encoder else sem.static.embed_missing(progress)
+            cluster = embed_missing_ray(sem.vector_set(target), ray, progress, **sized)
+            embedded += cluster.pop("embedded")
             cluster.pop("encoder", None)
+            sem.settle(target)
         else:
-            embedded = self.semantic.embed_missing(progress, **sized)
+            embedded = sum(sem.fill(target, progress, **sized).values())
         self.store.after_import()  # search statistics, for stores imported before they existed
+        active = sem.view()
         return {
-            "encoder": self.semantic.encoder_name,
+            "encoder": active.name,
             "embedded": embedded,
-            "switched": switched,
-            "vectors": len(self.semantic.index),
+            "switched": active.name != before,
+            "vectors": len(active.index),
             **({"ray": cluster} if ray else {}),
         }
 
-    def missing_vectors(self) -> int:
-        """How many papers `index` would embed."""
-        return self.semantic.vectors.count_missing() if self.semantic is not None else 0
+    def missing_vectors(self, encoder: str | None = None) -> int:
+        """How many vectors `index` would embed: the static set's and the target set's missing."""
+        sem = self.semantic
+        papers = self.store.count()
+        target = sem.target(encoder)
+        missing = sem.missing(sem.default_encoder, papers)
+        if target != sem.default_encoder:
+            missing += sem.missing(target, papers)
+        return missing
+
+    def vector_status(self) -> dict[str, Any]:
+        """Each vector set's coverage, the active set, and why the quality set is not usable
+        (a missing or corrupt model file), if it is not."""
+        status = self.semantic.status(self.store.count())
+        status["warning"] = self.vector_warning()
+        return status
+
+    def vector_warning(self) -> str | None:
+        """Why the quality encoder cannot be used (its model file missing or corrupt), or None."""
+        target = self.semantic.target()
+        if target != self.semantic.default_encoder and not self.semantic.available(target):
+            return self.semantic.warning
+        return None
 
     def has_vectors(self) -> bool:
         return self.semantic is not None and self.semantic.has_vectors()
@@ -232,7 +334,8 @@ class Library:
         if paper is None:
             raise NotFound(f"no such paper: {paper_id[:80]}")
         hidden = self._hidden_for(user)
-        hits = related(self.store, self.semantic, paper, limit=limit + min(len(hidden), MAX_LIMIT))
+        # One set for the whole ranking: the active one, read once.
+        hits = related(self.store, self.semantic.view(), paper, limit=limit + min(len(hidden), MAX_LIMIT))
         return self._voted_hits([h for h in hits if h.paper.id not in hidden][:limit])
 
     def _voted_hits(self, hits: list[Hit]) -> list[Hit]:
@@ -308,17 +411,18 @@ class Library:
     def _search(self, query: str, mode: SearchMode | None, limit: int, filters: Filters) -> list[Hit]:
         if search.missing_arxiv_id(self.store, query):
             return []  # a lookup of one paper: the digits of its id mean nothing to the rankers
+        semantic = self.semantic.view()  # the active vector set, read once for this query
         if mode is None:  # hybrid once vectors exist
-            mode = "hybrid" if self.has_vectors() else "keyword"
-        elif mode != "keyword" and not self.has_vectors():
+            mode = "hybrid" if semantic.has_vectors() else "keyword"
+        elif mode != "keyword" and not semantic.has_vectors():
             raise InvalidInput(f"{mode} search needs vectors: run `paperfeed index` first")
         if mode == "semantic":
             hits = search.semantic_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         elif mode == "hybrid":
             hits = search.hybrid_search(
-                self.store, self.semantic, query, limit=limit, filters=filters
+                self.store, semantic, query, limit=limit, filters=filters
             )
         else:
             hits = search.keyword_search(self.store, query, limit=limit, filters=filters)
@@ -427,6 +531,7 @@ class Library:
         log = self.store.import_log(limit=1)
         stats["last_import"] = _log_dict(log[0]) if log else None
         stats["harvests"] = self._latest_harvests()
+        stats["vector_sets"] = self.vector_status()
         return stats
 
     def freshness(self) -> dict[str, Any]:
@@ -439,6 +544,7 @@ class Library:
             "last_day": last_day.isoformat() if last_day else None,
             "last_import": _log_dict(log[0]) if log else None,
             "harvests": self._latest_harvests(),
+            "vector_warning": self.vector_warning(),
         }
 
     def _latest_harvests(self) -> dict[str, dict[str, Any]]:
@@ -457,7 +563,10 @@ class Library:
         """Digests: subscribe / confirm / unsubscribe, compose, preview and send
         (`paperfeed.digest.Digests`); `lib.subscribers` manages the subscriber rows."""
         if self._digests is None:
-            self._digests = Digests(self.config, self.store, self.accounts)
+            from paperfeed.personal.digest import LibraryForYou
+
+            for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
+            self._digests = Digests(self.config, self.store, self.accounts, for_you)
         return self._digests
 
     @property

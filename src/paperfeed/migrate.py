@@ -71,7 +71,8 @@ def rows_to_copy(source: SQLiteStore) -> int:
     """How many rows a full copy moves (for a progress bar)."""
     conn = source.conn
     total = conn.execute("SELECT count(*) FROM papers").fetchone()[0]
-    total += conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
+    for _, table in _vector_tables(source):
+        total += conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
     for table in feature_tables():
         total += conn.execute(f'SELECT count(*) FROM "{table}"').fetchone()[0]
     return total
@@ -102,9 +103,10 @@ def migrate(source: SQLiteStore, target_url: str, progress: Progress | None = No
             )
         for table in ["papers", "import_log", "meta", *feature_tables()]:
             report.verified[table] = (_count(source, table), _pg_count(target, table))
+        tables = _vector_tables(source)
         report.verified["vectors"] = (
-            _count(source, "embeddings"),
-            _pg_count(target, "embeddings") if _pg_has(target, "embeddings") else 0,
+            sum(_count(source, t) for _, t in tables),
+            sum(_pg_count(target, t) if _pg_has(target, t) else 0 for _, t in tables),
         )
     finally:
         target.close()
@@ -182,36 +184,56 @@ def _count_upto(source: SQLiteStore, table: str, key: str, upto: int) -> int:
     return source.conn.execute(f"SELECT count(*) FROM {table} WHERE {key} <= ?", (upto,)).fetchone()[0]
 
 
+def _vector_tables(source: SQLiteStore) -> list[tuple[str, str]]:
+    """(encoder, table) of every vector set of the source."""
+    from paperfeed.store.sqlite.vectors import SQLiteVectorSets, table_name
+
+    return [(name, table_name(name)) for name in SQLiteVectorSets(source).names()]
+
+
 def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
+    """Every vector set, each into its own pgvector table."""
+    from paperfeed.store.postgres.vectors import PgVectorSets
+    from paperfeed.store.sqlite.vectors import SQLiteVectorSets
+
+    sets = SQLiteVectorSets(source)
+    pg_sets = PgVectorSets(target)
+    copied = 0
+    for name, table in _vector_tables(source):
+        encoder = sets.open_set(name).encoder()
+        if encoder is not None:
+            copied += _copy_set(source, target, pg_sets.open_set(name), encoder, table, tick)
+    return copied
+
+
+def _copy_set(
+    source: SQLiteStore, target: Any, vectors: Any, encoder: tuple[str, int], table: str,
+    tick: Progress,
+) -> int:
     from pgvector import HalfVector
 
-    from paperfeed.store.postgres.vectors import ENCODER_KEY, PgVectors
-    from paperfeed.store.sqlite.vectors import SQLiteVectors
+    from paperfeed.store.postgres.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
 
-    encoder = SQLiteVectors(source).encoder()
-    if encoder is None:
-        return 0
-    vectors = PgVectors(target)
     vectors.set_encoder(*encoder)  # makes the table (a no-op when a previous run did)
     with target.connection() as conn:
-        after = conn.execute("SELECT coalesce(max(paper_pk), 0) FROM embeddings").fetchone()[0]
+        after = conn.execute(f"SELECT coalesce(max(paper_pk), 0) FROM {table}").fetchone()[0]
         to_copy = source.conn.execute(
-            "SELECT count(*) FROM embeddings WHERE paper_rowid > ?", (after,)
+            f"SELECT count(*) FROM {table} WHERE paper_rowid > ?", (after,)
         ).fetchone()[0]
         if to_copy:  # one HNSW build at the end beats growing the graph row by row
-            conn.execute("DROP INDEX IF EXISTS embeddings_hnsw")
-    tick(after and _count_upto(source, "embeddings", "paper_rowid", after))
+            conn.execute(f"DROP INDEX IF EXISTS {table}_hnsw")
+    tick(after and _count_upto(source, table, "paper_rowid", after))
     copied = 0
     for rows in _batches(
         source,
-        "SELECT paper_rowid, seq, vector FROM embeddings WHERE paper_rowid > ? "
+        f"SELECT paper_rowid, seq, vector FROM {table} WHERE paper_rowid > ? "
         "ORDER BY paper_rowid LIMIT ?",
         after,
     ):
         with (
             target.transaction() as conn,
             conn.cursor() as cur,
-            cur.copy("COPY embeddings (paper_pk, seq, vector) FROM STDIN WITH (FORMAT BINARY)") as copy,
+            cur.copy(f"COPY {table} (paper_pk, seq, vector) FROM STDIN WITH (FORMAT BINARY)") as copy,
         ):
             copy.set_types(["bigint", "bigint", "halfvec"])
             for key, seq, blob in rows:
@@ -219,15 +241,12 @@ def _copy_vectors(source: SQLiteStore, target: Any, tick: Progress) -> int:
                 copy.write_row((key, seq, HalfVector(vec)))
         copied += len(rows)
         tick(len(rows))
-    from paperfeed.store.postgres.vectors import HNSW_EF_CONSTRUCTION, HNSW_M
-
     with target.connection() as conn:
         _index_build_memory(conn)
         conn.execute(
-            "CREATE INDEX IF NOT EXISTS embeddings_hnsw ON embeddings USING hnsw (vector halfvec_ip_ops) "
+            f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (vector halfvec_ip_ops) "
             f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
         )
-    target.set_meta(ENCODER_KEY, f"{encoder[0]}:{encoder[1]}")
     return copied
 
 

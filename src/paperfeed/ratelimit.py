@@ -58,9 +58,9 @@ class RateLimiter:
         since = _iso(now - rule.window)
         with self.db.transaction() as tx:
             tx.execute("DELETE FROM rate_events WHERE key = ? AND at < ?", (full_key, since))
-            count = tx.query_one(
+            count = tx.query(
                 "SELECT count(*) FROM rate_events WHERE key = ? AND at >= ?", (full_key, since)
-            )[0]
+            )[0][0]
             if count >= rule.limit:
                 return False
             tx.execute(
@@ -71,10 +71,10 @@ class RateLimiter:
     def exhausted(self, rule: Rule, key: str, *, now: datetime | None = None) -> bool:
         """Whether `key` has used up `rule` (nothing is recorded)."""
         since = _iso((now or datetime.now(UTC)) - rule.window)
-        count = self.db.query_one(
+        count = self.db.query(
             "SELECT count(*) FROM rate_events WHERE key = ? AND at >= ?",
             (f"{rule.name}:{key[:300]}", since),
-        )[0]
+        )[0][0]
         return count >= rule.limit
 
     def check(self, rule: Rule, key: str) -> None:

@@ -2,9 +2,9 @@
 
 The model is fitted per request, over a bounded candidate set, never over the whole corpus:
 
-- **Candidates**: the ANN neighbourhoods of the positives (each positive, or with many positives
-  up to `Weights.anchors` spherical k-means centroids of them, asks the index for its
-  neighbours), or with `since` the papers of that recent window (scored exactly when the window is
+- **Candidates**: the ANN neighbourhoods of the positives (the positives, or with many positives
+  up to `Weights.anchors` spherical k-means centroids of them, ask the index in one batched
+  query), or with `since` the papers of that recent window (scored exactly when the window is
   small, else the neighbourhoods filtered to it). Without vectors: a keyword (BM25) query of the
   library's strongest terms plus the window.
 - **Model**: a nearest-centroid linear model (Rocchio) in two spaces, dense vectors and a sparse
@@ -42,7 +42,7 @@ from scipy.sparse import issparse
 
 from paperfeed.embed import paper_text
 from paperfeed.embed.engine import SemanticEngine
-from paperfeed.records import Paper, title_key
+from paperfeed.records import Paper, is_withdrawn, title_key
 from paperfeed.store.base import Filters, Store
 
 
@@ -196,7 +196,7 @@ def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
 def _sims(x: Any, y: Any) -> np.ndarray:
     """x @ y.T as a dense array, for dense arrays or sparse (csr) rows."""
     product = x @ y.T
-    return product.toarray() if issparse(product) else np.asarray(product)
+    return product.toarray() if issparse(product) else np.asarray(product)  # type: ignore[attr-defined]
 
 
 def _profile_score(x: Any, pos: Any, neg: Any, bg_centroid: np.ndarray | None, w: Weights) -> np.ndarray:
@@ -246,8 +246,9 @@ def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
     centroids = pos[picks]
     for _ in range(4):
         assign = np.argmax(pos @ centroids.T, axis=1)
-        sums = np.zeros_like(centroids)
-        np.add.at(sums, assign, pos)
+        members = np.zeros((len(centroids), len(pos)), dtype=pos.dtype)
+        members[assign, np.arange(len(pos))] = 1
+        sums = members @ pos  # each centroid's members summed (np.add.at is far slower)
         filled = np.linalg.norm(sums, axis=1) > 0
         centroids = np.where(filled[:, None], _unit(sums), centroids)
     return centroids
@@ -260,18 +261,39 @@ class _Terms:
     """Analysed texts, cached per paper id: arxiv-sanity's tokenisation (sklearn's analyzer:
     uni- and bigrams, English stopwords, accents stripped) is most of a tf-idf's cost, so each
     paper is analysed once per process (an LRU of `TERM_CACHE` papers) and a request only counts
-    and weights. A term's id is its string hash (this process's: ids are never stored), so no
-    vocabulary is kept; the few names shown are found again from the texts (`names`)."""
+    and weights. A term's id is a hash (this process's: ids are never stored), so no vocabulary
+    is kept: a unigram's is its string hash, a bigram's is mixed from its two words' hashes in
+    numpy (no bigram string is built; sklearn's analyzer builds them all). The few names shown
+    are found again from the tokens of the last `RECENT_TOKENS` papers analysed (`names`)."""
 
     def __init__(self) -> None:
         from sklearn.feature_extraction.text import TfidfVectorizer
 
-        self.analyze = TfidfVectorizer(
+        vectorizer = TfidfVectorizer(
             ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
             token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
-        ).build_analyzer()
+        )
+        self.preprocess = vectorizer.build_preprocessor()
+        self.tokenize = vectorizer.build_tokenizer()
+        self.stop = frozenset(vectorizer.get_stop_words() or ())
         self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
+        self.recent: OrderedDict[str, list[str]] = OrderedDict()
         self.lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[str]:
+        """The text's words after sklearn's preprocessing, tokenising and stop words."""
+        stop = self.stop
+        return [t for t in self.tokenize(self.preprocess(text)) if t not in stop]
+
+    @staticmethod
+    def ids(tokens: Sequence[str]) -> np.ndarray:
+        """Term ids of the unigrams then the bigrams of `tokens` (sklearn's order)."""
+        uni = np.fromiter(map(hash, tokens), np.int64, len(tokens))
+        if len(uni) < 2:
+            return uni
+        with np.errstate(over="ignore"):
+            bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
+        return np.concatenate((uni, bi))
 
     def of(self, pid: str, text: str) -> tuple[np.ndarray, np.ndarray]:
         """(sorted term ids, counts) of one paper's text."""
@@ -280,19 +302,35 @@ class _Terms:
             if hit is not None:
                 self.cache.move_to_end(pid)
                 return hit
-        terms = self.analyze(text)
-        ids, counts = np.unique(np.fromiter(map(hash, terms), np.int64, len(terms)),
-                                return_counts=True)
+        tokens = self.tokens(text)
+        ids, counts = np.unique(self.ids(tokens), return_counts=True)
         found = (ids, counts.astype(np.float32))
         with self.lock:
             self.cache[pid] = found
             if len(self.cache) > TERM_CACHE:
                 self.cache.popitem(last=False)
+            self.recent[pid] = tokens
+            if len(self.recent) > RECENT_TOKENS:
+                self.recent.popitem(last=False)
         return found
 
-    def names(self, texts: Sequence[str]) -> dict[int, str]:
-        """Term id -> term, for the terms of these texts."""
-        return {hash(t): t for text in texts for t in self.analyze(text)}
+    def names(self, docs: Sequence[tuple[str, str]]) -> dict[int, str]:
+        """Term id -> term, for the terms of these (paper id, text) documents."""
+        out: dict[int, str] = {}
+        for pid, text in docs:
+            with self.lock:
+                tokens = self.recent.get(pid)
+            if tokens is None:
+                tokens = self.tokens(text)
+            ids = self.ids(tokens).tolist()
+            grams = [*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))]
+            out.update(zip(ids, grams, strict=True))
+        return out
+
+
+_BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
+_BIGRAM_SALT = 0x5851F42D4C957F2D
+RECENT_TOKENS = 512  # papers whose tokens are kept to name their terms (the shortlist's)
 
 
 _TERMS: _Terms | None = None
@@ -311,7 +349,6 @@ class _Text:
 
     def __init__(self, docs: Sequence[tuple[str, str]]) -> None:
         from scipy.sparse import csr_matrix
-        from sklearn.feature_extraction.text import TfidfTransformer
 
         terms = _terms()
         parts = [terms.of(pid, text) for pid, text in docs]
@@ -320,10 +357,19 @@ class _Text:
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
         columns, local = np.unique(flat, return_inverse=True)
         indptr = np.concatenate(([0], np.cumsum(lengths)))
-        counts = csr_matrix((values, local, indptr), shape=(len(docs), max(len(columns), 1)))
-        self.matrix = TfidfTransformer(sublinear_tf=True).fit_transform(counts).tocsr()
+        width = max(len(columns), 1)
+        # TfidfTransformer(sublinear_tf=True)'s arithmetic, without its per-call validation
+        # (a few ms, the most of a small request's sparse side): each document holds a term
+        # once, so a column's count of entries is its document frequency
+        df = np.bincount(local, minlength=width).astype(np.float32)
+        idf = np.log(np.float32(len(docs) + 1) / (df + np.float32(1))) + np.float32(1)
+        data = (np.log(values) + np.float32(1)) * idf[local]
+        rows_of = np.repeat(np.arange(len(docs)), lengths)
+        norms = np.sqrt(np.bincount(rows_of, weights=data * data, minlength=len(docs)))
+        data = (data / np.maximum(norms, 1e-30)[rows_of]).astype(np.float32)
+        self.matrix = csr_matrix((data, local, indptr), shape=(len(docs), width))
         self.columns = columns
-        self.texts = [text for _, text in docs]
+        self.docs = list(docs)
 
     def rows(self, start: int, stop: int) -> Any:
         return self.matrix[start:stop]
@@ -335,7 +381,7 @@ class _Names:
 
     def __init__(self, space: _Text, rows: Sequence[int]) -> None:
         self.columns = space.columns
-        self.names = _terms().names([space.texts[i] for i in rows])
+        self.names = _terms().names([space.docs[i] for i in rows])
 
     def __getitem__(self, j: int) -> str:
         return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
@@ -370,6 +416,9 @@ class _Library:
     pos_ids: list[str]
     neg_ids: list[str]
     papers: dict[str, Paper]
+    """Whole papers of the positives and negatives whose texts are read (the latest)."""
+    titles: dict[str, str]
+    """Title of every positive and negative."""
     keys: dict[str, int]
     pos_vecs: np.ndarray | None
     neg_vecs: np.ndarray | None
@@ -382,12 +431,20 @@ def _resolve(
     pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
     negset = set(pos)
     neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
-    papers = store.get_many([*pos, *neg])
-    pos = [p for p in pos if p in papers]
-    neg = [n for n in neg if n in papers]
+    titles = store.titles_of([*pos, *neg])  # which exist; whole papers only for the texts read
+    pos = [p for p in pos if p in titles]
+    neg = [n for n in neg if n in titles]
+    papers = store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]])
+    while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
+        gone = {i for i in [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]] if i not in papers}
+        if not gone:
+            break
+        pos = [p for p in pos if p not in gone]
+        neg = [n for n in neg if n not in gone]
+        papers.update(store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
     if not pos:
         return None
-    lib = _Library(pos, neg, papers, {}, None, None, [])
+    lib = _Library(pos, neg, papers, titles, {}, None, None, [])
     if semantic is None or not semantic.has_vectors():
         return lib
     lib.keys = semantic.vectors.keys_of([*pos, *neg])
@@ -395,6 +452,8 @@ def _resolve(
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
     if missing:  # saved but not embedded yet (imported without indexing): embed them here
+        papers.update(store.get_many([i for i in missing if i not in papers]))
+        missing = [i for i in missing if i in papers]
         fresh = semantic.encoder.encode(
             [paper_text(papers[i].title, papers[i].abstract) for i in missing]
         )
@@ -439,15 +498,15 @@ def _dense_candidates(
     window = _window(semantic, since) if since is not None else None
     if window is not None:
         keys, vecs = window
-        keep = np.array([int(k) not in own for k in keys], dtype=bool)
+        keep = ~np.isin(keys, np.fromiter(own, np.int64, len(own)))
         return keys[keep], vecs[keep]
     anchors = _anchors(lib.pos_vecs, w.anchors)
     per = max(20, min(200, math.ceil(w.candidates / len(anchors))))
     if since is not None:
         per *= 4  # a large window: the neighbourhoods, filtered to it later
     found: dict[int, None] = {}
-    for vector in anchors:
-        for key, _ in semantic.nearest_keys(np.asarray(vector, np.float32), per):
+    for neighbours in semantic.nearest_keys_many(np.asarray(anchors, np.float32), per):
+        for key, _ in neighbours:
             if key not in own:
                 found[key] = None
     keys = np.array(list(found), dtype=np.int64)
@@ -520,9 +579,8 @@ def recommend(
             return []
         # background negatives: the fit half minus the candidates (in a small corpus a sampled
         # paper is often a candidate too, and its own vector would weigh against it)
-        cand_set = set(keys.tolist())
-        keep = np.array([int(k) not in own_keys for k in bg.keys], dtype=bool)
-        fit_keep = keep[:half] & np.array([int(k) not in cand_set for k in fit_keys], dtype=bool)
+        keep = ~np.isin(bg.keys, np.fromiter(own_keys, np.int64, len(own_keys)))
+        fit_keep = keep[:half] & ~np.isin(fit_keys, keys)
         fit_v, cal_v = bvecs[:half][fit_keep], bvecs[half:][keep[half:]]
         centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
         raw = _profile_score(vecs, lib.pos_vecs, lib.neg_vecs, centroid, w)
@@ -543,7 +601,7 @@ def recommend(
         for i in pick:
             key = int(keys[i])
             paper = got.get(key)
-            if paper is None or paper.id in own or paper.id in exclude:
+            if paper is None or paper.id in own or paper.id in exclude or is_withdrawn(paper):
                 continue
             if since is not None and (paper.day is None or paper.day < since):
                 continue
@@ -571,7 +629,9 @@ def recommend(
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
         terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
         cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
-        cand_papers = {k: p for k, p in cand_papers.items() if p.id not in exclude}
+        cand_papers = {
+            k: p for k, p in cand_papers.items() if p.id not in exclude and not is_withdrawn(p)
+        }
     if not cand_papers:
         return []
     cand_keys = list(cand_papers)
@@ -606,7 +666,7 @@ def recommend(
     final = _standardise(combined, cal_combined)
 
     out: list[Recommendation] = []
-    seen = {title_key(lib.papers[i].title) for i in own}
+    seen = {title_key(lib.titles[i]) for i in own}
     encoder = semantic.encoder_name if dense and semantic is not None else ""
     near = w.near_cosine.get(encoder, 1.01)
     for i in np.argsort(-final):
@@ -625,8 +685,10 @@ def recommend(
         else:
             sims = _sims(rows_pos, rows_cand[i]).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
-        weights = rows_cand[i].multiply(profile).toarray().ravel()
-        terms = _terms_of(weights, _Names(space, [n_lib + i]), 3)
+        row = rows_cand[i]
+        term_weights = np.zeros(len(profile))
+        term_weights[row.indices] = row.data * profile[row.indices]
+        terms = _terms_of(term_weights, _Names(space, [n_lib + i]), 3)
         out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
         if len(out) >= limit:
@@ -639,7 +701,7 @@ def _doc(paper: Paper) -> tuple[str, str]:
 
 
 def _reasons(lib: _Library, nearest: list[str], terms: list[str]) -> list[str]:
-    title = lib.papers[nearest[0]].title if nearest else ""
+    title = lib.titles.get(nearest[0], "") if nearest else ""
     if len(title) > REASON_TITLE:
         title = title[: REASON_TITLE - 1].rstrip() + "…"
     reasons = [f"close to your saved “{title}”"] if title else ["close to your library"]

@@ -178,6 +178,10 @@ class Paper:
         return self.submitted_to_daily or self.published
 
     @property
+    def withdrawn(self) -> bool:
+        return is_withdrawn(self)
+
+    @property
     def author_names(self) -> list[str]:
         return [a.name for a in self.authors]
 
@@ -244,3 +248,17 @@ def make_paper(
         abstract_raw=abstract if abstract and abstract != clean_abstract else None,
         **fields,
     )
+
+
+# arXiv's withdrawal notice ("This paper has been withdrawn by the author(s)", "This submission has
+# been withdrawn"), in the comment line of the withdrawn version.
+_WITHDRAWN_RE = re.compile(r"\b(?:paper|submission|article|manuscript)\s+(?:has\s+been|is)\s+withdrawn\b", re.I)
+
+
+def is_withdrawn(paper: Paper) -> bool:
+    """A paper its authors withdrew: Hugging Face's `withdrawnAt`, or arXiv's withdrawal comment."""
+    extra = paper.extra if isinstance(paper.extra, dict) else {}
+    if extra.get("withdrawn_at"):
+        return True
+    comment = extra.get("comments")
+    return isinstance(comment, str) and bool(_WITHDRAWN_RE.search(comment[:2000]))

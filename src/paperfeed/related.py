@@ -22,7 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from paperfeed.embed import paper_text
-from paperfeed.embed.engine import SemanticEngine
+from paperfeed.embed.engine import SemanticEngine, VectorSet
 from paperfeed.records import Paper, title_key
 from paperfeed.search import STOPWORDS, Hit, query_terms
 from paperfeed.store.base import Store
@@ -115,7 +115,7 @@ def _minmax(values: dict[str, float]) -> dict[str, float]:
 
 def related(
     store: Store,
-    engine: SemanticEngine | None,
+    engine: SemanticEngine | VectorSet | None,
     paper: Paper,
     *,
     limit: int = 10,
@@ -196,10 +196,10 @@ def related(
     out: list[Hit] = []
     seen_titles = {self_key}
     for score, pid, why in scored:
-        key = title_key(candidates[pid].title)
-        if key in seen_titles:
+        tkey = title_key(candidates[pid].title)
+        if tkey in seen_titles:
             continue
-        seen_titles.add(key)
+        seen_titles.add(tkey)
         out.append(Hit(candidates[pid], float(score), why))
         if len(out) >= limit:
             break

@@ -17,7 +17,7 @@ from paperfeed.relevance import QueryWords
 from paperfeed.store.base import Filters, Store
 
 if TYPE_CHECKING:
-    from paperfeed.embed.engine import SemanticEngine
+    from paperfeed.embed.engine import SemanticEngine, VectorSet
 
 MAX_TERMS = 32
 _WORD_RE = re.compile(r"\w+", re.UNICODE)
@@ -106,7 +106,7 @@ def with_exact_first(store: Store, query: str, hits: list[Hit], limit: int) -> l
 # Semantic and hybrid ranking. See README "Search and ranking" for how the fusion was
 # chosen; the figures are in BENCHMARKS.md.
 
-K = TypeVar("K", str, int)
+K = TypeVar("K", bound=str | int)
 
 CANDIDATES = 100
 """How many papers each side (keyword, vectors) proposes to the fusion."""
@@ -145,7 +145,7 @@ def settings_for(encoder: str) -> SearchSettings:
 
 
 def semantic_search(
-    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    store: Store, engine: SemanticEngine | VectorSet, query: str, *, limit: int = 10,
     filters: Filters = Filters(),
 ) -> list[Hit]:
     """Papers nearest the query's meaning (cosine of encoder vectors). A query without a word
@@ -211,7 +211,7 @@ def fuse(
 
 
 def hybrid_search(
-    store: Store, engine: SemanticEngine, query: str, *, limit: int = 10,
+    store: Store, engine: SemanticEngine | VectorSet, query: str, *, limit: int = 10,
     filters: Filters = Filters(), method: str | None = None, keyword_weight: float | None = None,
     floor: float | None = None,
 ) -> list[Hit]:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 from pylatexenc.latex2text import get_default_latex_context_db
 
@@ -79,7 +80,7 @@ def _accent(m: re.Match[str]) -> str:
     return unicodedata.normalize("NFC", base + mark) if base else mark
 
 
-def _outside_math(text: str, render) -> str:
+def _outside_math(text: str, render: Callable[[str], str]) -> str:
     """Apply `render` to the text between `$...$` spans, leaving the math as written."""
     out, last = [], 0
     for m in _MATH_RE.finditer(text):

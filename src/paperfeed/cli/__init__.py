@@ -25,6 +25,10 @@ GROUPS: dict[str, str | None] = {
     "harvest:harvest_app": "harvest",
     "personal:library_app": "library",
     "personal:app": None,  # recommend
+    "community:app": None,  # submit
+    "community:comments_app": "comments",
+    "mcp:app": None,  # mcp (the MCP server over stdio)
+    "tokens:app": "tokens",
 }
 
 app = typer.Typer(

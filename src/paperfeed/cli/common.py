@@ -23,6 +23,8 @@ from paperfeed.records import Paper
 from paperfeed.terminal import clean, safe_json
 
 err = Console(stderr=True, highlight=False)
+STORAGE_FAILED = 4
+"""The exit code of a command the storage stopped: a full disk, a corrupt or unreadable database."""
 MAX_REJECTS_SHOWN = 50
 
 
@@ -40,19 +42,56 @@ def fail(message: str, code: int = 2) -> typer.Exit:
     return typer.Exit(code)
 
 
+def storage_failure(exc: BaseException) -> str | None:
+    """A message for an error of the storage itself (full disk, corrupt database), else None."""
+    import errno
+    import sqlite3
+
+    text = str(exc)
+    if isinstance(exc, OSError) and exc.errno in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"the disk is full ({text[:200]}); free space and rerun: what was committed is kept"
+    if isinstance(exc, sqlite3.DatabaseError):
+        low = text.lower()
+        if "full" in low:
+            return f"the disk is full ({text[:200]}); free space and rerun: what was committed is kept"
+        if "disk i/o error" in low:
+            return (f"the database could not be written ({text[:200]}): the disk is full or "
+                    "failing; free space and rerun: what was committed is kept")
+        if "malformed" in low or "not a database" in low or "corrupt" in low:
+            return (f"the database is corrupt ({text[:200]}): restore it from a backup, or "
+                    "recover it with `sqlite3 paperfeed.db .recover`")
+        return f"the database failed: {text[:300]}"
+    return None
+
+
 @contextmanager
 def library(ctx: typer.Context) -> Iterator[Library]:
-    """Open the Library for a command; PaperfeedErrors become a message and exit 2."""
+    """Open the Library for a command; PaperfeedErrors become a message and exit 2, failures of
+    the storage (full disk, corrupt database) a message and exit 4."""
     try:
         lib = Library(ctx.ensure_object(State).config())
     except PaperfeedError as exc:
         raise fail(str(exc)) from None
+    except Exception as exc:
+        message = storage_failure(exc)
+        if message is None:
+            raise
+        raise fail(message, STORAGE_FAILED) from None
     try:
         yield lib
     except PaperfeedError as exc:
         raise fail(str(exc)) from None
+    except Exception as exc:
+        message = storage_failure(exc)
+        if message is None:
+            raise
+        raise fail(message, STORAGE_FAILED) from None
     finally:
-        lib.close()
+        try:
+            lib.close()
+        except Exception as exc:  # closing on a full disk: the message above says it
+            if storage_failure(exc) is None:
+                raise
 
 
 def emit_json(data: Any) -> None:

@@ -72,11 +72,23 @@ def digest_preview(
     ctx: typer.Context,
     email: Annotated[str, typer.Argument()],
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today, UTC).")] = None,
+    raw: Annotated[bool, typer.Option("--raw", help="The raw email (MIME, encoded) instead.")] = False,
 ) -> None:
-    """Print the digest EMAIL gets for a day, as the raw email (headers, text and HTML)."""
+    """Print the digest EMAIL gets for a day: its headers and decoded plain text (--raw: the
+    whole email as sent, text and HTML parts encoded)."""
     with library(ctx) as lib:
         msg = lib.digests.preview(email, date)
-    sys.stdout.write(msg.as_string())
+    if raw:
+        sys.stdout.write(msg.as_string())
+        return
+    for name, value in msg.items():
+        if not name.lower().startswith(("content-", "mime-")):
+            typer.echo(clean(f"{name}: {value}"))
+    typer.echo("")
+    body = msg.get_body(("plain",))
+    text = body.get_content() if body is not None else ""
+    for line in str(text).splitlines():
+        typer.echo(clean(line))
 
 
 @digest_app.command("send")

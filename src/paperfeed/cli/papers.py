@@ -3,13 +3,16 @@ migrate."""
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from importlib import resources
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, cast
 
 import typer
+from rich import box
+from rich.console import Console
 from rich.markup import escape
 from rich.progress import (
     BarColumn,
@@ -19,6 +22,7 @@ from rich.progress import (
     TimeRemainingColumn,
     TransferSpeedColumn,
 )
+from rich.table import Table
 
 from paperfeed.cli.common import (
     MAX_REJECTS_SHOWN,
@@ -30,7 +34,11 @@ from paperfeed.cli.common import (
     print_paper_line,
 )
 from paperfeed.errors import PaperfeedError
+from paperfeed.records import Paper
 from paperfeed.terminal import clean
+
+if TYPE_CHECKING:
+    from paperfeed.library import SearchMode
 
 app = typer.Typer()
 
@@ -122,10 +130,23 @@ def search(
     author: Annotated[str | None, typer.Option()] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Search papers by keyword, meaning, or both."""
+    """Search papers by keyword, meaning, or both. An empty query with --author or
+    --organization lists that author's or organization's papers, newest first."""
+    if not query.strip() and (author or organization):
+        with library(ctx) as lib:
+            found = lib.papers_by(organization=organization, author=author, limit=limit)
+        if as_json:
+            emit_json([p.to_dict() for p in found])
+            return
+        if not found:
+            err.print("no papers found", markup=False)
+        for paper in found:
+            print_paper_line(paper)
+        return
     with library(ctx) as lib:
         hits = lib.search(
-            query, mode=mode, limit=limit, since=since, until=until, category=category,
+            query, mode=cast("SearchMode | None", mode),  # the Library checks it
+            limit=limit, since=since, until=until, category=category,
             organization=organization, author=author,
         )
         missing = lib.missing_arxiv_id(query)
@@ -167,9 +188,11 @@ def index(
     ctx: typer.Context,
     encoder: Annotated[
         str | None,
-        typer.Option(help="minilm-static (fast, default) | minilm-int8 (all-MiniLM-L6-v2 on "
-                     "onnxruntime, CPU) | minilm (the same on torch; a GPU when present). "
-                     "Another encoder than the stored vectors' re-embeds everything."),
+        typer.Option(help="The set to fill and switch to, for this run (default: "
+                     "PAPERFEED_QUALITY_ENCODER, minilm-int8): minilm-int8 (all-MiniLM-L6-v2 on "
+                     "onnxruntime, CPU) | minilm (the same on torch; a GPU when present) | "
+                     "minilm-static (the instant set alone). The active set keeps serving until "
+                     "the new one is complete."),
     ] = None,
     ray: Annotated[
         str | None,
@@ -184,29 +207,33 @@ def index(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """Embed every paper that has no vector yet (and keep the vector index in step)."""
-    from paperfeed.embed import canonical_name, get_encoder
+    """Complete every vector set (the static one, then the quality encoder's) and switch the
+    rankers to the quality set once it covers every paper; returns when all are complete."""
+    from paperfeed.embed import get_encoder
 
     with library(ctx) as lib:
         if encoder is not None:
             get_encoder(encoder)  # a missing or broken model fails here, before any work
-        total = lib.missing_vectors()
-        current = lib.semantic.encoder_name if lib.semantic and lib.has_vectors() else None
-        if encoder is not None and current and canonical_name(encoder) != current:
-            err.print(f"switching encoder {current} -> {canonical_name(encoder)}: "
-                      "re-embedding every paper", markup=False)
-            total = lib.store.count()
+        sem = lib.semantic
+        target = sem.target(encoder)
+        active = sem.active_name()
+        if target != active and target != sem.default_encoder:
+            err.print(f"filling the {target} vector set beside {active} ({active} keeps serving "
+                      "until it is complete)", markup=False)
+        total = lib.missing_vectors(encoder)
         with count_progress(total, "embedding") as advance:
             result = lib.index(encoder, progress=advance, ray=ray, batch=batch)
+        result["sets"] = lib.vector_status()["sets"]
     if as_json:
         emit_json(result)
         return
     err.print(
-        f"embedded {result['embedded']} papers with {result['encoder']}; "
-        f"{result['vectors']} vectors in the index",
+        f"embedded {result['embedded']} vectors; active set {result['encoder']} "
+        f"({result['vectors']} vectors in its index)",
         markup=False,
         highlight=False,
     )
+
 
 @app.command("eval")
 def eval_(
@@ -244,16 +271,58 @@ def show(
         emit_json(paper.to_dict())
         return
     typer.echo(clean(paper.title))
-    authors = ", ".join(paper.author_names) or (f"{paper.author_count} authors" if paper.author_count else "")
-    typer.echo(clean(authors))
-    meta = [paper.id, paper.day.isoformat() if paper.day else None, f"{paper.upvotes or 0} upvotes"]
+    typer.echo(clean(_authors_line(paper)))
+    meta = [paper.id, paper.day.isoformat() if paper.day else None, plural(paper.upvotes or 0, "upvote")]
+    if paper.comments:
+        meta.append(plural(paper.comments, "comment"))
     if paper.organization_name or paper.organization:
         meta.append(paper.organization_name or paper.organization)
     if paper.categories:
         meta.append(" ".join(paper.categories))
+    if paper.withdrawn:
+        meta.append("WITHDRAWN")
     typer.echo(clean(" · ".join(m for m in meta if m)))
+    comment = paper.extra.get("comments")
+    facts = [("DOI", paper.doi), ("Journal", paper.journal_ref),
+             ("arXiv comment", comment if isinstance(comment, str) else None)]
+    for label, link in _links(paper):
+        facts.append((label, link))
+    for label, value in facts:
+        if value:
+            typer.echo(clean(f"{label + ':':<15}{value}"))
     typer.echo("")
     typer.echo(clean(paper.abstract))
+
+
+def plural(n: int, word: str) -> str:
+    """`1 author`, `2 authors`, `1,234 upvotes`."""
+    return f"{n:,} {word}{'' if n == 1 else 's'}"
+
+
+def _authors_line(paper: Paper) -> str:
+    if paper.authors:
+        names = [f"{a.name} ({a.affiliation})" if a.affiliation else a.name for a in paper.authors]
+        return f"{plural(len(names), 'author')}: " + ", ".join(names)
+    return f"{plural(paper.author_count, 'author')} (names not imported)" if paper.author_count else ""
+
+
+def _links(paper: Paper) -> list[tuple[str, str]]:
+    links: list[tuple[str, str]] = []
+    if paper.arxiv_id:
+        links += [("arXiv", f"https://arxiv.org/abs/{paper.arxiv_id}"),
+                  ("PDF", f"https://arxiv.org/pdf/{paper.arxiv_id}")]
+    if paper.doi:
+        links.append(("DOI link", f"https://doi.org/{paper.doi}"))
+    if paper.github_repo:
+        stars = f" (★ {paper.github_stars:,})" if paper.github_stars else ""
+        links.append(("Code", paper.github_repo + stars))
+    if paper.project_page:
+        links.append(("Project page", paper.project_page))
+    return links
+
+
+# The web's names ("by upvotes", "trending") and the Library's ("published") for the same orders.
+SORT_NAMES = {"upvotes": "published", "published": "published", "trending": "trending"}
 
 
 @app.command()
@@ -262,20 +331,24 @@ def daily(
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: the latest day)")] = None,
     week: Annotated[str | None, typer.Option(help="YYYY-Www")] = None,
     month: Annotated[str | None, typer.Option(help="YYYY-MM")] = None,
-    sort: Annotated[str, typer.Option(help="published | trending")] = "published",
+    sort: Annotated[
+        str, typer.Option(help="upvotes | trending, as on the web (`published` still means upvotes)")
+    ] = "upvotes",
     limit: Annotated[int | None, typer.Option(min=1)] = None,
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
-    """The papers of a day, week or month, most upvoted first."""
+    """The papers of a day, week or month, most upvoted first (or by trending score)."""
+    if sort not in SORT_NAMES:
+        raise fail(f"--sort must be one of upvotes, trending (not {sort[:40]!r})")
     with library(ctx) as lib:
-        period, scored = lib.daily_scored(date, week, month, sort=sort, limit=limit)  # type: ignore[arg-type]
+        period, scored = lib.daily_scored(date, week, month, sort=SORT_NAMES[sort], limit=limit)  # type: ignore[arg-type]
     if as_json:
         emit_json([{**p.to_dict(), "score": round(s, 6)} for p, s in scored])
         return
     if period is None:
         err.print("no papers yet: run `paperfeed import`", markup=False)
         return
-    typer.echo(f"# {period.label}: {len(scored)} papers")
+    typer.echo(f"# {period.label}: {plural(len(scored), 'paper')}")
     for paper, _ in scored:
         print_paper_line(paper)
 
@@ -329,15 +402,54 @@ def stats(ctx: typer.Context, as_json: Annotated[bool, typer.Option("--json")] =
     if as_json:
         emit_json(data)
         return
+    out = Console(highlight=False, width=None if sys.stdout.isatty() else 120)
+    table = Table(title="paperfeed library", show_header=False, box=box.SIMPLE)
+    table.add_column(style="bold")
+    table.add_column()
     for key, value in data.items():
-        if key not in ("imports", "harvests"):
-            typer.echo(f"{key}: {value}")
-    for source, run in data.get("harvests", {}).items():  # the last run of each source
-        outcome = f"{run['status']}: {run['error']}" if run["error"] else f"{run['status']} {run['counts']}"
-        typer.echo(f"harvest {source}: {run['finished_at'] or run['started_at']}  {outcome}")
-    for entry in data["imports"]:
-        status = f"error: {entry['error']}" if entry["error"] else entry["counts"]
-        typer.echo(f"  {entry['finished_at']}  {entry['source']}  {status}")
+        if key in ("imports", "harvests", "last_import", "vector_sets"):
+            continue
+        shown = _size(value) if key == "database_bytes" and isinstance(value, int) else value
+        text = "—" if shown is None else f"{shown:,}" if isinstance(shown, int) else shown
+        table.add_row(key.replace("_", " "), clean(text))
+    out.print(table)
+    vectors = data["vector_sets"]
+    sets = Table(title="vector sets", box=box.SIMPLE)
+    for column in ("encoder", "vectors", "coverage", "active"):
+        sets.add_column(column)
+    for entry in vectors["sets"]:
+        sets.add_row(clean(entry["encoder"]), f"{entry['vectors']:,} / {entry['papers']:,}",
+                     f"{entry['coverage']:.0%}", "active" if entry["active"] else "")
+    out.print(sets)
+    if vectors["warning"]:
+        err.print(f"warning: {clean(vectors['warning'])}", markup=False)
+    if data.get("harvests"):
+        runs = Table(title="last harvests", box=box.SIMPLE)
+        for column in ("source", "when", "status", "records / error"):
+            runs.add_column(column)
+        for source, run in data["harvests"].items():
+            detail = run["error"] or ", ".join(f"{k} {v:,}" for k, v in (run["counts"] or {}).items())
+            runs.add_row(clean(source), clean(run["finished_at"] or run["started_at"]), clean(run["status"]),
+                         clean(detail))
+        out.print(runs)
+    if data["imports"]:
+        imports = Table(title="recent imports", box=box.SIMPLE)
+        for column in ("finished", "source", "result"):
+            imports.add_column(column)
+        for entry in data["imports"]:
+            result = f"error: {entry['error']}" if entry["error"] else ", ".join(
+                f"{k} {v:,}" if isinstance(v, int) else f"{k} {v}" for k, v in (entry["counts"] or {}).items()
+            )
+            imports.add_row(clean(entry["finished_at"]), clean(entry["source"]), clean(result))
+        out.print(imports)
+
+
+def _size(n: int) -> str:
+    for unit in ("bytes", "KB", "MB", "GB"):
+        if n < 1024 or unit == "GB":
+            return f"{n:,} {unit}" if unit == "bytes" else f"{n:,.1f} {unit}"
+        n /= 1024  # type: ignore[assignment]
+    return str(n)
 
 
 @app.command()

@@ -29,7 +29,7 @@ def serve(
     """Serve the web app and the JSON API."""
     import uvicorn
 
-    from paperfeed.web.app import UVICORN_OPTIONS, create_app, settled
+    from paperfeed.web.app import UVICORN_OPTIONS, create_app, settled, start_background
 
     try:
         config = ctx.ensure_object(State).config()
@@ -39,7 +39,10 @@ def serve(
     except PaperfeedError as exc:
         raise fail(str(exc)) from None
     if workers == 1:
-        uvicorn.run(settled(create_app(config)), host=host, port=port, log_level="info", **UVICORN_OPTIONS)
+        uvicorn.run(
+            settled(start_background(create_app(config))), host=host, port=port, log_level="info",
+            **UVICORN_OPTIONS,
+        )
         return
     # Worker processes build their app from the environment: give them this whole configuration
     # (flags included), every setting rendered back as its variable.

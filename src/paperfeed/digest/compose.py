@@ -19,7 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.headerregistry import Address
 from email.message import EmailMessage
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import quote
 
 import jinja2
@@ -28,7 +28,7 @@ from paperfeed import feeds
 from paperfeed.digest.subscriptions import Subscriber
 from paperfeed.digest.topics import ArrivalIndex
 from paperfeed.errors import InvalidInput
-from paperfeed.records import Paper
+from paperfeed.records import Paper, is_withdrawn
 
 if TYPE_CHECKING:
     from paperfeed.accounts import Accounts
@@ -60,26 +60,34 @@ _TEMPLATES = jinja2.Environment(
 
 @dataclass
 class DigestContent:
-    """The papers of one digest: trending ids, then (topic, ids) per topic."""
+    """The papers of one digest: trending ids, then (topic, ids) per topic, then the reader's
+    For you sections: (collection name, [(id, reasons)]) per chosen collection."""
 
     trending: list[str] = field(default_factory=list)
     topics: list[tuple[str, list[str]]] = field(default_factory=list)
+    for_you: list[tuple[str, list[tuple[str, list[str]]]]] = field(default_factory=list)
+
+    @property
+    def recommended(self) -> list[str]:
+        return [pid for _, items in self.for_you for pid, _ in items]
 
     @property
     def paper_ids(self) -> list[str]:
-        return self.trending + [pid for _, ids in self.topics for pid in ids]
+        return self.trending + [pid for _, ids in self.topics for pid in ids] + self.recommended
 
     @property
     def empty(self) -> bool:
         return not self.paper_ids
 
     def to_json(self) -> str:
-        return json.dumps({"trending": self.trending, "topics": self.topics})
+        return json.dumps({"trending": self.trending, "topics": self.topics, "for_you": self.for_you})
 
     @classmethod
     def from_json(cls, text: str) -> DigestContent:
         data = json.loads(text)
-        return cls(list(data["trending"]), [(t, list(ids)) for t, ids in data["topics"]])
+        for_you = [(name, [(pid, list(reasons)) for pid, reasons in items])
+                   for name, items in data.get("for_you", [])]
+        return cls(list(data["trending"]), [(t, list(ids)) for t, ids in data["topics"]], for_you)
 
 
 def cutoff_for(now: datetime) -> str:
@@ -97,8 +105,15 @@ class Composer:
         self.now = now or datetime.now(UTC)
         self.cutoff = cutoff_for(self.now)
         period = feeds.Period("week", day - timedelta(days=TRENDING_DAYS - 1), day)
-        self.trending = [p.id for p, _ in accounts.listing(period, sort="trending", limit=TRENDING_POOL)]
-        arrivals = store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
+        # Withdrawn papers are never mailed.
+        self.trending = [
+            p.id for p, _ in accounts.listing(period, sort="trending", limit=TRENDING_POOL)
+            if not is_withdrawn(p)
+        ]
+        arrivals = [
+            (p, added) for p, added in store.papers_added_between(after, self.cutoff, limit=MAX_ARRIVALS)
+            if not is_withdrawn(p)
+        ]
         self.index = ArrivalIndex([p for p, _ in arrivals])
         self.ids = [p.id for p, _ in arrivals]
         self.added = [added for _, added in arrivals]
@@ -150,6 +165,7 @@ def _item(base_url: str, paper: Paper) -> dict[str, Any]:
         "abstract": _shorten(paper.abstract, ABSTRACT_CHARS),
         "upvotes": paper.upvotes or 0,
         "day": paper.day.isoformat() if paper.day else "",
+        "reasons": [],
     }
 
 
@@ -184,13 +200,19 @@ def render_message(
     def items(ids: list[str]) -> list[dict[str, Any]]:
         return [_item(base_url, papers[pid]) for pid in ids if pid in papers]
 
+    def reasoned(picked: list[tuple[str, list[str]]]) -> list[dict[str, Any]]:
+        return [{**_item(base_url, papers[pid]), "reasons": why} for pid, why in picked if pid in papers]
+
     sections = []
     if content.trending:
         sections.append({"title": "Trending", "topic": None, "papers": items(content.trending)})
     for topic, ids in content.topics:
         if ids:
             sections.append({"title": f"New on “{topic}”", "topic": topic, "papers": items(ids)})
-    count = sum(len(s["papers"]) for s in sections)
+    for name, picked in content.for_you:
+        if picked:
+            sections.append({"title": f"For you: {name}", "topic": None, "papers": reasoned(picked)})
+    count = sum(len(cast(list[Any], s["papers"])) for s in sections)
     unsubscribe_url = f"{base_url}/unsubscribe?token={unsubscribe_token}"
     context = {
         "day": day.strftime("%A %d %B %Y"),

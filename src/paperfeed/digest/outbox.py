@@ -16,12 +16,13 @@ commit, the one window where SMTP itself cannot tell (a resend then reuses the s
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from typing import cast
 
 from paperfeed.digest.compose import SENT_MEMORY_DAYS, DigestContent
-from paperfeed.store.db import Database, new_id, now_iso
+from paperfeed.store.db import Database, Transaction, new_id, now_iso
 
 MAX_ATTEMPTS = 8
 BATCH = 500
@@ -43,6 +44,11 @@ class NewDigest:
     content: DigestContent
     cutoff: str
     message_id: str
+    user_id: str | None = None  # the subscriber's account, whose For you papers are recorded
+
+
+# Records a digest's For you papers as sent, in the transaction that inserts its outbox row.
+RecordSent = Callable[[Transaction, str, list[str]], None]
 
 
 def _iso(moment: datetime) -> str:
@@ -92,14 +98,16 @@ class Outbox:
         )
         return _row(row) if row else None
 
-    def enqueue(self, day: date, digests: Sequence[NewDigest]) -> int:
-        """Insert the day's digests (pending, or empty); existing (subscriber, day) rows win."""
+    def enqueue(self, day: date, digests: Sequence[NewDigest], record: RecordSent | None = None) -> int:
+        """Insert the day's digests (pending, or empty); existing (subscriber, day) rows win.
+        A new row's For you papers are recorded as sent (`record`) in the same transaction, so
+        they are never recommended again exactly when the digest holding them exists."""
         now = now_iso()
         inserted = 0
         for start in range(0, len(digests), BATCH):
             with self.db.transaction() as tx:
                 for d in digests[start:start + BATCH]:
-                    inserted += tx.execute(
+                    new = tx.execute(
                         "INSERT INTO digest_outbox (id, subscriber_id, digest_date, status, content, "
                         "cutoff, message_id, attempts, next_attempt_at, created_at) "
                         "VALUES (?, ?, ?, ?, ?, ?, ?, 0, ?, ?) "
@@ -108,6 +116,9 @@ class Outbox:
                          "empty" if d.content.empty else "pending", d.content.to_json(),
                          d.cutoff, d.message_id, now, now),
                     )
+                    inserted += new
+                    if new and record is not None and d.user_id and d.content.recommended:
+                        record(tx, d.user_id, d.content.recommended)
         return inserted
 
     # -- sending -----------------------------------------------------------------------------
@@ -173,7 +184,7 @@ class Outbox:
 def _row(row: tuple[object, ...]) -> OutboxRow:
     rid, sid, day, content, message_id, attempts = row
     return OutboxRow(str(rid), str(sid), date.fromisoformat(str(day)),
-                     DigestContent.from_json(str(content)), str(message_id), int(attempts))  # type: ignore[arg-type]
+                     DigestContent.from_json(str(content)), str(message_id), int(cast(int, attempts)))
 
 
 

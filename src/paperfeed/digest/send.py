@@ -24,6 +24,7 @@ from paperfeed.digest.compose import (
     render_confirmation,
     render_message,
 )
+from paperfeed.digest.foryou import ForYou
 from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from paperfeed.digest.subscriptions import Subscriber, Subscriptions, check_email
@@ -72,10 +73,13 @@ class Digests:
     URL, sender, SMTP), the store (papers, and the subscriber and outbox tables) and the accounts
     (displayed upvotes include local votes)."""
 
-    def __init__(self, config: Config, store: Store, accounts: Accounts) -> None:
+    def __init__(
+        self, config: Config, store: Store, accounts: Accounts, for_you: ForYou | None = None
+    ) -> None:
         self.config = config
         self.store = store
         self.accounts = accounts
+        self.for_you = for_you  # the personal library's sections (the Library plugs it in)
         self.subscribers = Subscriptions(store.db)
         self.outbox = Outbox(store.db)
         self._tokens: Tokens | None = None
@@ -101,13 +105,25 @@ class Digests:
         composer = Composer(self.store, self.accounts, day, min(since.values()), now)
         sent = self.outbox.recently_sent(day)
         sender = mail_from(self.config.mail_from)
-        digests = [
-            NewDigest(s.id, composer.choose(s, since[s.id], sent.get(s.id, ())), composer.cutoff,
-                      make_message_id(sender))
-            for s in subs
-        ]
-        self.outbox.enqueue(day, digests)
+        digests = []
+        for s in subs:
+            content, user_id = self._choose(composer, s, since[s.id], sent.get(s.id, set()))
+            digests.append(NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id))
+        self.outbox.enqueue(day, digests, self.for_you.record if self.for_you else None)
         return len(digests), sum(d.content.empty for d in digests)
+
+    def _choose(
+        self, composer: Composer, sub: Subscriber, since: str, sent: set[str]
+    ) -> tuple[DigestContent, str | None]:
+        """The subscriber's digest: without the papers their account dismissed, and with the
+        For you sections of the collections it chose (and that account's id)."""
+        if self.for_you is None:
+            return composer.choose(sub, since, sent), None
+        user_id, hidden = self.for_you.hidden(sub.email)
+        content = composer.choose(sub, since, sent | hidden)
+        if user_id is not None:
+            content.for_you = self.for_you.sections(user_id, set(content.paper_ids) | sent)
+        return content, user_id
 
     def preview(
         self, email: str, day: date | str | None = None, now: datetime | None = None
@@ -123,7 +139,7 @@ class Digests:
             since = max(self.outbox.last_cutoffs(day).get(sub.id, sub.since), sub.since)
             composer = Composer(self.store, self.accounts, day, since, now)
             sent = self.outbox.recently_sent(day, [sub.id]).get(sub.id, set())
-            content = composer.choose(sub, since, sent)
+            content, _ = self._choose(composer, sub, since, sent)
             message_id = make_message_id(mail_from(self.config.mail_from))
         return self.render(sub, day, content, message_id)
 

@@ -13,6 +13,7 @@ smuggle a header into a message.
 
 from __future__ import annotations
 
+import builtins
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -241,7 +242,7 @@ class Subscriptions:
                              (status,) if status else ())
         return self._with_topics([_row(r) for r in rows])
 
-    def _with_topics(self, subs: list[Subscriber]) -> list[Subscriber]:
+    def _with_topics(self, subs: builtins.list[Subscriber]) -> builtins.list[Subscriber]:
         if not subs:
             return subs
         by_id = {s.id: s for s in subs}

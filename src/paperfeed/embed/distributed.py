@@ -26,7 +26,7 @@ from paperfeed.embed.engine import EMBED_BATCH
 from paperfeed.errors import InvalidInput
 
 if TYPE_CHECKING:
-    from paperfeed.embed.engine import SemanticEngine
+    from paperfeed.embed.engine import VectorSet
 
 IN_FLIGHT_PER_CPU = 2
 
@@ -44,7 +44,7 @@ def _embed_batch(encoder_name: str, texts: list[str]) -> tuple[np.ndarray, str, 
 
 
 def embed_missing_ray(
-    engine: SemanticEngine,
+    engine: VectorSet,
     address: str,
     progress: Callable[[int], None] | None = None,
     batch: int = EMBED_BATCH,

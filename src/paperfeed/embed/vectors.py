@@ -3,8 +3,10 @@ re-embedding). Each backend implements this interface: `store.sqlite.vectors` (f
 `store.postgres.vectors` (pgvector).
 
 Vectors are keyed by the store's integer key of a paper (`key`), stable across merges that change a
-paper's public id. One store holds vectors of one encoder only: `set_encoder` with another name
-drops them all.
+paper's public id, and kept in one *set* per encoder (`VectorSets`): the instant static set and the
+quality set live side by side, and a meta flag names the set rankers use (`active`). A
+`VectorStore` is one set: every method reads or writes that encoder's vectors only, so no query
+can mix vectors of two encoders.
 """
 
 from __future__ import annotations
@@ -29,13 +31,17 @@ class Fingerprint:
 
 
 class VectorStore(ABC):
+    name: str
+    """The encoder this set holds vectors of."""
+
     @abstractmethod
     def encoder(self) -> tuple[str, int] | None:
-        """(encoder name, dimension) of the stored vectors, or None before any."""
+        """(encoder name, dimension) of this set, or None before it is created."""
 
     @abstractmethod
     def set_encoder(self, name: str, dim: int) -> bool:
-        """Make `name` the encoder of record; returns True when that dropped another's vectors."""
+        """Create this set (for encoder `name`, vectors of length `dim`) if it does not exist;
+        returns False (sets of other encoders are never touched)."""
 
     @abstractmethod
     def count_missing(self) -> int:
@@ -45,6 +51,10 @@ class VectorStore(ABC):
     def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
         """Up to `limit` papers without a vector, key above `after_key`, in key order:
         (key, title, abstract)."""
+
+    @abstractmethod
+    def missing_newest(self, limit: int, before_key: int | None = None) -> list[tuple[int, str, str]]:
+        """Like `missing`, the most recently added papers first (key below `before_key`)."""
 
     @abstractmethod
     def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
@@ -106,3 +116,34 @@ class VectorStore(ABC):
         """An object with `embed.index.VectorIndex`'s methods that the store keeps itself, or
         None (the default): the engine then keeps an index file beside the database."""
         return None
+
+
+class VectorSets(ABC):
+    """Every vector set of a store, the flag naming the active one, and the lock that lets one
+    embedder at a time fill them."""
+
+    @abstractmethod
+    def open_set(self, encoder: str) -> VectorStore:
+        """The set of `encoder` (created lazily by its `set_encoder`)."""
+
+    @abstractmethod
+    def names(self) -> list[str]:
+        """The encoders that have a set, in creation order."""
+
+    @abstractmethod
+    def active(self) -> str | None:
+        """The encoder of the set rankers use, or None before any was activated."""
+
+    @abstractmethod
+    def activate(self, encoder: str, *, require_complete: bool = True) -> bool:
+        """Make `encoder`'s set the active one, in one transaction that (with `require_complete`)
+        first checks that it has a vector for every paper; returns whether the flag now names it."""
+
+    @abstractmethod
+    def drop(self, encoder: str) -> int:
+        """Delete a set (never the active one); returns how many vectors it held."""
+
+    @abstractmethod
+    def try_embedder_lock(self) -> Any | None:
+        """A held lock that only one embedder per store can have (across processes), or None when
+        another holds it; release with `.release()`."""

@@ -94,6 +94,12 @@ def _by_query(ctx: HarvestContext, params: ApiParams) -> None:
         ctx.lock.renew()
 
 
+def fetch_ids(ctx: HarvestContext, url: str, ids: list[str]) -> list[SourceItem]:
+    """The API's records of `ids` (at most `IDS_PER_REQUEST`), fetched in one request and not
+    written: the caller decides (a member's submission is checked before it is stored)."""
+    return _fetch(ctx, url, {"id_list": ",".join(ids[:IDS_PER_REQUEST]), "max_results": str(len(ids))})
+
+
 def _fetch(ctx: HarvestContext, url: str, request: dict[str, str]) -> list[SourceItem]:
     """One API response as source items. The API answers a bad query with an Atom feed holding
     an error entry (with HTTP 400): its message is what the user sees."""

@@ -24,14 +24,15 @@ PAGE_LIMIT = 100
 DEFAULT_DAYS = 7
 MAX_DAYS = 366
 MAX_CATCH_UP = 60
+Day = date  # the field `date` shadows the type inside HfParams
 
 
 @dataclass(frozen=True)
 class HfParams:
     endpoint: str
     date: date | None = None
-    since: date | None = None
-    until: date | None = None
+    since: Day | None = None
+    until: Day | None = None
     days: int = DEFAULT_DAYS
 
     def __post_init__(self) -> None:

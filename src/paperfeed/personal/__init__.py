@@ -12,6 +12,7 @@ from paperfeed.personal.collections import Collection, Collections, Membership, 
 from paperfeed.personal.feedback import Feedback
 from paperfeed.personal.importing import EntryReport, LibraryImport, import_into_collection
 from paperfeed.personal.names import MAX_COLLECTION_CHARS, MAX_NOTE_CHARS, check_collection_name
+from paperfeed.personal.settings import Settings
 from paperfeed.personal.tokens import FeedTokens
 from paperfeed.store.db import Database
 
@@ -27,6 +28,7 @@ __all__ = [
     "Membership",
     "Personal",
     "SavedPaper",
+    "Settings",
     "check_collection_name",
     "import_into_collection",
 ]
@@ -39,6 +41,7 @@ class Personal:
         self.collections = Collections(db)
         self.feedback = Feedback(db)
         self.tokens = FeedTokens(db)
+        self.settings = Settings(db)
 
 
 def _export(db: Database, user: User) -> dict[str, Any]:

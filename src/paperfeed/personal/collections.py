@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.personal.names import check_collection_name, name_key
@@ -23,7 +24,7 @@ class Collection:
     created_at: str
     size: int = 0
 
-    def to_dict(self) -> dict[str, object]:
+    def to_dict(self) -> dict[str, Any]:
         return {"id": self.id, "name": self.name, "created_at": self.created_at, "size": self.size}
 
 
@@ -192,6 +193,20 @@ class Collections:
         out = [Membership(pid, first[pid], tuple(sorted(names[pid], key=str.casefold))) for pid in first]
         out.sort(key=lambda m: (m.added_at, m.paper_id), reverse=True)
         return out
+
+    def saved_among(self, user_id: str, paper_ids: Sequence[str]) -> set[str]:
+        """Which of `paper_ids` the user saved (in any collection): what a page's cards show."""
+        found: set[str] = set()
+        ids = list(dict.fromkeys(paper_ids))
+        for start in range(0, len(ids), _CHUNK):
+            chunk = ids[start : start + _CHUNK]
+            rows = self.db.query(
+                "SELECT DISTINCT paper_id FROM collection_papers WHERE user_id = ? "
+                f"AND paper_id IN ({','.join('?' * len(chunk))})",
+                (user_id, *chunk),
+            )
+            found.update(r[0] for r in rows)
+        return found
 
     def saved_ids(self, user_id: str, name: str | None = None) -> list[str]:
         return [m.paper_id for m in self.memberships(user_id, name)]

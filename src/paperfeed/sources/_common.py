@@ -211,5 +211,6 @@ def xml_text(element: etree._Element | None) -> str | None:
         return None
     if len(element) == 0:  # the common case: no child elements
         return (element.text or "").strip() or None
-    text = "".join(element.itertext()).strip()
+    # lxml-stubs: itertext yields str | bytes; a parsed tree's text is str.
+    text = "".join(element.itertext()).strip()  # type: ignore[arg-type]
     return text or None

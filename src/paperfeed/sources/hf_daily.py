@@ -128,6 +128,24 @@ def _organization(org: Any) -> tuple[str | None, str | None]:
     return None, None
 
 
+# Hugging Face's own fields, kept as they came (under `extra["hf"]`) so that the HF-compatible
+# API serves them back unchanged: who submitted, the authors' HF accounts, full timestamps, ...
+_HF_ITEM_FIELDS = ("publishedAt", "submittedBy", "isAuthorParticipating", "organization", "thumbnail")
+_HF_PAPER_FIELDS = ("publishedAt", "submittedOnDailyAt", "submittedOnDailyBy", "authors", "discussionId",
+                    "organization")
+
+
+def _raw_hf(paper: dict[str, Any], outer: dict[str, Any]) -> dict[str, Any]:
+    raw: dict[str, Any] = {}
+    item = {k: outer[k] for k in _HF_ITEM_FIELDS if outer.get(k) not in (None, "", [], {})}
+    own = {k: paper[k] for k in _HF_PAPER_FIELDS if paper.get(k) not in (None, "", [], {})}
+    if item:
+        raw["item"] = item
+    if own:
+        raw["paper"] = own
+    return raw
+
+
 def _extra(paper: dict[str, Any], outer: dict[str, Any]) -> dict[str, Any]:
     extra: dict[str, Any] = {}
     for obj in (outer, paper):  # the item's own value wins over the paper's
@@ -135,4 +153,6 @@ def _extra(paper: dict[str, Any], outer: dict[str, Any]) -> dict[str, Any]:
             value = obj.get(field)
             if value not in (None, "", [], {}) and key not in extra:
                 extra[key] = value
+    if raw := _raw_hf(paper, outer):
+        extra["hf"] = raw
     return extra

@@ -254,7 +254,10 @@ def _cards(root: etree._Element) -> list[etree._Element]:
     articles = [a for a in root.iter("article") if _title_link(a) is not None]
     if articles:
         return articles
-    return [h.getparent() for h in root.iter("h2", "h3") if _title_link(h) is not None]
+    return [
+        parent for h in root.iter("h2", "h3")
+        if _title_link(h) is not None and (parent := h.getparent()) is not None
+    ]
 
 
 def _title_link(element: etree._Element) -> etree._Element | None:
@@ -272,8 +275,9 @@ def _card_entry(card: etree._Element, where: str) -> Paper | Rejected:
     try:
         fields = _card_fields(card)
         return make_paper(
-            title=link.text_content(),
-            abstract=" ".join(p.text_content().strip() for p in card.iter("p")) or None,
+            # lxml-stubs type the elements of an HTML tree as _Element, without text_content.
+            title=link.text_content(),  # type: ignore[attr-defined]
+            abstract=" ".join(p.text_content().strip() for p in card.iter("p")) or None,  # type: ignore[attr-defined]
             arxiv_id=paper_id if parse_arxiv_id(paper_id) else None,
             source=FORMAT,
             **fields,
@@ -289,7 +293,8 @@ def _card_fields(card: etree._Element) -> dict[str, Any]:
     for element in card.iter():
         if not isinstance(element.tag, str) or element.tag in ("p", "h2", "h3"):
             continue
-        cls = (element.get("class") or "") + " " + " ".join(element.keys())
+        # lxml-stubs: attribute names are str | bytes; an HTML tree's are str.
+        cls = (element.get("class") or "") + " " + " ".join(element.keys())  # type: ignore[arg-type]
         own = (element.text or "").strip()
         if "upvote" in cls.lower() and own.isdigit():
             fields["upvotes"] = int(own)

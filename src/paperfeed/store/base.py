@@ -91,6 +91,11 @@ class Store(ABC):
     @abstractmethod
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]: ...
 
+    def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        """id -> title of the papers that exist among `paper_ids` (a backend may answer without
+        reading whole papers)."""
+        return {pid: p.title for pid, p in self.get_many(paper_ids).items()}
+
     @abstractmethod
     def find_by_title_key(self, key: str) -> list[Paper]: ...
 

@@ -283,3 +283,78 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Per-user choices of the web and the digest (paperfeed.personal.settings): a user's home page,
+# and which of their collections get a "For you" section in their email digest.
+FEATURE_MIGRATIONS.append(
+    (
+        "personal: user settings, digest collections",
+        """
+    CREATE TABLE user_settings (
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        value TEXT NOT NULL,
+        PRIMARY KEY (user_id, name)
+    );
+    CREATE TABLE digest_collections (
+        user_id TEXT NOT NULL,
+        collection_id TEXT NOT NULL,
+        PRIMARY KEY (user_id, collection_id)
+    )
+        """,
+    )
+)
+
+
+# The reading room: papers members submitted to a daily list (one row per paper: a paper is
+# submitted once; `day` is the list it went on), and comments under papers (soft-deleted, so a
+# deleted comment's place in the thread and its anchor survive as "deleted").
+FEATURE_MIGRATIONS.append(
+    (
+        "community: submissions, comments",
+        """
+    CREATE TABLE submissions (
+        paper_id TEXT PRIMARY KEY,
+        day TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        created_at TEXT NOT NULL
+    );
+    CREATE INDEX submissions_user_day ON submissions(user_id, day);
+    CREATE TABLE comments (
+        id TEXT PRIMARY KEY,
+        paper_id TEXT NOT NULL,
+        user_id TEXT NOT NULL,
+        body TEXT NOT NULL,
+        created_at TEXT NOT NULL,
+        edited_at TEXT,
+        deleted_at TEXT
+    );
+    CREATE INDEX comments_paper ON comments(paper_id, created_at);
+    CREATE INDEX comments_user ON comments(user_id, created_at)
+        """,
+    )
+)
+
+
+# Personal access tokens (paperfeed.access_tokens) for the JSON API, MCP and the personal feeds:
+# only the SHA-256 of each secret is stored; scope is "read" or "write" (read-write).
+FEATURE_MIGRATIONS.append(
+    (
+        "access tokens",
+        """
+    CREATE TABLE access_tokens (
+        id TEXT PRIMARY KEY,
+        user_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        scope TEXT NOT NULL,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at TEXT NOT NULL,
+        expires_at TEXT,
+        last_used_at TEXT,
+        revoked_at TEXT
+    );
+    CREATE INDEX access_tokens_user ON access_tokens(user_id)
+        """,
+    )
+)

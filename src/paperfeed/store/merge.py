@@ -83,6 +83,8 @@ def plan_upsert(
     by_pk: dict[int, Paper] = {}
     by_id: dict[str, int] = {}
     by_key: dict[str, list[int]] = {}
+    pk: int | None
+    pid: str | None
     for pk, pid, key, paper in existing:
         if pk in by_pk:
             continue

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, cast
 
 from fastapi import APIRouter, Query, Request
 
@@ -15,15 +15,21 @@ from paperfeed.web.common import library
 router = APIRouter(prefix="/api", tags=["Hugging Face papers API"])
 
 MAX_PAGE = 100_000
+TRENDING_DAYS = 7  # `sort=trending` without a period: the window of `/trending`
+MAX_WINDOW = 100_000
 
 
 def _submitted_by(paper: Paper, name: str) -> bool:
-    who = paper.extra.get("submitted_by")
-    if isinstance(who, dict):
-        names = {str(who.get(k, "")).lower() for k in ("name", "user", "fullname")}
-    else:
-        names = {str(who or "").lower()}
-    return name.lower() in names
+    """Whether `name` (an HF user name, any case) submitted the paper: HF's `submittedBy` or
+    `submittedOnDailyBy` as imported, else the submitter an older import kept."""
+    item, own = hf_api.raw_part(paper, "item"), hf_api.raw_part(paper, "paper")
+    candidates = [item.get("submittedBy"), own.get("submittedOnDailyBy")]
+    if not any(isinstance(c, dict) for c in candidates):
+        candidates = [paper.extra.get("submitted_by")]
+    names = {
+        str(c.get("name", "") if isinstance(c, dict) else c or "").lower() for c in candidates
+    }
+    return name.strip().lower() in names - {""}
 
 
 @router.get("/daily_papers", summary="Daily papers of a day, week or month")
@@ -40,16 +46,24 @@ def daily_papers(
     submitter: Annotated[str | None, Query(max_length=100)] = None,
 ) -> list[dict[str, Any]]:
     """Items ordered by upvotes (`publishedAt`, as Daily Papers orders a day) or by trending
-    score. A page past the end is an empty list."""
+    score; `sort=trending` without a period covers the last 7 days with papers, as `/trending`.
+    `submitter` is the HF user name of who submitted the paper to Daily Papers. A page past the
+    end is an empty list."""
     lib = library(request)
     mode = "trending" if sort == "trending" else "published"
+    window = sort == "trending" and not (date or week or month)  # as /trending: the last 7 days
+
+    def listing(n: int | None, offset: int) -> list[Paper]:
+        if window:
+            return [x for x, _ in lib.trending(TRENDING_DAYS, limit=n or MAX_WINDOW, offset=offset)]
+        sort = cast(Literal["published", "trending"], mode)  # checked by daily_scored
+        return [x for x, _ in lib.daily_scored(date, week, month, sort=sort, limit=n, offset=offset)[1]]
+
     if submitter:
-        _, scored = lib.daily_scored(date, week, month, sort=mode)
-        papers = [paper for paper, _ in scored if _submitted_by(paper, submitter)]
+        papers = [paper for paper in listing(None, 0) if _submitted_by(paper, submitter)]
         papers = papers[p * limit : (p + 1) * limit]
     else:
-        _, scored = lib.daily_scored(date, week, month, sort=mode, limit=limit, offset=p * limit)
-        papers = [paper for paper, _ in scored]
+        papers = listing(limit, p * limit)
     return [hf_api.daily_item(paper) for paper in papers]
 
 

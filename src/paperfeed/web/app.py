@@ -18,23 +18,46 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
 from paperfeed.accounts import TooManyAttempts
+from paperfeed.comments import Forbidden
 from paperfeed.config import Config
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
+from paperfeed.ratelimit import RateLimited
 from paperfeed.search_cache import SearchCache
-from paperfeed.web import api, auth, library_api, pages, s2_api, subscribe, syndication
+from paperfeed.submissions import SourceUnavailable
+from paperfeed.web import (
+    api,
+    auth,
+    community,
+    exports,
+    library_api,
+    library_pages,
+    mcp,
+    pages,
+    personal_feeds,
+    s2_api,
+    subscribe,
+    syndication,
+    tokens,
+)
 from paperfeed.web.bodies import BodyLimit
 from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
 
 # More features add their router here (e.g. `subscribe.router`). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
 ROUTERS = [
+    community.api_router,  # before api.router: its /api/papers/{id} would take .../comments
     api.router,
+    personal_feeds.router,
+    community.router,
     syndication.router,
     auth.router,
+    tokens.router,
     subscribe.router,
     library_api.router,
     s2_api.router,
+    exports.router,  # before pages and the library pages: /papers/{id}.bib is not a paper page
+    library_pages.router,
     pages.router,
 ]
 
@@ -94,6 +117,46 @@ class SecurityHeaders:
         await self.app(scope, receive, send_with_headers)
 
 
+class Counter:
+    def __init__(self) -> None:
+        self.count = 0
+
+
+class InFlight:
+    """Counts the requests being answered, so the background embedder can pause for them."""
+
+    def __init__(self, app: ASGIApp, counter: Counter) -> None:
+        self.app = app
+        self.counter = counter
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        self.counter.count += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.counter.count -= 1
+
+
+def start_background(app: FastAPI) -> FastAPI:
+    """Start `app`'s background embedder (`paperfeed serve`; one per process, one at work per
+    store), pausing while the app answers requests."""
+    from paperfeed.embed.background import BackgroundEmbedder
+
+    lib: Library = app.state.library
+    counter: Counter = app.state.in_flight
+
+    def busy() -> bool:
+        return counter.count > 0
+
+    # A daemon thread: it holds no state a kill could hurt (every batch is one transaction), so
+    # shutting down does not wait for it.
+    app.state.embedder = BackgroundEmbedder(lib.semantic, busy).start()
+    return app
+
+
 def _wants_json(request: Request) -> bool:
     return request.url.path.startswith(("/api/", "/feeds/", "/openapi", "/recommendations/"))
 
@@ -123,6 +186,10 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
         lib.config.search_cache // pages.SEARCH_PAGE, lib.store.change_token, weigh=lambda _: 1
     )
 
+    @app.exception_handler(library_pages.LoginFirst)
+    async def login_first(request: Request, exc: library_pages.LoginFirst) -> Response:
+        return library_pages.login_redirect(exc)
+
     @app.exception_handler(TooManyAttempts)
     async def too_many(request: Request, exc: TooManyAttempts) -> Response:
         return _error(request, 429, str(exc))
@@ -130,6 +197,18 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
     @app.exception_handler(InvalidInput)
     async def invalid_input(request: Request, exc: InvalidInput) -> Response:
         return _error(request, 400, str(exc))
+
+    @app.exception_handler(Forbidden)
+    async def forbidden(request: Request, exc: Forbidden) -> Response:
+        return _error(request, 403, str(exc))
+
+    @app.exception_handler(RateLimited)
+    async def rate_limited(request: Request, exc: RateLimited) -> Response:
+        return _error(request, 429, str(exc))
+
+    @app.exception_handler(SourceUnavailable)
+    async def unavailable(request: Request, exc: SourceUnavailable) -> Response:
+        return _error(request, 503, str(exc))
 
     @app.exception_handler(NotFound)
     async def not_found(request: Request, exc: NotFound) -> Response:
@@ -160,7 +239,10 @@ def create_app(config: Config | None = None, library: Library | None = None) -> 
 
     for router in ROUTERS:
         app.include_router(router)
+    mcp.mount(app, lib)  # the MCP server at /mcp (streamable HTTP)
     app.mount("/static", StaticFiles(directory=str(Path(__file__).parent / "static")), name="static")
+    app.state.in_flight = Counter()
+    app.add_middleware(InFlight, counter=app.state.in_flight)
     app.add_middleware(
         BodyLimit,
         form_bytes=lib.config.max_form_bytes,
@@ -186,7 +268,7 @@ def _plain(errors: Any) -> Any:
 
 def app_from_env() -> FastAPI:
     """The app factory for `uvicorn --factory` (several worker processes)."""
-    return settled(create_app(Config.from_env()))
+    return settled(start_background(create_app(Config.from_env())))
 
 
 def settled(app: FastAPI) -> FastAPI:

@@ -15,6 +15,7 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from paperfeed.access_tokens import AccessTokens
 from paperfeed.accounts import SESSION_DAYS, Session, TooManyAttempts
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import SIGNUPS_PER_CLIENT, RateLimited, RateLimiter
@@ -194,7 +195,9 @@ def _account_page(
     ids = [v["paper_id"] for v in lib.accounts.export(current.user)["upvotes"]]
     papers = lib.store.get_many(ids[-200:])
     upvoted = [papers[i] for i in reversed(ids) if i in papers]
-    return render(request, "account.html", {"upvoted": upvoted, **extra}, status_code=status_code)
+    tokens = AccessTokens(lib.store.db).list(current.user.id)
+    return render(request, "account.html", {"upvoted": upvoted, "tokens": tokens, **extra},
+                  status_code=status_code)
 
 
 @router.get("/account/export.json")

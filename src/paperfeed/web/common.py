@@ -17,7 +17,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.templating import Jinja2Templates
 
 from paperfeed import feeds
-from paperfeed.accounts import Session
+from paperfeed.accounts import Session, User
 from paperfeed.errors import InvalidInput
 from paperfeed.library import Library
 from paperfeed.records import Paper
@@ -97,6 +97,34 @@ def session(request: Request) -> Session | None:
         token = request.cookies.get(SESSION_COOKIE)
         request.state.session = library(request).accounts.session(token) if token else None
     return request.state.session
+
+
+def viewer(request: Request) -> User | None:
+    """The signed-in user, for the Library's `user=` (which hides their dismissed papers)."""
+    current = session(request)
+    return current.user if current else None
+
+
+class Marks(frozenset[str]):
+    """The signed-in user's upvoted papers among those of a page (the set the card macro calls
+    `voted`), with the ones they saved as `.saved`."""
+
+    saved: frozenset[str]
+
+    def __new__(cls, voted: set[str] = frozenset(), saved: set[str] = frozenset()) -> Marks:  # type: ignore[assignment]
+        marks = super().__new__(cls, voted)
+        marks.saved = frozenset(saved)
+        return marks
+
+
+def marks(request: Request, paper_ids: list[str]) -> Marks:
+    """The signed-in user's upvotes and saves among `paper_ids` (empty when signed out)."""
+    current = session(request)
+    if current is None:
+        return Marks()
+    lib = library(request)
+    saved = lib.personal.collections.saved_among(current.user.id, paper_ids)
+    return Marks(lib.accounts.has_voted(current.user, paper_ids), saved)
 
 
 def csrf_token(request: Request) -> str:

@@ -2,7 +2,9 @@
 collections, saved papers, notes, read marks, "not interested", reset, recommendations, what the
 model learned, export, import and the personal feed token.
 
-A state change (POST, PUT, PATCH, DELETE) needs the session's CSRF token in the `X-CSRF-Token`
+A personal access token (`Authorization: Bearer ...`, `web/tokens.py`) stands in for the session:
+any token reads, a `write` token changes, with no CSRF token. Otherwise a state change (POST, PUT,
+PATCH, DELETE) needs the session's CSRF token in the `X-CSRF-Token`
 header (`GET /api/library` hands it out; a page has it too): without it the answer is 403, and
 without a session 401. Every route reads and writes the signed-in user's data only; another
 user's collection is a 404, as if it did not exist.
@@ -27,6 +29,7 @@ from paperfeed.errors import InvalidInput
 from paperfeed.personal.importing import MAX_IMPORT_BYTES
 from paperfeed.records import Paper
 from paperfeed.web.common import library, session
+from paperfeed.web.tokens import token_user
 
 router = APIRouter(prefix="/api/library", tags=["Personal library"])
 
@@ -41,6 +44,9 @@ EXPORT_TYPES = {
 
 
 def signed_in(request: Request) -> User:
+    """The user of a bearer token (any scope), else of the session cookie."""
+    if (user := token_user(request, write=False)) is not None:
+        return user
     current = session(request)
     if current is None:
         raise HTTPException(401, "sign in first")
@@ -48,7 +54,10 @@ def signed_in(request: Request) -> User:
 
 
 def changing(request: Request) -> User:
-    """The signed-in user of a state change that carries the session's CSRF token."""
+    """The user of a read-write bearer token (no CSRF token needed: see `web/tokens.py`), else the
+    signed-in user of a state change that carries the session's CSRF token."""
+    if (user := token_user(request, write=True)) is not None:
+        return user
     current = session(request)
     if current is None:
         raise HTTPException(401, "sign in first")
@@ -73,7 +82,8 @@ class CollectionOut(BaseModel):
 
 class Overview(BaseModel):
     email: str
-    csrf: str = Field(description=f"send it back in the {CSRF_HEADER} header of state changes")
+    csrf: str = Field(description=f"send it back in the {CSRF_HEADER} header of state changes "
+                      "(empty for a request with a bearer token, which needs none)")
     collections: list[CollectionOut]
     dismissed: int
     feed_token_since: str | None
@@ -191,10 +201,9 @@ def _collection_name(request: Request, user: User, collection_id: str | None) ->
 def overview(request: Request, user: Reader) -> Overview:
     lib = library(request)
     current = session(request)
-    assert current is not None
     return Overview(
         email=user.email,
-        csrf=current.csrf,
+        csrf=current.csrf if current is not None else "",  # a bearer request needs none
         collections=[CollectionOut(**c.to_dict()) for c in lib.collections(user)],
         dismissed=len(lib.personal.feedback.dismissed_ids(user.id)),
         feed_token_since=lib.personal.tokens.created_at(user.id),

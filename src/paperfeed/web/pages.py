@@ -11,14 +11,15 @@ from typing import Annotated, Any
 from urllib.parse import quote, urlencode
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import HTMLResponse
+from fastapi.responses import HTMLResponse, RedirectResponse
 from markupsafe import Markup, escape
 
-from paperfeed import feeds
+from paperfeed import exports, feeds
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.records import Paper
 from paperfeed.search import Hit
-from paperfeed.web.common import TEMPLATES, csrf_token, library, render, session
+from paperfeed.web import citation
+from paperfeed.web.common import TEMPLATES, Marks, csrf_token, library, marks, render, session, viewer
 
 router = APIRouter(include_in_schema=False)
 
@@ -32,11 +33,15 @@ Text = Annotated[str | None, Query(max_length=1000)]
 Page = Annotated[int, Query(ge=0, le=10_000)]
 
 
-def _voted(request: Request, papers: list[Paper]) -> set[str]:
-    current = session(request)
-    if current is None:
-        return set()
-    return library(request).accounts.has_voted(current.user, [p.id for p in papers])
+def _voted(request: Request, papers: list[Paper]) -> Marks:
+    """The signed-in user's upvotes and saves among the page's papers."""
+    return marks(request, [p.id for p in papers])
+
+
+def _hidden(request: Request) -> set[str]:
+    """The papers the signed-in user dismissed (for the listings the Library does not filter)."""
+    user = viewer(request)
+    return library(request).personal.feedback.dismissed_ids(user.id) if user else set()
 
 
 def _path_qs(request: Request) -> str:
@@ -108,9 +113,10 @@ def _home_sections(
             week = week.shifted(-1)
             start, end, heading = week.start, week.end, "The week before"
         rest = lib.accounts.listing(feeds.Period("week", start, end), sort=mode, limit=PAGE_SIZE)
+        hidden = _hidden(request)
         by_day: dict[date, list[tuple[Paper, float]]] = {}
         for paper, score in rest:
-            if paper.day is not None:
+            if paper.day is not None and paper.id not in hidden:
                 by_day.setdefault(paper.day, []).append((paper, score))
         for i, day in enumerate(sorted(by_day, reverse=True)):
             sections.append({
@@ -121,7 +127,8 @@ def _home_sections(
             })
             shown += len(by_day[day])
     if shown < HOME_MIN:
-        undated = lib.undated(limit=PAGE_SIZE + 1)
+        hidden = _hidden(request)
+        undated = [x for x in lib.undated(limit=PAGE_SIZE + 1) if x.id not in hidden]
         if undated:
             sections.append({
                 "id": "undated",
@@ -148,10 +155,15 @@ def daily(
     """A day, week or month. The front page (no period asked for) is the latest day with
     papers, filled up to a screenful (`_home_sections`)."""
     lib = library(request)
+    user = viewer(request)
+    if request.url.path == "/" and user is not None and lib.personal.settings.home(user.id) == "foryou":
+        return RedirectResponse("/for-you", status_code=303)  # type: ignore[return-value]
     mode: feeds.Sort = "trending" if sort == "trending" else "published"
     if sort not in (None, "", "trending", "published", "upvotes"):
         raise InvalidInput("sort must be upvotes or trending")
-    period, scored = lib.daily_scored(date, week, month, sort=mode, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    period, scored = lib.daily_scored(
+        date, week, month, sort=mode, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE, user=viewer(request)
+    )
     home = not (date or week or month) and p == 0
     sections = _home_sections(request, period, len(scored), mode) if home else []
     everything = [x for x, _ in scored] + [x for s in sections for x, _ in s["papers"]]
@@ -178,7 +190,9 @@ def daily(
 
 @router.get("/trending", response_class=HTMLResponse)
 def trending(request: Request, p: Page = 0) -> HTMLResponse:
-    scored = library(request).trending(TRENDING_DAYS, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE)
+    scored = library(request).trending(
+        TRENDING_DAYS, limit=PAGE_SIZE + 1, offset=p * PAGE_SIZE, user=viewer(request)
+    )
     return render(
         request,
         "daily.html",
@@ -240,7 +254,8 @@ async def search_page(
                     author=(author or "").strip() or None,
                     limit=(p + 1) * SEARCH_PAGE,
                 )
-                hits = [Hit(x, float(x.upvotes or 0)) for x in papers]
+                hidden = _hidden(request)
+                hits = [Hit(x, float(x.upvotes or 0)) for x in papers if x.id not in hidden]
                 voted = _voted(request, [h.paper for h in hits[p * SEARCH_PAGE :]])
                 results = _results_html(hits, form, p, voted, csrf_token(request), _path_qs(request))
         except InvalidInput as exc:
@@ -249,6 +264,8 @@ async def search_page(
         request,
         "search.html",
         {**form, "modes": MODES, "error": error, "searched": searched, "results": results,
+         "search_feed": _href("/feeds/search.atom", **{k: v for k, v in form.items() if v})
+         if (q or "").strip() else None,
          "missing_id": lib.missing_arxiv_id(q) if searched and q else None},
         status_code=status,
     )
@@ -281,6 +298,7 @@ def _search_results(request: Request, form: dict[str, str], p: int) -> tuple[Mar
             category=form["category"].strip() or None,
             organization=form["organization"].strip() or None,
             author=form["author"].strip() or None,
+            user=viewer(request),
         )
 
     csrf, path_qs = csrf_token(request), _path_qs(request)
@@ -297,7 +315,8 @@ def _search_results(request: Request, form: dict[str, str], p: int) -> tuple[Mar
 
 
 def _results_html(
-    hits: list[Hit], form: dict[str, str], p: int, voted: set[str], csrf: str, path_qs: str
+    hits: list[Hit], form: dict[str, str], p: int, voted: frozenset[str] | set[str], csrf: str,
+    path_qs: str,
 ) -> Markup:
     """Page `p` of `hits` (the first (p + 1) * SEARCH_PAGE results) as the result list's HTML."""
     more = len(hits) == (p + 1) * SEARCH_PAGE and p < 49
@@ -326,7 +345,7 @@ def related_page(
 ) -> HTMLResponse:
     lib = library(request)
     paper = _paper_or_404(request, paper_id)
-    hits = lib.related(paper.id, limit=RELATED_LIMIT)
+    hits = lib.related(paper.id, limit=RELATED_LIMIT, user=viewer(request))
     context = {
         "p": paper,
         "hits": hits,
@@ -339,10 +358,28 @@ def related_page(
 @router.get("/papers/{paper_id:path}", response_class=HTMLResponse)
 def paper_page(request: Request, paper_id: str) -> HTMLResponse:
     paper = _paper_or_404(request, paper_id)
-    return render(request, "paper.html", {"p": paper, "voted": _voted(request, [paper])})
+    page_url = str(request.url_for("paper_page", paper_id=paper.id))
+    context: dict[str, Any] = {
+        "p": paper,
+        "voted": _voted(request, [paper]),
+        "bibtex": exports.to_bibtex([paper]),
+        "meta_tags": citation.meta_tags(paper, page_url),
+        "json_ld": citation.json_ld(paper, page_url),
+    }
+    user = viewer(request)
+    if user is not None:  # the reader's collections for "Save to", and whether it is dismissed
+        lib = library(request)
+        context["collections"] = lib.collections(user)
+        context["in_collections"] = next(
+            (m.collections for m in lib.personal.collections.memberships(user.id) if m.paper_id == paper.id), ()
+        )
+        context["dismissed"] = paper.id in lib.personal.feedback.dismissed_ids(user.id)
+    return render(request, "paper.html", context)
 
 
 def _listing(request: Request, heading: str, papers: list[Paper], p: int, more: str) -> HTMLResponse:
+    hidden = _hidden(request)
+    papers = [x for x in papers if x.id not in hidden]
     return render(
         request,
         "list.html",

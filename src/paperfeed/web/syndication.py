@@ -89,7 +89,7 @@ def daily_feed(
     month: Text = None,
     sort: Literal["upvotes", "published", "trending"] = "upvotes",
 ) -> Response:
-    mode = "trending" if sort == "trending" else "published"
+    mode: Literal["published", "trending"] = "trending" if sort == "trending" else "published"
     period, scored = library(request).daily_scored(date, week, month, sort=mode, limit=FEED_SIZE)
     label = period.label if period else "no papers yet"
     return _feed(request, fmt, f"paperfeed: papers of {label}", "Daily papers, most upvoted first",

@@ -7,7 +7,7 @@ from paperfeed.config import Config
 from paperfeed.embed.engine import SemanticEngine
 from paperfeed.store.backend import Backend
 from paperfeed.store.postgres.store import PostgresStore
-from paperfeed.store.postgres.vectors import PgVectors
+from paperfeed.store.postgres.vectors import PgVectorSets
 
 
 class PostgresBackend(Backend):
@@ -16,4 +16,6 @@ class PostgresBackend(Backend):
     @classmethod
     def open(cls, config: Config) -> PostgresBackend:
         store = PostgresStore(config.database_url or "")
-        return cls(store, SemanticEngine(PgVectors(store), config.home / "vectors", config.encoder))
+        sets = PgVectorSets(store)
+        return cls(store, SemanticEngine(sets, config.home / "vectors", config.encoder,
+                                         config.quality_encoder))

@@ -42,6 +42,19 @@ from paperfeed.store.rows import COLUMNS, now, paper_to_row, row_to_paper
 MIGRATION_LOCK = 0x7061706572  # advisory lock keys ("paper")
 WRITE_LOCK = 0x7061706573
 
+# The keyword migration: the tsvector columns give way to the shared tokenizer's token arrays,
+# filled from the rows by `_fill_keywords` (Python tokenizes) before their indexes and statistics
+# are built. `_migrate` knows it by identity, so its place in `MIGRATIONS` is free to change.
+KEYWORD_MIGRATION = """
+    ALTER TABLE papers DROP COLUMN tsv, DROP COLUMN title_tsv;
+    ALTER TABLE papers ADD COLUMN kw_terms TEXT[], ADD COLUMN kw_tf INTEGER[],
+        ADD COLUMN kw_len INTEGER, ADD COLUMN kw_title TEXT[];
+    CREATE TABLE kw_df (token TEXT PRIMARY KEY, docs INTEGER NOT NULL, title_docs INTEGER NOT NULL);
+    CREATE TABLE kw_totals (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+                            docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
+    INSERT INTO kw_totals (docs, tokens) VALUES (0, 0);
+"""
+
 MIGRATIONS: list[str] = [
     # 1: papers with their keyword vectors, the import log, a key/value table.
     """
@@ -129,20 +142,27 @@ MIGRATIONS: list[str] = [
     """
     ALTER TABLE papers ALTER COLUMN tsv SET STATISTICS 1000;
     """,
-    # 5: keyword search on the shared tokenizer's tokens, ranked by BM25 (store.postgres.keyword):
-    # the tsvector columns give way to token arrays, filled from the rows by `_fill_keywords`
-    # (Python tokenizes) before their indexes and statistics are built.
+    # 5: vectors in one table per encoder (`vec_<encoder>`, named in meta `vector_set:<encoder>`):
+    # a paper whose text changes loses its vector in every set.
     """
-    ALTER TABLE papers DROP COLUMN tsv, DROP COLUMN title_tsv;
-    ALTER TABLE papers ADD COLUMN kw_terms TEXT[], ADD COLUMN kw_tf INTEGER[],
-        ADD COLUMN kw_len INTEGER, ADD COLUMN kw_title TEXT[];
-    CREATE TABLE kw_df (token TEXT PRIMARY KEY, docs INTEGER NOT NULL, title_docs INTEGER NOT NULL);
-    CREATE TABLE kw_totals (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
-                            docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
-    INSERT INTO kw_totals (docs, tokens) VALUES (0, 0);
+    CREATE OR REPLACE FUNCTION paperfeed_drop_stale_vector() RETURNS trigger LANGUAGE plpgsql AS $$
+    DECLARE t text;
+    BEGIN
+        IF to_regclass('embeddings') IS NOT NULL THEN
+            EXECUTE 'DELETE FROM embeddings WHERE paper_pk = $1' USING NEW.pk;
+        END IF;
+        FOR t IN SELECT 'vec_' || regexp_replace(substr(key, 12), '[^a-zA-Z0-9]', '_', 'g')
+                 FROM meta WHERE starts_with(key, 'vector_set:') LOOP
+            IF to_regclass(t) IS NOT NULL THEN
+                EXECUTE format('DELETE FROM %I WHERE paper_pk = $1', t) USING NEW.pk;
+            END IF;
+        END LOOP;
+        RETURN NEW;
+    END $$;
     """,
+    # 6: keyword search on the shared tokenizer's tokens, ranked by BM25 (store.postgres.keyword).
+    KEYWORD_MIGRATION,
 ]
-KEYWORD_VERSION = 5
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
 _WRITTEN = (*COLUMNS, *KEYWORD_COLUMNS)
 _COPY = f"COPY papers ({', '.join(_WRITTEN)}, added_at, changed_at) FROM STDIN"
@@ -232,7 +252,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
             version = row[0] or 0
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 conn.execute(script)
-                if number == KEYWORD_VERSION:
+                if script is KEYWORD_MIGRATION:
                     _fill_keywords(conn)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
@@ -250,7 +270,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
 
     @property
     def schema_version(self) -> int:
-        return self._fetchone("SELECT max(version) FROM schema_version")[0]
+        return self._fetchall("SELECT max(version) FROM schema_version")[0][0]
 
     def close(self) -> None:
         self.pool.close()

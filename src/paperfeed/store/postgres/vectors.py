@@ -6,8 +6,10 @@ filters applied during the HNSW scan: pgvector 0.8's iterative scans), so every 
 the same index and there is no index file to keep in step. `own_index` gives the engine a
 `PgIndex`, a stand-in for `embed.index.VectorIndex` whose upkeep is the database's.
 
-The embeddings table is made when an encoder is chosen, because the column's dimension is the
-encoder's; choosing another encoder drops and remakes it.
+Each encoder's set is its own table (`vec_<encoder>`, made when the set is, because the column's
+dimension is the encoder's) with its own HNSW index; meta keys as on SQLite
+(`store.sqlite.vectors`). A database made before sets existed has one `embeddings` table: opening
+it renames that table to its encoder's set and makes it active.
 """
 
 from __future__ import annotations
@@ -17,14 +19,18 @@ from typing import Any
 
 import numpy as np
 
-from paperfeed.embed.vectors import Fingerprint, VectorStore
+from paperfeed.embed.vectors import Fingerprint, VectorSets, VectorStore
 from paperfeed.store.base import Filters
 from paperfeed.store.postgres.sql import pg_filter_sql
 from paperfeed.store.postgres.store import PostgresStore
 
-ENCODER_KEY = "vector_encoder"
-SEQ_KEY = "vector_seq"
+ENCODER_KEY = "vector_encoder"  # before sets: the one encoder of the `embeddings` table
+LEGACY_SEQ_KEY = "vector_seq"
+SET_KEY = "vector_set:"
+SEQ_KEY = "vector_seq:"
+ACTIVE_KEY = "vector_active"
 ENCODER_LOCK = 0x7061706574
+EMBEDDER_LOCK = 0x7061706575
 # HNSW build and search parameters (the same M as the hnswlib index; pgvector's defaults
 # otherwise). ef_search 100 with iterative scans gives recall@10 close to exact (BENCHMARKS.md).
 HNSW_M = 16
@@ -46,9 +52,118 @@ def _to_numpy(values: Sequence[Any], dim: int) -> np.ndarray:
                      for v in values])
 
 
-class PgVectors(VectorStore):
+def table_name(encoder: str) -> str:
+    return "vec_" + "".join(c if c.isalnum() else "_" for c in encoder)
+
+
+def _upsert_meta(conn: Any, key: str, value: str) -> None:
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES (%s, %s) "
+        "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+        (key, value),
+    )
+
+
+class AdvisoryLock:
+    """A session-level advisory lock on a connection of its own (released with it, so a killed
+    holder never leaves it taken)."""
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    def release(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+
+class PgVectorSets(VectorSets):
     def __init__(self, store: PostgresStore) -> None:
         self.store = store
+        self._sets: dict[str, PgVectors] = {}
+        self._upgrade()
+
+    def _upgrade(self) -> None:
+        if not self.store.query("SELECT to_regclass('embeddings') IS NOT NULL")[0][0]:
+            return
+        with self.store.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENCODER_LOCK,))
+            if not conn.execute("SELECT to_regclass('embeddings') IS NOT NULL").fetchone()[0]:
+                return
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (ENCODER_KEY,)).fetchone()
+            seq = conn.execute("SELECT value FROM meta WHERE key = %s", (LEGACY_SEQ_KEY,)).fetchone()
+            if not row:
+                conn.execute("DROP TABLE embeddings")
+                return
+            name, _, dim = row[0].partition(":")
+            table = table_name(name)
+            conn.execute(f"ALTER TABLE embeddings RENAME TO {table}")
+            conn.execute(f"ALTER INDEX IF EXISTS embeddings_seq RENAME TO {table}_seq")
+            conn.execute(f"ALTER INDEX IF EXISTS embeddings_hnsw RENAME TO {table}_hnsw")
+            _upsert_meta(conn, SET_KEY + name, dim)
+            _upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0")
+            _upsert_meta(conn, ACTIVE_KEY, name)
+            conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (ENCODER_KEY, LEGACY_SEQ_KEY))
+
+    def open_set(self, encoder: str) -> PgVectors:
+        if encoder not in self._sets:
+            self._sets[encoder] = PgVectors(self.store, encoder)
+        return self._sets[encoder]
+
+    def names(self) -> list[str]:
+        rows = self.store.query(
+            "SELECT substr(key, %s) FROM meta WHERE starts_with(key, %s) ORDER BY key",
+            (len(SET_KEY) + 1, SET_KEY),
+        )
+        return [r[0] for r in rows]
+
+    def active(self) -> str | None:
+        return self.store.get_meta(ACTIVE_KEY)
+
+    def activate(self, encoder: str, *, require_complete: bool = True) -> bool:
+        table = table_name(encoder)
+        with self.store.transaction() as conn:
+            conn.execute("LOCK TABLE papers IN SHARE MODE")  # no paper arrives meanwhile
+            if not conn.execute("SELECT 1 FROM meta WHERE key = %s", (SET_KEY + encoder,)).fetchone():
+                return False
+            if require_complete and conn.execute(
+                f"SELECT EXISTS (SELECT 1 FROM papers p WHERE NOT EXISTS "
+                f"(SELECT 1 FROM {table} e WHERE e.paper_pk = p.pk))"
+            ).fetchone()[0]:
+                return False
+            _upsert_meta(conn, ACTIVE_KEY, encoder)
+        return True
+
+    def drop(self, encoder: str) -> int:
+        if self.active() == encoder:
+            raise ValueError(f"the active vector set ({encoder}) cannot be dropped")
+        table = table_name(encoder)
+        with self.store.transaction() as conn:
+            if not conn.execute("SELECT 1 FROM meta WHERE key = %s", (SET_KEY + encoder,)).fetchone():
+                return 0
+            count = conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+            conn.execute(f"DROP TABLE IF EXISTS {table}")
+            conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (SET_KEY + encoder, SEQ_KEY + encoder))
+        self._sets.pop(encoder, None)
+        return count
+
+    def try_embedder_lock(self) -> AdvisoryLock | None:
+        import psycopg
+
+        conn = psycopg.connect(self.store.url, autocommit=True)
+        got = conn.execute("SELECT pg_try_advisory_lock(%s)", (EMBEDDER_LOCK,)).fetchone()
+        if not (got and got[0]):
+            conn.close()
+            return None
+        return AdvisoryLock(conn)
+
+
+class PgVectors(VectorStore):
+    def __init__(self, store: PostgresStore, name: str) -> None:
+        self.store = store
+        self.name = name
+        self.table = table_name(name)
+        self._seq_key = SEQ_KEY + name
         self._table = False
 
     @property
@@ -61,45 +176,42 @@ class PgVectors(VectorStore):
         replaces it in one transaction), remembered to save a round trip per query. `conn`: a
         transaction's connection to ask on (else the store's `query`)."""
         if not self._table:
-            sql = "SELECT to_regclass('embeddings') IS NOT NULL"
+            sql = f"SELECT to_regclass('{self.table}') IS NOT NULL"
             self._table = conn.execute(sql).fetchone()[0] if conn is not None else self.store.query(sql)[0][0]
         return self._table
 
     # -- the encoder of record ------------------------------------------------------------------
 
     def encoder(self) -> tuple[str, int] | None:
-        value = self.store.get_meta(ENCODER_KEY)
-        if not value:
-            return None
-        name, _, dim = value.partition(":")
-        return name, int(dim or 0)
+        value = self.store.get_meta(SET_KEY + self.name)
+        return (self.name, int(value)) if value else None
 
     def set_encoder(self, name: str, dim: int) -> bool:
-        current = self.encoder()
-        if current == (name, dim):
+        if name != self.name:
+            raise ValueError(f"the {self.name} set cannot hold {name} vectors")
+        if self.encoder() is not None:
             return False
+        t = self.table
         with self.store.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENCODER_LOCK,))
-            dropped = 0
-            if self._has_table(conn):
-                dropped = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0]
-                conn.execute("DROP TABLE embeddings")
             conn.execute(
-                f"CREATE TABLE embeddings (paper_pk BIGINT PRIMARY KEY REFERENCES papers(pk) "
+                f"CREATE TABLE IF NOT EXISTS {t} (paper_pk BIGINT PRIMARY KEY REFERENCES papers(pk) "
                 f"ON DELETE CASCADE, seq BIGINT NOT NULL, vector halfvec({int(dim)}) NOT NULL)"
             )
-            conn.execute("CREATE INDEX embeddings_seq ON embeddings(seq)")
+            conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_seq ON {t}(seq)")
             conn.execute(
-                "CREATE INDEX embeddings_hnsw ON embeddings USING hnsw (vector halfvec_ip_ops) "
+                f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (vector halfvec_ip_ops) "
                 f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
             )
-            self._next_seq(conn)
             conn.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s) "
-                "ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                (ENCODER_KEY, f"{name}:{dim}"),
+                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
+                (SET_KEY + name, str(dim)),
             )
-        return current is not None and dropped > 0
+            conn.execute(
+                "INSERT INTO meta (key, value) VALUES (%s, '0') ON CONFLICT (key) DO NOTHING",
+                (self._seq_key,),
+            )
+        return False
 
     # -- what needs embedding -------------------------------------------------------------------
 
@@ -108,12 +220,12 @@ class PgVectors(VectorStore):
             return self.store.query("SELECT count(*) FROM papers")[0][0]
         return self.store.query(
             "SELECT count(*) FROM papers p WHERE NOT EXISTS "
-            "(SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+            f"(SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
         )[0][0]
 
     def missing(self, limit: int, after_key: int = 0) -> list[tuple[int, str, str]]:
         gone = (
-            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
             if self._has_table() else ""
         )
         return self.store.query(
@@ -122,9 +234,20 @@ class PgVectors(VectorStore):
             (after_key, limit),
         )
 
+    def missing_newest(self, limit: int, before_key: int | None = None) -> list[tuple[int, str, str]]:
+        gone = (
+            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
+            if self._has_table() else ""
+        )
+        return self.store.query(
+            f"SELECT p.pk, p.title, p.abstract FROM papers p WHERE p.pk < %s{gone} "
+            "ORDER BY p.pk DESC LIMIT %s",
+            (before_key if before_key is not None else 1 << 62, limit),
+        )
+
     def texts(self, ids: Sequence[str]) -> list[tuple[int, str, str]]:
         gone = (
-            " AND NOT EXISTS (SELECT 1 FROM embeddings e WHERE e.paper_pk = p.pk)"
+            f" AND NOT EXISTS (SELECT 1 FROM {self.table} e WHERE e.paper_pk = p.pk)"
             if self._has_table() else ""
         )
         return self.store.query(
@@ -140,37 +263,36 @@ class PgVectors(VectorStore):
             seq = self._next_seq(conn)
             with conn.cursor() as cur:
                 cur.executemany(
-                    "INSERT INTO embeddings (paper_pk, seq, vector) "
+                    f"INSERT INTO {self.table} (paper_pk, seq, vector) "
                     "SELECT %s, %s, %s WHERE EXISTS (SELECT 1 FROM papers WHERE pk = %s) "
                     "ON CONFLICT (paper_pk) DO UPDATE SET seq = excluded.seq, vector = excluded.vector",
                     [(int(k), seq, _halfvec(v), int(k)) for k, v in zip(keys, vectors, strict=True)],
                 )
         return seq
 
-    @staticmethod
-    def _next_seq(conn: Any) -> int:
+    def _next_seq(self, conn: Any) -> int:
         """One more than the last write's number, atomically (concurrent writers serialise on
         the meta row)."""
         return int(
             conn.execute(
                 "INSERT INTO meta (key, value) VALUES (%s, '1') ON CONFLICT (key) "
                 "DO UPDATE SET value = (meta.value::bigint + 1)::text RETURNING value",
-                (SEQ_KEY,),
+                (self._seq_key,),
             ).fetchone()[0]
         )
 
     # -- reading --------------------------------------------------------------------------------
 
     def latest_seq(self) -> int:
-        value = self.store.get_meta(SEQ_KEY)
+        value = self.store.get_meta(self._seq_key)
         return int(value) if value else 0
 
     def fingerprint(self) -> Fingerprint:
         with self.store.transaction() as conn:
             conn.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
-            count = conn.execute("SELECT count(*) FROM embeddings").fetchone()[0] if (
+            count = conn.execute(f"SELECT count(*) FROM {self.table}").fetchone()[0] if (
                 self._has_table(conn)) else 0
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (SEQ_KEY,)).fetchone()
+            row = conn.execute("SELECT value FROM meta WHERE key = %s", (self._seq_key,)).fetchone()
         return Fingerprint(count, int(row[0]) if row else 0)
 
     def iter_vectors(
@@ -182,7 +304,7 @@ class PgVectors(VectorStore):
             if not self._has_table():
                 return
             rows = self.store.query(
-                "SELECT paper_pk, vector FROM embeddings WHERE paper_pk > %s AND seq > %s "
+                f"SELECT paper_pk, vector FROM {self.table} WHERE paper_pk > %s AND seq > %s "
                 "ORDER BY paper_pk LIMIT %s",
                 (last, after_seq, batch),
                 binary=True,  # halfvec in binary: parsing its text form is slow
@@ -194,7 +316,7 @@ class PgVectors(VectorStore):
 
     def get_vectors(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         rows = self.store.query(
-            "SELECT paper_pk, vector FROM embeddings WHERE paper_pk = ANY(%s)",
+            f"SELECT paper_pk, vector FROM {self.table} WHERE paper_pk = ANY(%s)",
             ([int(k) for k in keys],),
             binary=True,
         ) if self._has_table() else []
@@ -217,7 +339,7 @@ class PgVectors(VectorStore):
     def count_filtered(self, filters: Filters, cap: int) -> int:
         where, params = pg_filter_sql(filters)
         return self.store.query(
-            "SELECT count(*) FROM (SELECT 1 FROM papers p JOIN embeddings e "
+            f"SELECT count(*) FROM (SELECT 1 FROM papers p JOIN {self.table} e "
             f"ON e.paper_pk = p.pk WHERE true{where} LIMIT %s) m",
             [*params, cap],
         )[0][0]
@@ -225,7 +347,7 @@ class PgVectors(VectorStore):
     def filtered_vectors(self, filters: Filters) -> tuple[np.ndarray, np.ndarray]:
         where, params = pg_filter_sql(filters)
         rows = self.store.query(
-            "SELECT e.paper_pk, e.vector FROM papers p JOIN embeddings e "
+            f"SELECT e.paper_pk, e.vector FROM papers p JOIN {self.table} e "
             f"ON e.paper_pk = p.pk WHERE true{where}",
             params,
             binary=True,
@@ -260,13 +382,45 @@ class PgVectors(VectorStore):
                 (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
             )
             rows = conn.execute(
-                "SELECT e.paper_pk, p.id, -(e.vector <#> %s) AS sim FROM embeddings e "
+                f"SELECT e.paper_pk, p.id, -(e.vector <#> %s) AS sim FROM {self.table} e "
                 f"JOIN papers p ON p.pk = e.paper_pk WHERE NOT (e.paper_pk = ANY(%s)){where} "
                 "ORDER BY e.vector <#> %s LIMIT %s",
                 [query, [int(x) for x in exclude], *params, query, k],
             ).fetchall()
         # relaxed_order may return neighbours slightly out of order: sort by the exact cosine.
         return sorted(((r[0], r[1], float(r[2])) for r in rows), key=lambda r: -r[2])
+
+    def nearest_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
+        """(key, cosine) of the k nearest papers to each row of `vectors`, unfiltered: one round
+        trip, a UNION ALL of one HNSW scan per row (each branch ordered and limited on its own,
+        so each uses the index)."""
+        queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
+        out: list[list[tuple[int, float]]] = [[] for _ in range(len(queries))]
+        if k <= 0 or not len(queries):
+            return out
+        branch = (
+            f"(SELECT %s AS q, e.paper_pk, -(e.vector <#> %s) AS sim FROM {self.table} e "
+            "ORDER BY e.vector <#> %s LIMIT %s)"
+        )
+        params: list[Any] = []
+        for i, row in enumerate(queries):
+            vec = _halfvec(row)
+            params.extend([i, vec, vec, k])
+        with self.store.transaction() as conn:
+            if not self._has_table(conn):
+                return out
+            conn.execute(
+                "SELECT set_config('hnsw.ef_search', %s, true), "
+                "set_config('hnsw.iterative_scan', 'relaxed_order', true), "
+                "set_config('hnsw.max_scan_tuples', %s, true)",
+                (str(max(HNSW_EF_SEARCH, min(k, 1000))), str(MAX_SCAN_TUPLES)),
+            )
+            rows = conn.execute(" UNION ALL ".join([branch] * len(queries)), params).fetchall()
+        for q, key, sim in rows:
+            out[int(q)].append((int(key), float(sim)))
+        for found in out:  # relaxed_order: sort each by the exact cosine
+            found.sort(key=lambda r: -r[1])
+        return out
 
     def own_index(self, encoder: str, dim: int) -> PgIndex:
         return PgIndex(self, encoder, dim)
@@ -289,6 +443,13 @@ class PgIndex:
             np.array([f[2] for f in found], dtype=np.float32),
         )
 
+    def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+        return [
+            (np.array([f[0] for f in row], dtype=np.uint64),
+             np.array([f[1] for f in row], dtype=np.float32))
+            for row in self.vectors.nearest_many(vectors, k)
+        ]
+
     def __len__(self) -> int:
         return self.vectors.fingerprint().count
 
@@ -299,7 +460,7 @@ class PgIndex:
         return None
 
     def rebuild(self, truth: Fingerprint | None = None) -> None:
-        self.vectors.store.execute("REINDEX INDEX embeddings_hnsw")
+        self.vectors.store.execute(f"REINDEX INDEX {self.vectors.table}_hnsw")
         self.rebuilt += 1
 
     def add(self, keys: np.ndarray, vectors: np.ndarray, seq: int) -> None:

@@ -10,7 +10,7 @@ from paperfeed.config import Config
 from paperfeed.embed.engine import SemanticEngine
 from paperfeed.store.backend import Backend
 from paperfeed.store.sqlite.store import SQLiteStore
-from paperfeed.store.sqlite.vectors import SQLiteVectors
+from paperfeed.store.sqlite.vectors import SQLiteVectorSets
 
 
 class SQLiteBackend(Backend):
@@ -20,7 +20,8 @@ class SQLiteBackend(Backend):
     def open(cls, config: Config) -> SQLiteBackend:
         store = SQLiteStore(config.sqlite_path)
         directory = store.path.with_name(store.path.name + ".vectors")
-        return cls(store, SemanticEngine(SQLiteVectors(store), directory, config.encoder))
+        sets = SQLiteVectorSets(store)
+        return cls(store, SemanticEngine(sets, directory, config.encoder, config.quality_encoder))
 
     def migrate_rows(self) -> int:
         from paperfeed.migrate import rows_to_copy  # the one module that knows both engines

@@ -22,6 +22,8 @@ is unfinished (`fts_state`), and the next import rebuilds the index from the tab
 from __future__ import annotations
 
 import contextlib
+import fcntl
+import os
 import sqlite3
 import threading
 from collections.abc import Callable
@@ -256,10 +258,12 @@ class SQLiteBulk:
     """The bulk-load half of `SQLiteStore` (a mixin over its path, connection and meta table)."""
 
     path: Path
-    conn: sqlite3.Connection
     _follower: FtsFollower | None
 
     if TYPE_CHECKING:  # the store's
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
 
         def transaction(self) -> AbstractContextManager[sqlite3.Connection]: ...
         def get_meta(self, key: str) -> str | None: ...
@@ -271,6 +275,7 @@ class SQLiteBulk:
         (or `heal`) runs, new papers are stored but not yet found by keyword search. A load
         killed half-way leaves `fts_state` set, and the next import (or `heal()`) rebuilds the
         index from the table, so no crash leaves the index out of step."""
+        self._bulk_lock = _try_lock(self.path.with_name(self.path.name + ".bulk.lock"))
         with self.transaction() as c:
             for name in FTS_TRIGGER_NAMES:
                 c.execute(f"DROP TRIGGER IF EXISTS {name}")
@@ -291,6 +296,14 @@ class SQLiteBulk:
     def end_bulk(self) -> None:
         """Bring the keyword index up to date and index row by row again, atomically: take the
         index the follower built when it is complete, else rebuild it from the table."""
+        try:
+            self._end_bulk()
+        finally:
+            lock, self._bulk_lock = getattr(self, "_bulk_lock", None), None
+            if lock is not None:
+                os.close(lock)
+
+    def _end_bulk(self) -> None:
         follower, self._follower = self._follower, None
         self.conn.execute("PRAGMA wal_autocheckpoint=1000")
         if follower is not None:
@@ -336,8 +349,42 @@ class SQLiteBulk:
         c.execute("DELETE FROM meta WHERE key = 'fts_state'")
 
     def heal(self) -> bool:
-        """Finish a bulk load that was interrupted; True when there was one."""
+        """Finish a bulk load that was interrupted; True when there was one. A load still running
+        in another process holds the bulk lock and is left alone."""
         if self.get_meta("fts_state") != "rebuilding":
             return False
-        self.end_bulk()
+        lock = _try_lock(self.path.with_name(self.path.name + ".bulk.lock"))
+        if lock is None:
+            return False  # a live bulk load (or another healer)
+        fd: int = lock
+        try:
+            if self.get_meta("fts_state") != "rebuilding":
+                return False
+            self._bulk_lock = lock
+            self.end_bulk()  # releases the lock
+            return True
+        finally:
+            if getattr(self, "_bulk_lock", None) is lock:
+                self._bulk_lock = None
+                os.close(fd)
+
+    def interrupted_bulk(self) -> bool:
+        """Whether a killed bulk load left the keyword index unfinished (no loader alive)."""
+        if self.get_meta("fts_state") != "rebuilding":
+            return False
+        lock = _try_lock(self.path.with_name(self.path.name + ".bulk.lock"))
+        if lock is None:
+            return False
+        os.close(lock)
         return True
+
+
+def _try_lock(path: Path) -> int | None:
+    """An exclusive flock on `path` (a descriptor; closing it releases), or None when held."""
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        os.close(fd)
+        return None
+    return fd

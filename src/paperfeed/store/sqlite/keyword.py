@@ -89,10 +89,12 @@ class SQLiteKeyword:
     (ranked below every all-words hit), if that fits in the budget.
     """
 
-    conn: sqlite3.Connection
     _local: threading.local
 
     if TYPE_CHECKING:  # the store's
+
+        @property
+        def conn(self) -> sqlite3.Connection: ...
 
         def get_meta(self, key: str) -> str | None: ...
         def set_meta(self, key: str, value: str) -> None: ...

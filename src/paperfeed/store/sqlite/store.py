@@ -5,6 +5,7 @@ what SQLite does as PostgreSQL does is `store.common`."""
 
 from __future__ import annotations
 
+import os
 import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
@@ -208,6 +209,9 @@ class SQLiteStore(SQLiteKeyword, SQLiteBulk, SqlStore):
         if self._follower is not None:  # closed in the middle of a bulk load
             self._follower.abort()
             self._follower = None
+        lock, self._bulk_lock = getattr(self, "_bulk_lock", None), None
+        if lock is not None:  # the load is over for this process: the next open may heal it
+            os.close(lock)
         with self._lock:
             for conn in self._connections:
                 conn.close()
@@ -268,6 +272,9 @@ class SQLiteStore(SQLiteKeyword, SQLiteBulk, SqlStore):
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         rows = self._rows_where(self.conn, "id", list(paper_ids))
         return {row[1]: row_to_paper(row) for row in rows}
+
+    def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        return dict(self._rows_where(self.conn, "id", list(paper_ids), "id, title"))
 
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         return {row[0]: row_to_paper(row) for row in self._rows_where(self.conn, "rowid", list(keys))}

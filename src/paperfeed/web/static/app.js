@@ -14,6 +14,9 @@
 //     the text of any `[data-count]` inside the form from `count`; the page does not reload
 //     and keeps its scroll position. Any other answer (an error page, a network failure):
 //     the form is submitted the plain way, so the visitor sees what the server says.
+//   * A form with `data-card-class="NAME"` also sets class NAME on its card (the closest
+//     `[data-card]`) while `on` is true: "Not interested" hides a card that way and shows
+//     its Undo (a form to the same action with `undo=1`, answering `on: false`).
 //   * A button with `data-shortcut="NAME"` is what keyboard shortcut NAME presses on the
 //     current card (`upvote` for u, `save` for s).
 //
@@ -47,6 +50,15 @@
       if (button && typeof data.on === "boolean") {
         button.setAttribute("aria-pressed", data.on ? "true" : "false");
         button.classList.toggle("on", data.on);
+      }
+      var cardClass = form.getAttribute("data-card-class");
+      var card = form.closest("[data-card]");
+      if (cardClass && card && typeof data.on === "boolean") {
+        card.classList.toggle(cardClass, data.on);
+        if (data.on) {
+          var undo = card.querySelector(".undo button");
+          if (undo) undo.focus({preventScroll: true});
+        }
       }
       if (typeof data.count === "number") {
         form.querySelectorAll("[data-count]").forEach(function (el) { el.textContent = String(data.count); });
