@@ -11,8 +11,9 @@ encoder); an SQLite library, the reference, is built once by the last tree. Each
 every tree in a fresh process, trees alternating, over the same query list: two or three words
 of random papers' titles, and two to four random words of random abstracts. Latencies are per
 query through `Library._search` (the search cache is bypassed); the reported figures are the
-medians over rounds. Agreement: mean |top10(PG) ∩ top10(SQLite)| / max(sizes) over the queries
-either engine answers.
+medians over rounds. Agreement: mean |top10(PG) ∩ top10(SQLite)| / max(sizes) over the
+queries either engine answers. `--prebuilt` (with `--sqlite-home`) queries databases built
+beforehand instead (no import timed).
 """
 
 from __future__ import annotations
@@ -91,8 +92,23 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--tree", action="append", required=True, metavar="NAME=SRC")
     ap.add_argument("--out", type=Path)
+    ap.add_argument("--prebuilt", action="append", default=[], metavar="NAME=URL@HOME",
+                    help="query a database this tree already imported and indexed (no import)")
+    ap.add_argument("--sqlite-home", type=Path, help="an SQLite library already built (the reference)")
     args = ap.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree)
+    prebuilt = {n: tuple(v.rsplit("@", 1)) for n, v in (t.split("=", 1) for t in args.prebuilt)}
+    if prebuilt:
+        if set(prebuilt) != set(trees) or not args.sqlite_home:
+            ap.error("--prebuilt needs every tree and --sqlite-home")
+        report = {"setup": {"papers": args.papers, "rounds": args.rounds, "queries": args.queries,
+                            "prebuilt": True, "load_start": os.getloadavg(),
+                            "when": time.strftime("%Y-%m-%d %H:%M")}}
+        urls = {n: u for n, (u, _) in prebuilt.items()}
+        homes = {n: Path(h) for n, (_, h) in prebuilt.items()}
+        runs = rounds(trees, urls, homes, args.sqlite_home, args.rounds, args.queries)
+        finish(report, runs, args.out)
+        return
     sys.path.insert(0, str(HERE.parent / "tests"))
     from pg import PgServer
 
@@ -116,26 +132,38 @@ def main() -> None:
             report.setdefault(name, {})["import_per_s"] = round(args.papers / seconds)
             print(name, "import", round(seconds), "s", file=sys.stderr, flush=True)
             cli(src, work / name, urls[name], "index")
-        runs: dict[str, list[dict]] = {}
-        for _ in range(args.rounds):
-            for name, src in trees.items():
-                env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
-                done = subprocess.run(
-                    [sys.executable, "-c", WORKER, urls[name], str(work / name), str(sq_home),
-                     str(args.queries)],
-                    env=env, capture_output=True, text=True, check=True,
-                )
-                runs.setdefault(name, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
-                print(name, runs[name][-1], file=sys.stderr, flush=True)
+        runs = rounds(trees, urls, {n: work / n for n in trees}, sq_home, args.rounds, args.queries)
+    finish(report, runs, args.out)
+
+
+def rounds(trees: dict[str, str], urls: dict[str, str], homes: dict[str, Path], sq_home: Path,
+           n: int, queries: int) -> dict[str, list[dict]]:
+    """`n` rounds, each running every tree's worker in a fresh process, trees alternating."""
+    runs: dict[str, list[dict]] = {}
+    for _ in range(n):
+        for name, src in trees.items():
+            env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
+            done = subprocess.run(
+                [sys.executable, "-c", WORKER, urls[name], str(homes[name]), str(sq_home),
+                 str(queries)],
+                env=env, capture_output=True, text=True, check=True,
+            )
+            runs.setdefault(name, []).append(json.loads(done.stdout.strip().splitlines()[-1]))
+            print(name, runs[name][-1], file=sys.stderr, flush=True)
+    return runs
+
+
+def finish(report: dict, runs: dict[str, list[dict]], out: Path | None) -> None:
     for name, got in runs.items():
         for mode in ("keyword", "hybrid"):
-            report[name][mode] = {k: round(statistics.median(r[mode][k] for r in got), 3)
-                                  for k in got[0][mode]}
+            report.setdefault(name, {})[mode] = {
+                k: round(statistics.median(r[mode][k] for r in got), 3) for k in got[0][mode]
+            }
     report["setup"]["load_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)
     print(text)
-    if args.out:
-        args.out.write_text(text)
+    if out:
+        out.write_text(text)
 
 
 if __name__ == "__main__":

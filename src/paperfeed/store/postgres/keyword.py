@@ -179,10 +179,14 @@ class PostgresKeyword:
 
     def after_import(self) -> None:
         """Refresh the planner's statistics and vacuum what the import wrote (VACUUM skips pages
-        that did not change): the first searches after an import then write nothing (setting
-        hint bits writes WAL with checksums on, which the search cache reads as a change)."""
+        that did not change), then the catalog rows ANALYZE replaced: otherwise the first
+        searches after an import write WAL, which the search cache reads as a change: setting
+        hint bits on the new rows (checksums are on), and pruning the dead `pg_statistic` /
+        `pg_attribute` rows their planning reads. (A role without the right to vacuum the
+        catalogs gets a warning and the searches do that pruning, as before.)"""
         with self.connection() as conn:
             conn.execute("VACUUM (ANALYZE) papers, kw_df, kw_totals")
+            conn.execute("VACUUM pg_catalog.pg_statistic, pg_catalog.pg_attribute")
 
     def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
         """The fraction of papers holding each word, smoothed as BM25's idf is: (n + 0.5) /
@@ -222,15 +226,18 @@ class PostgresKeyword:
         self, conn: Any, toks: list[str], limit: int, filters: Filters
     ) -> list[tuple[int, float]]:
         """Among the newest `COMMON_WINDOW` papers: those with every word in the title, newest
-        first, then those with every word anywhere; scored limit, limit - 1, ..."""
+        first, then those with every word anywhere; scored limit, limit - 1, ... The papers are
+        walked newest first by key, stopping at `limit` matches (`OFFSET 0` keeps the planner
+        from reading the common words' whole posting lists from the GIN index instead)."""
         top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
         where, params = pg_filter_sql(filters)
         found: list[int] = []
         for column in ("kw_title", "kw_terms"):
             rows = conn.execute(
-                f"SELECT p.pk FROM papers p WHERE p.{column} @> %s::text[] AND p.pk > %s{where} "
-                "AND NOT p.pk = ANY(%s) ORDER BY p.pk DESC LIMIT %s",
-                [toks, top - COMMON_WINDOW, *params, found, limit - len(found)],
+                "SELECT p.pk FROM (SELECT * FROM papers WHERE pk > %s ORDER BY pk DESC OFFSET 0) p "
+                f"WHERE p.{column} @> %s::text[]{where} AND NOT p.pk = ANY(%s) "
+                "ORDER BY p.pk DESC LIMIT %s",
+                [top - COMMON_WINDOW, toks, *params, found, limit - len(found)],
             ).fetchall()
             found += [r[0] for r in rows]
             if len(found) >= limit:
@@ -264,11 +271,12 @@ class PostgresKeyword:
                 [*args, limit, *toks],
             ).fetchall()
             return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
-        n = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
-        ).fetchone()[0]
-        if n > budget:
-            return None
+        if _most_matches(stats, toks, match) > budget:
+            n = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
+            ).fetchone()[0]
+            if n > budget:
+                return None
         base = base.replace("FROM papers p WHERE", f"FROM papers p {lateral} WHERE", 1)
         rows = conn.execute(
             f"SELECT p.pk, {score} AS score {base} ORDER BY score DESC, p.pk LIMIT %s",
@@ -300,6 +308,15 @@ class PostgresKeyword:
         return lateral, " + ".join(parts)
 
 
+def _most_matches(stats: _Stats, toks: list[str], match: Literal["all", "any", "title"]) -> int:
+    """An upper bound on the papers a match can find, from the statistics alone: a paper with
+    every word is among those of its rarest word; one with any word, among all the words'. When
+    it is within budget, the matches need not be counted."""
+    df = stats.title_df if match == "title" else stats.df
+    counts = [df.get(t, 0) for t in toks]
+    return sum(counts) if match == "any" else min(counts)
+
+
 class _Stats:
     """Term statistics for some tokens: papers, tokens, and per token its document frequencies
     (anywhere, in the title)."""
@@ -309,8 +326,11 @@ class _Stats:
 
     @classmethod
     def read(cls, conn: Any, toks: Sequence[str]) -> _Stats:
-        docs, total = conn.execute("SELECT docs, tokens FROM kw_totals").fetchone()
+        """One round trip: the totals, joined to the words' rows (none for unknown words)."""
         rows = conn.execute(
-            "SELECT token, docs, title_docs FROM kw_df WHERE token = ANY(%s)", (list(toks),)
+            "SELECT k.docs, k.tokens, d.token, d.docs, d.title_docs FROM kw_totals k "
+            "LEFT JOIN kw_df d ON d.token = ANY(%s)",
+            (list(toks),),
         ).fetchall()
-        return cls(docs, total, {r[0]: r[1] for r in rows}, {r[0]: r[2] for r in rows})
+        found = [r for r in rows if r[2] is not None]
+        return cls(rows[0][0], rows[0][1], {r[2]: r[3] for r in found}, {r[2]: r[4] for r in found})
