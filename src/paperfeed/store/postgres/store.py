@@ -410,7 +410,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
     def integrity(self) -> dict[str, int]:
         """Row counts of the table and of papers with keyword tokens (equal unless a bulk load or
         a copy was interrupted before `heal`)."""
-        row = self._fetchone("SELECT count(*), count(kw_terms) FROM papers")
+        row = self._fetchall("SELECT count(*), count(kw_terms) FROM papers")[0]
         return {"papers": row[0], "fts_rows": row[1]}
 
 
