@@ -37,9 +37,10 @@ import numpy as np
 import paperfeed
 from paperfeed.embed import get_encoder, paper_text
 from paperfeed.records import Paper
-from paperfeed.relevance import QueryWords, stem
+from paperfeed.relevance import QueryWords
 from paperfeed.search import STOPWORDS, query_terms
 from paperfeed.sources import FORMATS
+from paperfeed.store.tokens import query_tokens, tokens
 
 SAMPLE = Path(paperfeed.__file__).parent / "sample"
 PERCENTILE = 99
@@ -59,8 +60,7 @@ def doc_fractions(papers: list[Paper]) -> dict[str, float]:
     """Fraction of papers holding each stem (what the store's `term_fractions` reports)."""
     df: Counter[str] = Counter()
     for p in papers:
-        text = " ".join([p.title, p.abstract, *p.author_names]).lower()
-        df.update({stem(w) for w in re.findall(r"\w+", text)})
+        df.update(set(tokens(" ".join([p.title, p.abstract, *p.author_names]))))
     return {s: n / len(papers) for s, n in df.items()}
 
 
@@ -80,7 +80,7 @@ def best_unsupported(
     query: str, qvec: np.ndarray, papers: list[Paper], vecs: np.ndarray, fractions: dict[str, float]
 ) -> float:
     terms = query_terms(query)
-    words = QueryWords(terms, {t: fractions.get(stem(t), 0.0) for t in terms})
+    words = QueryWords(terms, {t: fractions.get(query_tokens([t])[0], 0.0) for t in terms})
     sims = vecs @ qvec
     for i in np.argsort(-sims):
         if words.support(papers[i]) == 0.0:
@@ -116,7 +116,7 @@ def main() -> None:
         lost = 0
         for i, p in enumerate(papers):
             terms = query_terms(p.title)
-            words = QueryWords(terms, {t: fractions.get(stem(t), 0.0) for t in terms})
+            words = QueryWords(terms, {t: fractions.get(query_tokens([t])[0], 0.0) for t in terms})
             bare = Paper(id=p.id, title="", abstract=p.abstract)
             if own[i] < floor and not words.matches(bare):
                 lost += 1

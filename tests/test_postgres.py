@@ -137,11 +137,8 @@ def test_migrations_apply_once_even_when_servers_start_together(pg_server) -> No
         assert all(s.schema_version == len(MIGRATIONS) for s in stores)
         with stores[0].connection() as conn:
             assert conn.execute("SELECT count(*) FROM schema_version").fetchone()[0] == len(MIGRATIONS)
-            # keyword IDF reads the 10,000 most common lexemes (migration 4), not the default 1,000
-            assert conn.execute(
-                "SELECT attstattarget FROM pg_attribute WHERE attrelid = 'papers'::regclass "
-                "AND attname = 'tsv'"
-            ).fetchone()[0] == 1000
+            # the keyword statistics exist once (migration 5)
+            assert conn.execute("SELECT count(*) FROM kw_totals").fetchone()[0] == 1
     finally:
         for s in stores:
             s.close()
@@ -177,27 +174,3 @@ def test_an_unreachable_database_is_a_clear_error_not_a_traceback(tmp_path: Path
         capture_output=True, text=True,
     )
     assert proc.returncode == 2 and "cannot use" in proc.stderr and "Traceback" not in proc.stderr
-
-
-def test_the_newest_window_ranks_alike_read_by_key_or_through_the_index(
-    pg_server, tmp_path: Path
-) -> None:
-    """A query of common words is ranked among the newest papers; reading that window by key (for
-    very common words) must give exactly what the GIN plan gives."""
-    from paperfeed.store.base import Filters
-
-    url = pg_server.new_database()
-    with Library(Config.from_env(home=tmp_path, database_url=url)) as lib:
-        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), index=False)
-        store = lib.store
-        terms = ["language", "models"]
-        with store.connection() as conn:
-            fractions, _ = store._term_stats(conn, terms)
-            idf = dict(zip(terms, fractions, strict=True))
-            by_index, by_key = (
-                store._ranked(conn, "tsv", terms, idf, "all", 10, Filters(), 10_000, min_pk=20,
-                              scan_window=scan)
-                for scan in (False, True)
-            )
-    assert by_index and by_key == by_index
-    assert all(pk > 20 for pk, _ in by_key)

@@ -23,6 +23,7 @@ import numpy as np
 
 from paperfeed.errors import InvalidInput
 from paperfeed.store.db import FEATURE_MIGRATIONS
+from paperfeed.store.postgres.keyword import INDEXES as KEYWORD_INDEXES
 from paperfeed.store.postgres.sql import nul_free
 from paperfeed.store.postgres.store import PostgresStore
 from paperfeed.store.sqlite.store import SQLiteStore
@@ -38,7 +39,6 @@ _PAPER_COLUMNS = (
 ).split()
 
 Progress = Callable[[int], None]
-_KEYWORD_INDEXES = {"papers_tsv": "tsv", "papers_title_tsv": "title_tsv"}  # see store.postgres.store
 
 
 @dataclass
@@ -146,7 +146,7 @@ def _copy_papers(source: SQLiteStore, target: Any, tick: Progress) -> int:
         # faster than updating them row by row (a killed run leaves them dropped: the next run
         # makes them again, below).
         if after == 0:
-            for index in _KEYWORD_INDEXES:
+            for index in KEYWORD_INDEXES:
                 conn.execute(f"DROP INDEX IF EXISTS {index}")
     tick(after and _count_upto(source, "papers", "rowid", after))
     cols = ", ".join(_PAPER_COLUMNS)
@@ -163,10 +163,9 @@ def _copy_papers(source: SQLiteStore, target: Any, tick: Progress) -> int:
                 copy.write_row(nul_free([v.decode() if isinstance(v, bytes) else v for v in row]))
         copied += len(rows)
         tick(len(rows))
+    # The copied rows' keyword tokens, the keyword indexes and term statistics.
+    target.rebuild_keywords()
     with target.connection() as conn:  # new papers get keys after the copied ones
-        _index_build_memory(conn)
-        for index, column in _KEYWORD_INDEXES.items():
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON papers USING gin({column})")
         conn.execute(
             "SELECT setval(pg_get_serial_sequence('papers', 'pk'), "
             "greatest((SELECT coalesce(max(pk), 0) FROM papers), 1))"

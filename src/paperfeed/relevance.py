@@ -8,10 +8,10 @@ library ("xyzzyplugh", a bread recipe) still fills a page. Two tests, per query 
   best cosine gibberish and random-word queries reach among papers sharing none of their words),
   or one of its best keyword matches holds at least `MIN_SUPPORT` of the query's word weight:
   each query word (stopwords dropped, as for keyword search) weighs its idf, and a paper holds a
-  word when one of its title, abstract or author words has the same Porter stem (the keyword
-  index's stemmer). Weighing by idf is what stops an off-topic question whose only matches are a
-  common word ("best", "fix") or one uncommon one ("recipe" in one abstract) from filling a page;
-  otherwise the search returns nothing;
+  word when one of its title, abstract or author words has the same token (the keyword
+  index's tokenizer, `store.tokens`). Weighing by idf is what stops an off-topic question whose
+  only matches are a common word ("best", "fix") or one uncommon one ("recipe" in one abstract)
+  from filling a page; otherwise the search returns nothing;
 - within a search that is about something, a vector candidate below the floor that shares no
   query word is dropped instead of padding the page.
 """
@@ -19,27 +19,16 @@ library ("xyzzyplugh", a bread recipe) still fills a page. Two tests, per query 
 from __future__ import annotations
 
 import math
-import re
 from collections.abc import Iterable, Sequence
-from functools import lru_cache
-
-import snowballstemmer
 
 from paperfeed.records import Paper
+from paperfeed.store.tokens import query_tokens, tokens
 
 MIN_SUPPORT = 0.4
 """The share of the query's idf mass a paper must hold to count as a lexical match."""
 MIN_FRACTION = 1e-4
 """Document fractions below this (and words in no paper) weigh as this: every very rare or unseen
 word is equally strong evidence."""
-
-_WORD_RE = re.compile(r"\w+", re.UNICODE)
-_STEMMER = snowballstemmer.stemmer("porter")
-
-
-@lru_cache(maxsize=200_000)
-def stem(word: str) -> str:
-    return _STEMMER.stemWord(word)
 
 
 def idf(fraction: float) -> float:
@@ -54,7 +43,7 @@ class QueryWords:
     def __init__(self, terms: Sequence[str], fractions: dict[str, float] | None) -> None:
         weights: dict[str, float] = {}
         for term in terms:
-            s = stem(term)
+            s = query_tokens([term])[0]
             w = idf(fractions.get(term, 0.0)) if fractions is not None else 1.0
             weights[s] = max(weights.get(s, 0.0), w)
         if weights and sum(weights.values()) <= 0:  # every word in every paper: weigh evenly
@@ -66,8 +55,7 @@ class QueryWords:
         """The share (0..1) of the query's word weight that the paper's words hold."""
         if self.total <= 0:
             return 0.0
-        text = " ".join([paper.title, paper.abstract, *paper.author_names]).lower()
-        words = {stem(w) for w in set(_WORD_RE.findall(text))}
+        words = set(tokens(" ".join([paper.title, paper.abstract, *paper.author_names])))
         return sum(w for s, w in self.weights.items() if s in words) / self.total
 
     def matches(self, paper: Paper) -> bool:

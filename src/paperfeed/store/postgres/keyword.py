@@ -1,68 +1,171 @@
-"""PostgreSQL keyword search: a weighted `tsvector` (title A, abstract B, authors C; English
-stemming) kept by a generated column with a GIN index, each word's `ts_rank` weighted by its IDF,
-with the work bounded by match counts. Query words are only ever passed to `plainto_tsquery` one
-by one, never as query syntax."""
+"""PostgreSQL keyword search: the same tokens and the same BM25 as SQLite's FTS5.
+
+Each paper's title, abstract and author names go through the shared tokenizer (`store.tokens`,
+FTS5's own tokens) in Python; the paper row keeps
+
+- `kw_terms text[]`: its distinct tokens (GIN-indexed: the posting lists), and `kw_title text[]`,
+  those of the title (GIN-indexed, for the title-only step);
+- `kw_tf int[]`: per `kw_terms` entry its count in each field, packed (`pack_tf`);
+- `kw_len int`: its number of tokens, all fields (BM25's document length).
+
+Term statistics live in `kw_df` (per token: papers holding it anywhere, and in the title) and
+`kw_totals` (papers, tokens), changed in the same transaction as the rows they count (a bulk load
+rebuilds them once at its end). The score is FTS5's `bm25(5, 1, 2)`: per query word,
+idf = ln((N - n + 0.5) / (n + 0.5)) (1e-6 when not positive), the word's frequency the sum of its
+occurrences weighted by their field (title 5, abstract 1, authors 2), one length normalisation
+over the whole row: idf * f * (k1 + 1) / (f + k1 * (1 - b + b * len / avglen)), k1 = 1.2,
+b = 0.75. A title-only match counts title occurrences and title document frequencies, as FTS5's
+`{title} : ...` does. Query words are only ever bound as parameters, never as query syntax.
+"""
 
 from __future__ import annotations
 
 import math
-import time
+from collections import Counter
 from collections.abc import Sequence
 from contextlib import AbstractContextManager
 from typing import TYPE_CHECKING, Any, Literal
 
+from paperfeed.records import Paper
 from paperfeed.store.base import Filters, topped_up
 from paperfeed.store.postgres.sql import pg_filter_sql
+from paperfeed.store.tokens import query_tokens, tokens
 
-# ts_rank weights are {D, C, B, A}: authors (C) 0.4, abstract (B) 0.2, title (A) 1.0 = 2:1:5.
-TS_WEIGHTS = "{0.0, 0.4, 0.2, 1.0}"
-TS_CONFIG = "english"
-# A ranked query scores every matching paper before it can sort; a query of common words over
-# millions of papers would take seconds. Like SQLite's budget, ranking is bounded by the number of
-# matches (counted cheaply from the GIN index): above it, title matches, then the newest ones.
-SEARCH_BUDGET = 2_000
+K1, B = 1.2, 0.75
+WEIGHTS = (5, 1, 2)  # title, abstract, authors: SQLite's FTS_WEIGHTS
+# Work bounds, by match counts (counted cheaply from the GIN index; ranking reads every match's
+# arrays). SQLite bounds the same steps by VM instructions (store/sqlite/keyword.py), about
+# 17,000 matches ranked; an any-word top-up is allowed as many here.
+SEARCH_BUDGET = 5_000
+ANY_BUDGET = 15_000
 TITLE_BUDGET = 20_000
-# As SQLite (store/sqlite/keyword.py): words in more than 1 % of papers are dropped when rarer ones
-# remain, once there are enough papers for the statistics to mean something.
+# As SQLite: words in more than 1 % of papers are dropped when rarer ones remain, once there are
+# enough papers for the statistics to mean something; a query of only such words is answered from
+# the newest COMMON_WINDOW papers, title matches first, newest first.
 COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
-# A query of common words only is ranked among the newest COMMON_WINDOW papers: through the GIN
-# index, unless even its rarest word is in more than this fraction of papers; then reading the
-# window by key is faster (the crossover measured at 1M papers, BENCHMARKS.md).
-SCAN_WINDOW_FRACTION = 0.1
-TERM_STATS_TTL = 60.0  # seconds a server keeps the lexeme statistics (`_lexeme_stats`)
+KEYWORD_COLUMNS = ("kw_terms", "kw_tf", "kw_len", "kw_title")
+_FIELD_MAX = (255, 0x7FFF, 255)  # per-field counts kept: title, abstract, authors (`pack_tf`)
 
 
-def _bm25_idf(fraction: float, docs: float) -> float:
-    """BM25's idf, ln(1 + (N - n + 0.5) / (n + 0.5)), from the fraction n/N of papers with the
-    word."""
-    n = fraction * docs
-    return math.log(1 + (docs - n + 0.5) / (n + 0.5))
+def pack_tf(title: int, abstract: int, authors: int) -> int:
+    """One token's counts in the three fields as one int: title in bits 0-7, authors 8-15,
+    abstract 16-30 (each capped; BM25 has long saturated by then)."""
+    return (
+        min(title, _FIELD_MAX[0])
+        | min(authors, _FIELD_MAX[2]) << 8
+        | min(abstract, _FIELD_MAX[1]) << 16
+    )
 
 
-def tsquery(n: int, match: Literal["all", "any"]) -> str:
-    """A tsquery of n plain words, each through plainto_tsquery (never user syntax): AND or OR."""
-    op = " && " if match == "all" else " || "
-    return "(" + op.join([f"plainto_tsquery('{TS_CONFIG}', %s)"] * n) + ")"
+def keyword_row(title: str, abstract: str, author_names: Sequence[str] | str) -> tuple[Any, ...]:
+    """The keyword columns (`KEYWORD_COLUMNS`) of a paper's fields."""
+    authors = author_names if isinstance(author_names, str) else " ".join(author_names)
+    counts = [Counter(tokens(f)) for f in (title, abstract, authors)]
+    terms = list(dict.fromkeys([*counts[0], *counts[1], *counts[2]]))
+    tf = [pack_tf(counts[0][t], counts[1][t], counts[2][t]) for t in terms]
+    return terms, tf, sum(sum(c.values()) for c in counts), list(counts[0])
+
+
+def paper_keyword_row(p: Paper) -> tuple[Any, ...]:
+    return keyword_row(p.title, p.abstract, p.author_names)
+
+
+class StatsDelta:
+    """Changes to the term statistics from rows added (+1) and removed (-1)."""
+
+    def __init__(self) -> None:
+        self.df: Counter[str] = Counter()
+        self.title_df: Counter[str] = Counter()
+        self.docs = 0
+        self.tokens = 0
+
+    def add(self, row: tuple[Any, ...], sign: int = 1) -> None:
+        terms, _, length, title = row
+        self.df.update({t: sign for t in terms})
+        self.title_df.update({t: sign for t in title})
+        self.docs += sign
+        self.tokens += sign * length
+
+    def apply(self, conn: Any) -> None:
+        changed = [t for t in self.df.keys() | self.title_df.keys()
+                   if self.df[t] or self.title_df[t]]
+        if changed:
+            conn.execute(
+                "INSERT INTO kw_df (token, docs, title_docs) "
+                "SELECT * FROM unnest(%s::text[], %s::int[], %s::int[]) "
+                "ON CONFLICT (token) DO UPDATE SET docs = kw_df.docs + excluded.docs, "
+                "title_docs = kw_df.title_docs + excluded.title_docs",
+                (changed, [self.df[t] for t in changed], [self.title_df[t] for t in changed]),
+            )
+            gone = [t for t in changed if self.df[t] < 0]
+            if gone:
+                conn.execute("DELETE FROM kw_df WHERE token = ANY(%s) AND docs <= 0", (gone,))
+        if self.docs or self.tokens:
+            conn.execute("UPDATE kw_totals SET docs = docs + %s, tokens = tokens + %s",
+                         (self.docs, self.tokens))
+
+
+REBUILD_STATS = [
+    "DELETE FROM kw_df",
+    "INSERT INTO kw_df (token, docs, title_docs) "
+    "SELECT t, count(*), count(*) FILTER (WHERE tf & 255 > 0) "
+    "FROM papers, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t",
+    "UPDATE kw_totals SET docs = (SELECT count(*) FROM papers), "
+    "tokens = (SELECT coalesce(sum(kw_len), 0) FROM papers)",
+]
+INDEXES = {"papers_kw": "kw_terms", "papers_kw_title": "kw_title"}
+
+
+def fill_keyword_rows(conn: Any, batch: int = 2_000) -> int:
+    """Compute the keyword columns of rows that have none (rows written before they existed, or
+    copied in by `paperfeed.migrate`); returns how many."""
+    done = 0
+    after = 0
+    while True:
+        rows = conn.execute(
+            "SELECT pk, title, abstract, author_names FROM papers "
+            "WHERE kw_terms IS NULL AND pk > %s ORDER BY pk LIMIT %s",
+            (after, batch),
+        ).fetchall()
+        if not rows:
+            return done
+        values = [(*keyword_row(r[1], r[2], r[3]), r[0]) for r in rows]
+        with conn.cursor() as cur:
+            cur.executemany(
+                "UPDATE papers SET kw_terms = %s, kw_tf = %s, kw_len = %s, kw_title = %s "
+                "WHERE pk = %s",
+                values,
+            )
+        done += len(rows)
+        after = rows[-1][0]
+
+
+def rebuild_stats(conn: Any) -> None:
+    """Term statistics from the rows, in one pass (after a bulk load or a migration)."""
+    for sql in REBUILD_STATS:
+        conn.execute(sql)
+
+
+def bm25_idf(hits: float, docs: float) -> float:
+    """FTS5's idf: ln((N - n + 0.5) / (n + 0.5)), 1e-6 when not positive."""
+    idf = math.log((docs - hits + 0.5) / (hits + 0.5)) if docs > 0 else 0.0
+    return idf if idf > 0 else 1e-6
 
 
 class PostgresKeyword:
-    """The keyword half of `PostgresStore` (a mixin over its pooled connections).
+    """The keyword half of `PostgresStore` (a mixin over its pooled connections); the steps
+    mirror SQLite's (`store.sqlite.keyword.SQLiteKeyword`):
 
-    Ranked like SQLite's keyword search: each word's ts_rank weighted by its IDF (BM25-like),
-    with the work bounded by match counts (counted cheaply from the GIN index; ranking reads
-    every match's tsvector):
-
-    0. words in more than `COMMON_FRACTION` of papers are dropped when rarer words remain (as
-       SQLite does, from the planner's lexeme statistics); a query of only common words is
-       ranked among the newest `COMMON_WINDOW` papers;
-    1. papers with every word (title, abstract, authors), when at most `SEARCH_BUDGET`;
+    0. words in more than `COMMON_FRACTION` of papers are dropped when rarer ones remain; a query
+       of only such words is answered from the newest `COMMON_WINDOW` papers, those with every
+       word in the title first, newest first (no BM25, as in SQLite);
+    1. papers with every word, ranked by BM25 over all fields, when at most `SEARCH_BUDGET`;
     2. else papers whose title has every word, when at most `TITLE_BUDGET`;
     3. else the newest papers whose title has every word.
-    Fewer than `limit` all-words hits are topped up with any-word hits ranked below them."""
-
-    _stats_cache: tuple[float, tuple[dict[str, float], float, float]] | None
+    Fewer than `limit` all-words hits are topped up with any-word hits ranked below them (when
+    at most `ANY_BUDGET` papers have any of the words)."""
 
     if TYPE_CHECKING:  # the store's
 
@@ -74,142 +177,160 @@ class PostgresKeyword:
         with self.connection() as conn:
             return self._keyword_pks(conn, terms, limit, filters)
 
+    def after_import(self) -> None:
+        """Refresh the planner's statistics and vacuum what the import wrote (VACUUM skips pages
+        that did not change), then the catalog rows ANALYZE replaced: otherwise the first
+        searches after an import write WAL, which the search cache reads as a change: setting
+        hint bits on the new rows (checksums are on), and pruning the dead `pg_statistic` /
+        `pg_attribute` rows their planning reads. (A role without the right to vacuum the
+        catalogs gets a warning and the searches do that pruning, as before.)"""
+        with self.connection() as conn:
+            conn.execute("VACUUM (ANALYZE) papers, kw_df, kw_totals")
+            conn.execute("VACUUM pg_catalog.pg_statistic, pg_catalog.pg_attribute")
+
+    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
+        """The fraction of papers holding each word, smoothed as BM25's idf is: (n + 0.5) /
+        (N + 1)."""
+        with self.connection() as conn:
+            stats = _Stats.read(conn, query_tokens(terms))
+        return {
+            t: (stats.df.get(tok, 0) + 0.5) / (stats.docs + 1)
+            for t, tok in zip(terms, query_tokens(terms), strict=True)
+        }
+
     def _keyword_pks(
         self, conn: Any, terms: Sequence[str], limit: int, filters: Filters
     ) -> list[tuple[int, float]]:
-        """(pk, score) best first: the steps `keyword_search` describes."""
-        terms = list(terms)
-        if not terms or limit <= 0:
+        """(pk, score) best first: the steps the class describes."""
+        toks = [t for t in query_tokens(terms) if t]
+        if not toks or limit <= 0:
             return []
-        fractions, docs = self._term_stats(conn, terms)
-        idf = {t: _bm25_idf(f, docs) for t, f in zip(terms, fractions, strict=True)}
-        if docs >= TERM_STATS_MIN_DOCS:
-            rare = [t for t, f in zip(terms, fractions, strict=True) if f <= COMMON_FRACTION]
+        stats = _Stats.read(conn, toks)
+        if stats.docs >= TERM_STATS_MIN_DOCS:
+            cut = int(stats.docs * COMMON_FRACTION)
+            rare = [t for t in toks if stats.df.get(t, 0) <= cut]
             if not rare:
-                top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
-                return self._ranked(conn, "tsv", terms, idf, "all", limit, filters,
-                                    COMMON_WINDOW, min_pk=top - COMMON_WINDOW,
-                                    scan_window=min(fractions) > SCAN_WINDOW_FRACTION) or []
-            terms = rare
-        found = self._ranked(conn, "tsv", terms, idf, "all", limit, filters, SEARCH_BUDGET)
+                return self._newest(conn, toks, limit, filters)
+            toks = rare
+        found = self._ranked(conn, stats, toks, "all", limit, filters, SEARCH_BUDGET)
         if found is None:
-            found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters,
-                                 TITLE_BUDGET)
+            found = self._ranked(conn, stats, toks, "title", limit, filters, TITLE_BUDGET)
             if found is None:
-                found = self._ranked(conn, "title_tsv", terms, idf, "all", limit, filters, None) or []
-        elif len(found) < limit and len(terms) > 1:
-            extra = self._ranked(conn, "tsv", terms, idf, "any", limit, filters,
-                                 SEARCH_BUDGET) or []
+                found = self._ranked(conn, stats, toks, "title", limit, filters, None)
+        elif len(found) < limit and len(toks) > 1:
+            extra = self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET) or []
             found = topped_up(found, extra, limit)
-        return found
+        return found or []
+
+    def _newest(
+        self, conn: Any, toks: list[str], limit: int, filters: Filters
+    ) -> list[tuple[int, float]]:
+        """Among the newest `COMMON_WINDOW` papers: those with every word in the title, newest
+        first, then those with every word anywhere; scored limit, limit - 1, ... The papers are
+        walked newest first by key, stopping at `limit` matches (`OFFSET 0` keeps the planner
+        from reading the common words' whole posting lists from the GIN index instead)."""
+        top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
+        where, params = pg_filter_sql(filters)
+        found: list[int] = []
+        for column in ("kw_title", "kw_terms"):
+            rows = conn.execute(
+                "SELECT p.pk FROM (SELECT * FROM papers WHERE pk > %s ORDER BY pk DESC OFFSET 0) p "
+                f"WHERE p.{column} @> %s::text[]{where} AND NOT p.pk = ANY(%s) "
+                "ORDER BY p.pk DESC LIMIT %s",
+                [top - COMMON_WINDOW, toks, *params, found, limit - len(found)],
+            ).fetchall()
+            found += [r[0] for r in rows]
+            if len(found) >= limit:
+                break
+        return [(pk, float(limit - i)) for i, pk in enumerate(found)]
 
     def _ranked(
         self,
         conn: Any,
-        column: str,
-        terms: Sequence[str],
-        idf: dict[str, float],
-        match: Literal["all", "any"],
+        stats: _Stats,
+        toks: list[str],
+        match: Literal["all", "any", "title"],
         limit: int,
         filters: Filters,
         budget: int | None,
-        min_pk: int | None = None,
-        scan_window: bool = False,
     ) -> list[tuple[int, float]] | None:
         """(pk, score) best first; None when more than `budget` papers match. With no budget:
-        the newest `limit` matches (no ranking work beyond them), scored. `min_pk`: only papers
-        after it; `scan_window`: read those papers by key instead of using the GIN index."""
-        query = tsquery(len(terms), match)
+        the newest `limit` matches, scored."""
+        column, op = {"all": ("kw_terms", "@>"), "any": ("kw_terms", "&&"),
+                      "title": ("kw_title", "@>")}[match]
         where, params = pg_filter_sql(filters)
-        source, window = "papers p", []
-        if min_pk is not None and scan_window:
-            # Only the newest papers, for very common words: read them by key and test each.
-            # Left to itself the planner ANDs the key range with a GIN bitmap of every paper that
-            # has the words (hundreds of thousands at 1M): up to 10x slower (BENCHMARKS.md).
-            source, window = "(SELECT * FROM papers WHERE pk > %s OFFSET 0) p", [min_pk]
-        elif min_pk is not None:
-            where += " AND p.pk > %s"
-            params.append(min_pk)
-        base = f"FROM {source} WHERE p.{column} @@ {query}{where}"
-        args = [*window, *terms, *params]
-        score = self._score_sql(column, terms, idf)
+        base = f"FROM papers p WHERE p.{column} {op} %s::text[]{where}"
+        args = [toks, *params]
+        lateral, score = self._score_sql(stats, len(toks), [t for t in toks],
+                                         title_only=match == "title")
         if budget is None:
             rows = conn.execute(
-                f"SELECT pk, {score.replace('p.', 'm.')} FROM "
-                f"(SELECT p.pk, p.{column} {base} ORDER BY p.pk DESC LIMIT %s) m",
-                [*terms, *args, limit],
+                f"SELECT m.pk, {score.replace('p.', 'm.')} FROM "
+                f"(SELECT p.pk, p.kw_terms, p.kw_tf, p.kw_len {base} ORDER BY p.pk DESC LIMIT %s) m "
+                f"{lateral.replace('p.', 'm.')}",
+                [*args, limit, *toks],
             ).fetchall()
             return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
-        n = conn.execute(
-            f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
-        ).fetchone()[0]
-        if n > budget:
-            return None
+        if _most_matches(stats, toks, match) > budget:
+            n = conn.execute(
+                f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
+            ).fetchone()[0]
+            if n > budget:
+                return None
+        base = base.replace("FROM papers p WHERE", f"FROM papers p {lateral} WHERE", 1)
         rows = conn.execute(
             f"SELECT p.pk, {score} AS score {base} ORDER BY score DESC, p.pk LIMIT %s",
-            [*terms, *args, limit],
+            [*toks, *args, limit],
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
 
     @staticmethod
-    def _score_sql(column: str, terms: Sequence[str], idf: dict[str, float]) -> str:
-        """The score of a match (SQL over `p.<column>`, one `%s` per term): each word's ts_rank
-        weighted by its IDF."""
-        weights = f"'{TS_WEIGHTS}'" if column == "tsv" else "'{0.1, 0.2, 0.4, 1.0}'"
-        return " + ".join(
-            f"{idf[t]:.6f} * ts_rank({weights}, p.{column}, plainto_tsquery('{TS_CONFIG}', %s), 1)"
-            for t in terms
-        )
+    def _score_sql(
+        stats: _Stats, n: int, toks: list[str], *, title_only: bool
+    ) -> tuple[str, str]:
+        """(a LATERAL join reading each word's packed counts from `p.kw_*`, one `%s` per word;
+        the BM25 of the row over them): see the module docstring. Only numbers computed here
+        are spelled into the SQL."""
+        avglen = stats.tokens / stats.docs if stats.docs else 1.0
+        norm = f"({K1 * (1 - B):.9f} + {K1 * B / max(avglen, 1e-9):.12f} * p.kw_len)"
+        wt, wa, wu = WEIGHTS
+        lateral = "CROSS JOIN LATERAL (SELECT " + ", ".join(
+            f"p.kw_tf[array_position(p.kw_terms, %s::text)] AS tf{i}" for i in range(n)
+        ) + ") x"
+        parts = []
+        for i, t in enumerate(toks):
+            hits = stats.title_df.get(t, 0) if title_only else stats.df.get(t, 0)
+            idf = bm25_idf(hits, stats.docs)
+            tf = f"x.tf{i}"
+            f = (f"({wt} * ({tf} & 255))" if title_only else
+                 f"({wt} * ({tf} & 255) + {wu} * (({tf} >> 8) & 255) + {wa} * ({tf} >> 16))")
+            parts.append(f"coalesce({idf:.12f} * {f} * {K1 + 1} / ({f} + {norm}), 0)")
+        return lateral, " + ".join(parts)
 
-    def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
-        """From the planner's statistics, as the keyword ranking weighs words (`_term_stats`)."""
-        if not terms:
-            return {}
-        with self.connection() as conn:
-            fractions, docs = self._term_stats(conn, list(terms))
-        # BM25's smoothing, (n + 0.5) / (N + 1), as the SQLite store reports it.
-        return {t: (f * docs + 0.5) / (docs + 1) for t, f in zip(terms, fractions, strict=True)}
 
-    def _term_stats(self, conn: Any, terms: Sequence[str]) -> tuple[list[float], float]:
-        """(the fraction of papers holding each word, the number of papers), from the planner's
-        statistics: `pg_stats.most_common_elems` of the tsvector (ANALYZE keeps them: no scan);
-        a word not among them is rarer than the rarest listed (half its fraction)."""
-        freq, floor, docs = self._lexeme_stats(conn)
-        lexemes = conn.execute(
-            "SELECT array_to_string(tsvector_to_array(to_tsvector(%s::regconfig, t)), ' ') "
-            "FROM unnest(%s::text[]) WITH ORDINALITY AS u(t, i) ORDER BY i",
-            (TS_CONFIG, list(terms)),
+def _most_matches(stats: _Stats, toks: list[str], match: Literal["all", "any", "title"]) -> int:
+    """An upper bound on the papers a match can find, from the statistics alone: a paper with
+    every word is among those of its rarest word; one with any word, among all the words'. When
+    it is within budget, the matches need not be counted."""
+    df = stats.title_df if match == "title" else stats.df
+    counts = [df.get(t, 0) for t in toks]
+    return sum(counts) if match == "any" else min(counts)
+
+
+class _Stats:
+    """Term statistics for some tokens: papers, tokens, and per token its document frequencies
+    (anywhere, in the title)."""
+
+    def __init__(self, docs: int, tokens: int, df: dict[str, int], title_df: dict[str, int]):
+        self.docs, self.tokens, self.df, self.title_df = docs, tokens, df, title_df
+
+    @classmethod
+    def read(cls, conn: Any, toks: Sequence[str]) -> _Stats:
+        """One round trip: the totals, joined to the words' rows (none for unknown words)."""
+        rows = conn.execute(
+            "SELECT k.docs, k.tokens, d.token, d.docs, d.title_docs FROM kw_totals k "
+            "LEFT JOIN kw_df d ON d.token = ANY(%s)",
+            (list(toks),),
         ).fetchall()
-        return [
-            max((freq.get(x, floor) for x in (lex or "").split()), default=floor)
-            for (lex,) in lexemes
-        ], docs
-
-    def _lexeme_stats(self, conn: Any) -> tuple[dict[str, float], float, float]:
-        """(lexeme -> fraction of papers, the fraction assumed for unlisted ones, papers), read
-        from `pg_stats` at most every `TERM_STATS_TTL` seconds: fetching and parsing the list on
-        every query cost more than the ranking. Another server's import shows within the TTL."""
-        cached = self._stats_cache
-        now = time.monotonic()
-        if cached is not None and now - cached[0] < TERM_STATS_TTL:
-            return cached[1]
-        row = conn.execute(
-            "SELECT s.most_common_elems::text::text[], s.most_common_elem_freqs, "
-            "(SELECT reltuples FROM pg_class WHERE relname = 'papers') "
-            "FROM pg_stats s WHERE s.tablename = 'papers' AND s.attname = 'tsv'"
-        ).fetchone()
-        freq: dict[str, float] = {}
-        floor, docs = 0.0, 1.0
-        if row and row[0]:
-            freq = dict(zip(row[0], row[1][: len(row[0])], strict=False))
-            floor = min(freq.values(), default=0.0) / 2
-            docs = max(float(row[2] or 1.0), 1.0)
-        self._stats_cache = (now, (freq, floor, docs))
-        return freq, floor, docs
-
-    def after_import(self) -> None:
-        """Refresh the planner's statistics (and with them the lexeme frequencies `_term_stats`
-        reads); ANALYZE samples a fixed number of rows, so this is quick at any size."""
-        with self.connection() as conn:
-            conn.execute("ANALYZE papers")
-        self._stats_cache = None
+        found = [r for r in rows if r[2] is not None]
+        return cls(rows[0][0], rows[0][1], {r[2]: r[3] for r in found}, {r[2]: r[4] for r in found})

@@ -5,8 +5,9 @@
   transaction per upsert batch. Writers of papers take a transaction-level advisory lock, so two
   imports running at once merge one after the other exactly as SQLite's `BEGIN IMMEDIATE` would;
   readers never wait.
-- Keyword search (`store.postgres.keyword`): a weighted `tsvector` kept by a generated column with a
-  GIN index, ranked by `ts_rank` with weights 5:1:2 as in SQLite.
+- Keyword search (`store.postgres.keyword`): the shared tokenizer's tokens (`store.tokens`) in GIN-
+  indexed arrays, ranked by BM25 with FTS5's field weights 5:1:2 from term statistics kept in
+  tables, as SQLite ranks.
 - Versioned schema migrations (`MIGRATIONS`, recorded in `schema_version`) and the portable feature
   migrations of `store.db`, applied under an advisory lock so app servers starting together do not
   race.
@@ -26,12 +27,33 @@ from paperfeed.store.base import Filters, UpsertCounts
 from paperfeed.store.common import SqlStore
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import plan_upsert
-from paperfeed.store.postgres.keyword import PostgresKeyword
+from paperfeed.store.postgres.keyword import (
+    INDEXES,
+    KEYWORD_COLUMNS,
+    PostgresKeyword,
+    StatsDelta,
+    fill_keyword_rows,
+    paper_keyword_row,
+    rebuild_stats,
+)
 from paperfeed.store.postgres.sql import nul_free, pg_filter_sql, to_pyformat
 from paperfeed.store.rows import COLUMNS, now, paper_to_row, row_to_paper
 
 MIGRATION_LOCK = 0x7061706572  # advisory lock keys ("paper")
 WRITE_LOCK = 0x7061706573
+
+# The keyword migration: the tsvector columns give way to the shared tokenizer's token arrays,
+# filled from the rows by `_fill_keywords` (Python tokenizes) before their indexes and statistics
+# are built. `_migrate` knows it by identity, so its place in `MIGRATIONS` is free to change.
+KEYWORD_MIGRATION = """
+    ALTER TABLE papers DROP COLUMN tsv, DROP COLUMN title_tsv;
+    ALTER TABLE papers ADD COLUMN kw_terms TEXT[], ADD COLUMN kw_tf INTEGER[],
+        ADD COLUMN kw_len INTEGER, ADD COLUMN kw_title TEXT[];
+    CREATE TABLE kw_df (token TEXT PRIMARY KEY, docs INTEGER NOT NULL, title_docs INTEGER NOT NULL);
+    CREATE TABLE kw_totals (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
+                            docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
+    INSERT INTO kw_totals (docs, tokens) VALUES (0, 0);
+"""
 
 MIGRATIONS: list[str] = [
     # 1: papers with their keyword vectors, the import log, a key/value table.
@@ -138,17 +160,22 @@ MIGRATIONS: list[str] = [
         RETURN NEW;
     END $$;
     """,
+    # 6: keyword search on the shared tokenizer's tokens, ranked by BM25 (store.postgres.keyword).
+    KEYWORD_MIGRATION,
 ]
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
-_COPY = f"COPY papers ({', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"
+_WRITTEN = (*COLUMNS, *KEYWORD_COLUMNS)
+_COPY = f"COPY papers ({', '.join(_WRITTEN)}, added_at, changed_at) FROM STDIN"
 _UPDATE = (
-    "UPDATE papers SET " + ", ".join(f"{c} = %s" for c in COLUMNS) + ", changed_at = %s WHERE pk = %s"
+    "UPDATE papers SET " + ", ".join(f"{c} = %s" for c in _WRITTEN) + ", changed_at = %s WHERE pk = %s"
 )
 
+
 def _row(p: Paper, key: str | None = None) -> tuple[Any, ...]:
+    """The written columns (`_WRITTEN`) of a paper: its row and its keyword columns."""
     row = list(paper_to_row(p, key))
     row[5] = row[5].decode() if isinstance(row[5], bytes) else row[5]  # authors JSON as text
-    return nul_free(tuple(row))
+    return nul_free((*row, *paper_keyword_row(p)))
 
 
 
@@ -164,7 +191,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
         from psycopg_pool import ConnectionPool
 
         self.url = url
-        self._stats_cache: tuple[float, tuple[dict[str, float], float, float]] | None = None
+        self._bulk = False
         try:  # a wrong URL or a server that is down is the user's to fix: say so clearly
             with psycopg.connect(url, connect_timeout=10, autocommit=True) as conn:
                 # Before the pool: its connections register the pgvector types on connect.
@@ -225,6 +252,8 @@ class PostgresStore(PostgresKeyword, SqlStore):
             version = row[0] or 0
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 conn.execute(script)
+                if script is KEYWORD_MIGRATION:
+                    _fill_keywords(conn)
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
             done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
@@ -262,16 +291,26 @@ class PostgresStore(PostgresKeyword, SqlStore):
                 f"{_SELECT} WHERE id = ANY(%s) OR title_key = ANY(%s)",
                 nul_free((list({p.id for p in papers}), list(set(keys)))),
             ).fetchall()
-            plan = plan_upsert(papers, keys, ((r[0], r[1], r[2], row_to_paper(r)) for r in rows))
+            old = {r[0]: row_to_paper(r) for r in rows}
+            plan = plan_upsert(papers, keys, ((r[0], r[1], r[2], old[r[0]]) for r in rows))
             new, new_keys = plan.new, plan.new_keys
             updates = [(*_row(p), now_, pk) for pk, p in plan.changed.items()]
+            new_rows = [_row(p, new_keys.get(pid)) for pid, p in new.items()]
+            if not self._bulk:  # a bulk load rebuilds the statistics at its end
+                delta = StatsDelta()
+                for row in new_rows:
+                    delta.add(row[-len(KEYWORD_COLUMNS):])
+                for pk, update in zip(plan.changed, updates, strict=True):
+                    delta.add(update[len(COLUMNS):len(_WRITTEN)])
+                    delta.add(paper_keyword_row(old[pk]), -1)
+                delta.apply(conn)
             with conn.cursor() as cur:
                 if updates:
                     cur.executemany(_UPDATE, updates)
                 if new:  # COPY: several times faster than row-by-row INSERTs
                     with cur.copy(_COPY) as copy:
-                        for pid, p in new.items():
-                            copy.write_row((*_row(p, new_keys.get(pid)), now_, now_))
+                        for row in new_rows:
+                            copy.write_row((*row, now_, now_))
             counts.imported = len(new)
             counts.changed_ids = [*new, *(u[0] for u in updates)]
             counts.updated = len(updates)
@@ -281,7 +320,48 @@ class PostgresStore(PostgresKeyword, SqlStore):
     def delete(self, ids: Iterable[str]) -> int:
         with self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            return conn.execute("DELETE FROM papers WHERE id = ANY(%s)", nul_free((list(ids),))).rowcount
+            gone = conn.execute(
+                "DELETE FROM papers WHERE id = ANY(%s) RETURNING kw_terms, kw_tf, kw_len, kw_title",
+                nul_free((list(ids),)),
+            ).fetchall()
+            delta = StatsDelta()
+            for row in gone:
+                if row[0] is not None:
+                    delta.add(row, -1)
+            delta.apply(conn)
+            return len(gone)
+
+    # -- bulk loads ---------------------------------------------------------------------------
+
+    def begin_bulk(self) -> None:
+        """Into an empty store: drop the keyword GIN indexes and stop counting term statistics
+        row by row; `end_bulk` builds both once (several times faster than row by row)."""
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            for index in INDEXES:
+                conn.execute(f"DROP INDEX IF EXISTS {index}")
+        self._bulk = True
+
+    def end_bulk(self) -> None:
+        self._bulk = False
+        self.heal()
+
+    def heal(self) -> bool:
+        """Build keyword indexes a bulk load left dropped (and the statistics with them)."""
+        with self.connection() as conn:
+            have = {r[0] for r in conn.execute(
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'papers'")}
+        if all(index in have for index in INDEXES):
+            return False
+        self.rebuild_keywords()
+        return True
+
+    def rebuild_keywords(self) -> None:
+        """Keyword columns for rows without them (rows copied in by `paperfeed.migrate`), the
+        GIN indexes when missing, the term statistics from the rows: one transaction."""
+        with self.transaction() as conn:
+            conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
+            _fill_keywords(conn)
 
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         rows = self._fetchall(f"{_SELECT} WHERE id = ANY(%s)", (list(paper_ids),))
@@ -328,10 +408,29 @@ class PostgresStore(PostgresKeyword, SqlStore):
             return None
         return row[0] if row else None
     def integrity(self) -> dict[str, int]:
-        """Row counts of the table and of papers with a keyword vector (always equal: the
-        vector is a generated column)."""
-        row = self._fetchall("SELECT count(*), count(tsv) FROM papers")[0]
+        """Row counts of the table and of papers with keyword tokens (equal unless a bulk load or
+        a copy was interrupted before `heal`)."""
+        row = self._fetchall("SELECT count(*), count(kw_terms) FROM papers")[0]
         return {"papers": row[0], "fts_rows": row[1]}
+
+
+def _fill_keywords(conn: Any) -> None:
+    """Keyword columns for the rows without them, then the GIN indexes (built once over the
+    filled rows) and the term statistics, in the caller's transaction."""
+    fill_keyword_rows(conn)
+    _index_build_memory(conn)
+    for index, column in INDEXES.items():
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON papers USING gin({column})")
+    rebuild_stats(conn)
+
+
+def _index_build_memory(conn: Any) -> None:
+    """At least 256 MB of `maintenance_work_mem` for a GIN build in this transaction."""
+    kb = conn.execute(
+        "SELECT setting::bigint FROM pg_settings WHERE name = 'maintenance_work_mem'"
+    ).fetchone()[0]
+    if kb < 256 * 1024:
+        conn.execute("SET LOCAL maintenance_work_mem = '256MB'")
 
 
 def _configure(conn: Any) -> None:

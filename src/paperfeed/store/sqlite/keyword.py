@@ -6,13 +6,14 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Literal, cast
+from typing import TYPE_CHECKING, Any, Literal
 
 import orjson
 
 from paperfeed.store.base import Filters, topped_up
 from paperfeed.store.db import Row
 from paperfeed.store.rows import filter_sql
+from paperfeed.store.tokens import query_tokens
 
 # bm25 weights of the FTS columns: title, abstract, author names.
 FTS_WEIGHTS = (5.0, 1.0, 2.0)
@@ -24,8 +25,6 @@ COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
 TOKENIZER = "porter unicode61 remove_diacritics 2"
-STEM_CACHE = 100_000
-_STEMS: dict[str, str] = {}  # query word -> its index token under TOKENIZER (see `_stems`)
 
 # Keep the FTS5 index in step with the papers table, row by row (dropped during a bulk load,
 # after which the index is rebuilt in one pass: see `SQLiteStore.begin_bulk`).
@@ -219,34 +218,9 @@ class SQLiteKeyword:
         return {t: (docs.get(s, 0) + 0.5) / (n + 1) for t, s in zip(terms, stems, strict=True)}
 
     def _stems(self, terms: Sequence[str]) -> list[str]:
-        """The index's own tokens for query words (Porter stems), by running them through a temp
-        FTS5 table with the same tokenizer: exact, and private to this connection. Remembered
-        per process (the tokenizer never changes): a search then runs no statements for it."""
-        stems = {t: _STEMS.get(t) for t in terms}
-        missing = [t for t, stem in stems.items() if stem is None]
-        if missing:
-            found = dict(zip(missing, self._stems_now(missing), strict=True))
-            stems.update(found)
-            if len(_STEMS) > STEM_CACHE:
-                _STEMS.clear()
-            _STEMS.update(found)
-        return [cast(str, stems[t]) for t in terms]
-
-    def _stems_now(self, terms: Sequence[str]) -> list[str]:
-        conn = self.conn
-        if not getattr(self._local, "stemmer", False):
-            conn.execute(
-                f"CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer USING fts5(t, tokenize='{TOKENIZER}')"
-            )
-            conn.execute(
-                "CREATE VIRTUAL TABLE IF NOT EXISTS temp.stemmer_tokens "
-                "USING fts5vocab(temp, stemmer, instance)"
-            )
-            self._local.stemmer = True
-        conn.execute("DELETE FROM temp.stemmer")
-        conn.executemany("INSERT INTO temp.stemmer(rowid, t) VALUES (?, ?)", enumerate(terms, 1))
-        stems = dict(conn.execute("SELECT doc, term FROM temp.stemmer_tokens"))
-        return [stems.get(i, t) for i, t in enumerate(terms, 1)]
+        """The index's own tokens for query words: the shared tokenizer (`store.tokens`) gives
+        exactly FTS5's."""
+        return query_tokens(terms)
 
     def _common_terms(self) -> frozenset[str]:
         raw = self.get_meta("fts_common_terms")

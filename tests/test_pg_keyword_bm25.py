@@ -1,0 +1,100 @@
+"""PostgreSQL keyword search on the shared tokens: the term statistics stay exact through
+upserts, updates, deletes and bulk loads, and a store made before them is migrated in place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import psycopg
+from conftest import SAMPLE_DIR
+
+from paperfeed.config import Config
+from paperfeed.library import Library
+from paperfeed.records import make_paper
+from paperfeed.store.postgres.store import KEYWORD_MIGRATION, MIGRATIONS, PostgresStore
+from paperfeed.store.rows import COLUMNS, now, paper_to_row
+
+
+def stats(store: PostgresStore) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+    with store.connection() as conn:
+        df = {r[0]: (r[1], r[2]) for r in conn.execute("SELECT token, docs, title_docs FROM kw_df")}
+        totals = conn.execute("SELECT docs, tokens FROM kw_totals").fetchone()
+    return df, tuple(totals)
+
+
+def recounted(store: PostgresStore) -> tuple[dict[str, tuple[int, int]], tuple[int, int]]:
+    """The statistics counted afresh from the rows."""
+    with store.connection() as conn:
+        df = {r[0]: (r[1], r[2]) for r in conn.execute(
+            "SELECT t, count(*), count(*) FILTER (WHERE tf & 255 > 0) "
+            "FROM papers, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t")}
+        totals = conn.execute("SELECT count(*), coalesce(sum(kw_len), 0) FROM papers").fetchone()
+    return df, tuple(totals)
+
+
+def test_statistics_follow_upserts_updates_and_deletes(pg_server) -> None:
+    store = PostgresStore(pg_server.new_database())
+    try:
+        store.upsert([make_paper(title=f"Graph networks {i}", arxiv_id=f"2501.0000{i}", source="t",
+                                 abstract="Graphs of graphs, and networks." * (i + 1))
+                      for i in range(5)])
+        store.upsert([make_paper(title="Quantum annealing", arxiv_id="2501.00001", source="t",
+                                 abstract="Annealing schedules.", version=2)])
+        store.delete(["2501.00003"])
+        got = stats(store)
+        assert got == recounted(store)
+        assert got[0]["graph"][0] == 3 and got[0]["quantum"] == (1, 1) and got[1][0] == 4
+        assert [store.get_by_keys([k])[k].id for k, _ in store.keyword_keys(["annealing"])] == ["2501.00001"]
+        store.delete(["2501.00001"])
+        assert "quantum" not in stats(store)[0]
+    finally:
+        store.close()
+
+
+def test_bulk_load_rebuilds_indexes_and_statistics(pg_server, tmp_path: Path) -> None:
+    url = pg_server.new_database()
+    env = {"PAPERFEED_BULK_MIN_BYTES": "1"}
+    with Library(Config.from_env(home=tmp_path, database_url=url, env=env)) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), index=False)
+        store = lib.store
+        assert isinstance(store, PostgresStore)
+        with store.connection() as conn:
+            indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+        assert {"papers_kw", "papers_kw_title"} <= indexes
+        got = stats(store)
+        assert got == recounted(store) and got[1][0] == store.count() > 80
+        assert not store.heal()
+
+
+def test_a_store_from_before_the_token_columns_is_migrated(pg_server, tmp_path: Path) -> None:
+    """A database at the schema before the keyword migration (tsvector columns, vector sets) with
+    papers in it: opening it fills the token columns from the rows, builds the indexes and
+    statistics, and ranks as a fresh store does."""
+    old_url, fresh_url = pg_server.new_database(), pg_server.new_database()
+    with Library(Config.from_env(home=tmp_path / "fresh", database_url=fresh_url)) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), index=False)
+        papers = [lib.store.get_by_keys([k])[k] for k in range(1, lib.store.count() + 1)]
+        expected = {q: lib.store.keyword_keys(q.split()) for q in ("language models", "video diffusion")}
+    with psycopg.connect(old_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, script in enumerate(MIGRATIONS[: MIGRATIONS.index(KEYWORD_MIGRATION)], start=1):
+            conn.execute(script)
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+        stamp = now()
+        with conn.cursor() as cur, cur.copy(
+            f"COPY papers ({', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"
+        ) as copy:
+            for p in papers:
+                row = list(paper_to_row(p))
+                row[5] = row[5].decode() if isinstance(row[5], bytes) else row[5]
+                copy.write_row((*row, stamp, stamp))
+        assert conn.execute("SELECT count(*) FROM papers WHERE tsv IS NOT NULL").fetchone()[0] == len(papers)
+    store = PostgresStore(old_url)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        assert store.integrity() == {"papers": len(papers), "fts_rows": len(papers)}
+        assert stats(store) == recounted(store)
+        for q, keys in expected.items():
+            assert keys and store.keyword_keys(q.split()) == keys
+    finally:
+        store.close()
