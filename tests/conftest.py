@@ -15,6 +15,7 @@ from paperfeed.library import Library
 if TYPE_CHECKING:
     from fastapi.testclient import TestClient
     from smtp_sink import SmtpSink
+    from webdata import CountingHasher
 
 # Most tests do not care which vectors rank: they run on the instant static set alone (the quality
 # encoder off, here and in the subprocesses they start). Users get the quality encoder by default;
@@ -115,6 +116,18 @@ def client(web_lib: Library) -> Iterator[TestClient]:
 
     with TestClient(create_app(library=web_lib), follow_redirects=False) as c:
         yield c
+
+
+@pytest.fixture
+def counting(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
+    """The argon2 hasher, counting its calls, in place of the accounts module's."""
+    from webdata import CountingHasher
+
+    from paperfeed import accounts
+
+    hasher = CountingHasher()
+    monkeypatch.setattr(accounts, "_hasher", hasher)
+    return hasher
 
 
 @pytest.fixture

@@ -14,7 +14,7 @@ from digestdata import mail_env
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
 from typer.testing import CliRunner
-from webdata import csrf_of
+from webdata import CountingHasher, csrf_of
 
 import paperfeed
 from paperfeed import accounts
@@ -54,30 +54,6 @@ def test_a_library_without_an_admin_says_how_to_make_one(lib: Library) -> None:
 
 
 # -- account enumeration ---------------------------------------------------------------------
-
-
-class CountingHasher(accounts.PasswordHasher):
-    """The real argon2 hasher, counting its calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hashes = 0
-        self.verifies = 0
-
-    def hash(self, password, *, salt=None):  # type: ignore[override]
-        self.hashes += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash, password):  # type: ignore[override]
-        self.verifies += 1
-        return super().verify(hash, password)
-
-
-@pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
-    hasher = CountingHasher()
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    return hasher
 
 
 def test_a_wrong_password_does_the_same_work_for_unknown_accounts(

@@ -22,13 +22,6 @@ from paperfeed.web.app import create_app
 
 
 @pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
-
-
-@pytest.fixture
 def web(
     smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch, home: Path, database_url: str
 ) -> Iterator[tuple[TestClient, Library]]:

@@ -14,6 +14,7 @@ import pytest
 from digestdata import BASE_URL, mail_env
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
+from webdata import CountingHasher
 
 from paperfeed import accounts, ratelimit
 from paperfeed.config import Config
@@ -21,37 +22,6 @@ from paperfeed.library import Library
 from paperfeed.web.app import create_app
 
 PASSWORD = "correct horse battery"
-
-
-class CountingHasher(accounts.PasswordHasher):
-    """The real argon2 hasher, counting its calls."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.hashes = 0
-        self.verifies = 0
-
-    def hash(self, password, *, salt=None):  # type: ignore[override]
-        self.hashes += 1
-        return super().hash(password, salt=salt)
-
-    def verify(self, hash, password):  # type: ignore[override]
-        self.verifies += 1
-        return super().verify(hash, password)
-
-
-@pytest.fixture
-def counting(monkeypatch: pytest.MonkeyPatch) -> CountingHasher:
-    hasher = CountingHasher()
-    monkeypatch.setattr(accounts, "_hasher", hasher)
-    return hasher
-
-
-@pytest.fixture
-def smtp() -> Iterator[SmtpSink]:
-    sink = SmtpSink().start()
-    yield sink
-    sink.stop()
 
 
 @pytest.fixture

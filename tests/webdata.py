@@ -15,6 +15,7 @@ from pathlib import Path
 
 import uvicorn
 
+from paperfeed import accounts
 from paperfeed.library import Library
 from paperfeed.web.app import UVICORN_OPTIONS, create_app
 
@@ -134,3 +135,21 @@ def csrf_of(page: str) -> str:
     match = re.search(r'name="csrf" value="([^"]+)"', page)
     assert match, "every form carries a CSRF token"
     return match.group(1)
+
+
+class CountingHasher(accounts.PasswordHasher):
+    """The real argon2 hasher, counting its calls (the same work for known and unknown
+    accounts is asserted by counting, not by timing)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.hashes = 0
+        self.verifies = 0
+
+    def hash(self, password, *, salt=None):  # type: ignore[no-untyped-def, override]
+        self.hashes += 1
+        return super().hash(password, salt=salt)
+
+    def verify(self, hash, password):  # type: ignore[no-untyped-def, override]
+        self.verifies += 1
+        return super().verify(hash, password)
