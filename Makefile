@@ -33,7 +33,7 @@ demo: setup
 	$(BIN)/paperfeed serve --host 127.0.0.1 --port $(PORT)
 
 test: lint
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q --durations=25
 
 # ruff over the code, tests and benchmarks; mypy over the package (pyproject.toml [tool.mypy]).
 lint: setup

@@ -47,6 +47,8 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterat
         mail_env(env, smtp.url)  # before the library reads its configuration
         with paperfeed.open(root / "home") as lib:
             webdata.build(lib, root / "data")
+            for scheme in ("light", "dark"):  # made as `paperfeed users add` does
+                lib.accounts.signup(f"grace.hopper.{scheme}@example.org", "correct horse battery")
             with webdata.serving(lib) as url:
                 yield url
 
@@ -202,10 +204,10 @@ def test_the_signed_in_header_fits_one_row_on_a_desktop_and_a_phone(
                                   color_scheme=scheme)  # type: ignore[arg-type]
     answer_thumbnails(context)
     page = context.new_page()
-    page.goto("/signup")
+    page.goto("/login")
     page.fill("input[name=email]", f"grace.hopper.{scheme}@example.org")
     page.fill("input[name=password]", "correct horse battery")
-    page.click("button:has-text('Sign up')")
+    page.click("main button[type=submit]")
     page.goto("/daily?date=2025-02-06")
     expect(page.locator("header .account")).to_contain_text(f"grace.hopper.{scheme}@example.org")
     expect(page.locator("header nav")).to_contain_text("Library")

@@ -178,6 +178,7 @@ EXEMPT: dict[str, str] = {
     "mark_sent": "the digest's bookkeeping of recommendations already sent",
     "vector_warning": "the web status line's warning; `stats` shows it too",
     "missing_arxiv_id": "`search`'s notice for an arXiv id not in the library",
+    "signups": "web sign-up by emailed link; on the CLI an admin makes accounts with `users add`",
     "submissions": "the submissions service object `submit` goes through",
     "comments": "the discussion service object the comments commands go through",
     "undated": "the web's list of undated papers; `search \"\"`-style listing is `papers`",
