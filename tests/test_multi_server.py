@@ -128,6 +128,10 @@ def test_upvotes_on_two_servers_during_an_import_are_counted_exactly_once(
         assert votes == 2 * USERS
 
 
+HOLD = 10.0
+"""Seconds after the start that the winner holds the lease."""
+
+
 def _try_lease(url: str, start_at: float) -> bool:
     """In a separate process: take the arXiv harvest lease at `start_at`, hold it a moment."""
     from paperfeed.harvest.locks import SourceLock, SourceLocked
@@ -135,12 +139,17 @@ def _try_lease(url: str, start_at: float) -> bool:
     store = PostgresStore(url, max_size=1)
     try:
         time.sleep(max(0.0, start_at - time.time()))
+        tried = time.time()
         try:
             with SourceLock(store.db, "arxiv"):
-                time.sleep(1.0)
+                # Held until every racer has tried: a process that spawned slowly must still
+                # find it taken, not take it after the winner let go.
+                time.sleep(max(0.0, start_at + HOLD - time.time()))
                 return True
         except SourceLocked:
             return False
+        finally:
+            assert tried < start_at + HOLD, "a racer started after the race was over"
     finally:
         store.close()
 
