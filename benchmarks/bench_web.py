@@ -21,6 +21,12 @@ to `--home`. What is measured, each `--runs` times (the median is reported):
   with `--baseline-src` (the `src` directory of an older checkout, e.g. from `git archive HEAD`),
   the zipf stream is also served by that code, side by side.
 
+`--ab` (with `--baseline-src`, and `--baseline-home` when the older code needs its own store, e.g.
+its own vector layout): before/after instead. Each of `--runs` rounds starts the new server,
+measures the paper page, the API paper and the search page (zipf stream, warmed, then the
+every-query-new stream), stops it, and does the same with the baseline, so the two alternate on
+the same machine; medians of the rounds and the after/before ratios are printed.
+
 Writes benchmarks/out/web.json and prints Markdown tables for BENCHMARKS.md.
 """
 
@@ -139,7 +145,9 @@ class Server:
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "uvicorn", "paperfeed.web.app:app_from_env", "--factory",
              "--host", "127.0.0.1", "--port", str(self.port), "--workers", str(workers),
-             "--no-access-log", "--log-level", "warning"],
+             "--no-access-log", "--log-level", "warning",
+             # as `paperfeed serve` does: uvicorn's 5 s default restarts busy workers cold
+             "--timeout-worker-healthcheck", "120"],
             env=env,
             start_new_session=True,
         )
@@ -301,6 +309,67 @@ def page_cases(args: argparse.Namespace, results: dict, ids: list[str], queries:
             server.stop()
 
 
+AB_CASES = ("paper_page", "api_paper", "search_zipf_keyword", "search_zipf_default",
+            "search_distinct_keyword", "search_distinct_default")
+
+
+def ab_round(args: argparse.Namespace, home: Path, src: Path | None, ids: list[str], zipf_pool: list[str],
+             distinct: list[str], modes: list[str | None]) -> dict[str, dict]:
+    """One round of the --ab comparison on one tree: every case once, a fresh server."""
+    out: dict[str, dict] = {}
+    server = Server(home, args.workers, src)
+    try:
+        pages = {"paper_page": [f"/papers/{quote(i)}" for i in ids],
+                 "api_paper": [f"/api/papers/{quote(i)}" for i in ids]}
+        server.warm(pages["paper_page"] + pages["api_paper"][:100])
+        for name, paths in pages.items():
+            out[name] = wrk(server.url, paths, args.connections, args.seconds)
+        for mode in modes:
+            name = mode or "default"
+            zipf = search_paths(zipf_pool, mode)
+            server.warm(zipf, 20)
+            warm_up(server, zipf, args)
+            out[f"search_zipf_{name}"] = wrk(server.url, zipf, args.connections, args.seconds,
+                                             zipf_script(args.zipf_s))
+            paths = search_paths(distinct, mode)
+            out[f"search_distinct_{name}"] = wrk(server.url, paths, args.connections, args.seconds,
+                                                 distinct_script(0, len(paths)))
+    finally:
+        server.stop()
+    return out
+
+
+def ab(args: argparse.Namespace, results: dict, ids: list[str], zipf_pool: list[str],
+       distinct_pool: list[str], has_vectors: bool) -> None:
+    """Before/after, alternating: new, baseline, new, baseline, ... (see the module docstring).
+    Each round's every-query-new stream gets its own block of the pool, the same block for both
+    trees, so neither is helped by the other's cache (each server starts with an empty one)."""
+    modes: list[str | None] = ["keyword", None] if has_vectors else ["keyword"]
+    block = len(distinct_pool) // args.runs
+    rounds: dict[str, list[dict[str, dict]]] = {"after": [], "before": []}
+    for r in range(args.runs):
+        distinct = distinct_pool[r * block:(r + 1) * block]
+        for label, home, src in (("after", args.home, None),
+                                 ("before", args.baseline_home or args.home, args.baseline_src)):
+            rounds[label].append(ab_round(args, home, src, ids, zipf_pool, distinct, modes))
+            print(label, r, {k: (v["rps"], v["p50_ms"], v["p99_ms"]) for k, v in rounds[label][-1].items()},
+                  file=sys.stderr)
+    for label, runs in rounds.items():
+        for case in AB_CASES:
+            if runs and case in runs[0]:
+                results[f"{case}_{label}"] = median_of([run[case] for run in runs])
+    print(f"\n| {results['papers']:,} papers, {args.workers} workers, {args.connections} connections, "
+          f"median of {args.runs} alternating rounds | before req/s | after req/s | after/before "
+          "| before p50 / p99 ms | after p50 / p99 ms |")
+    print("|---|---|---|---|---|---|")
+    for case in AB_CASES:
+        if f"{case}_after" not in results:
+            continue
+        a, b = results[f"{case}_after"], results[f"{case}_before"]
+        print(f"| {case} | {b['rps']:.0f} | {a['rps']:.0f} | {a['rps'] / max(b['rps'], 1e-9):.2f} "
+              f"| {b['p50_ms']:.1f} / {b['p99_ms']:.1f} | {a['p50_ms']:.1f} / {a['p99_ms']:.1f} |")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--home", type=Path, default=ROOT / "data" / "home-web")
@@ -314,6 +383,9 @@ def main() -> None:
     ap.add_argument("--distinct", type=int, default=60_000, help="queries of the every-query-new stream")
     ap.add_argument("--only", choices=["search", "pages"], default=None)
     ap.add_argument("--baseline-src", type=Path, default=None)
+    ap.add_argument("--baseline-home", type=Path, default=None,
+                    help="the baseline's own store (--ab); default: the same --home")
+    ap.add_argument("--ab", action="store_true", help="before/after in alternating rounds (--baseline-src)")
     args = ap.parse_args()
     if not (args.home / "paperfeed.db").exists():
         print(f"copying {args.source} -> {args.home} ...", file=sys.stderr)
@@ -335,6 +407,14 @@ def main() -> None:
         "cpus": os.cpu_count(), "zipf_pool": args.pool, "zipf_s": args.zipf_s,
         "load_before": round(os.getloadavg()[0], 2),
     }
+    if args.ab:
+        if args.baseline_src is None:
+            ap.error("--ab needs --baseline-src")
+        ab(args, results, ids, zipf_pool, distinct_pool, has_vectors)
+        out = ROOT / "out" / "web-ab.json"
+        out.parent.mkdir(exist_ok=True)
+        out.write_text(json.dumps(results, indent=2))
+        return
     if args.only != "search":
         page_cases(args, results, ids, zipf_pool[:300])
     if args.only != "pages":

@@ -49,8 +49,15 @@ def serve(
     os.environ.update(config.to_env())
     uvicorn.run(
         "paperfeed.web.app:app_from_env", factory=True, host=host, port=port, workers=workers,
-        **UVICORN_OPTIONS,
+        timeout_worker_healthcheck=WORKER_HEALTHCHECK_SECONDS, **UVICORN_OPTIONS,
     )
+
+
+# uvicorn's supervisor kills and restarts a worker that does not answer its health ping within
+# this time (uvicorn's default: 5 s). A worker loading a large vector index, or one on a machine
+# busy with an import, can hold the interpreter that long; a restarted worker starts cold (its
+# index and search cache reloaded), so on a busy machine the default turns into a restart loop.
+WORKER_HEALTHCHECK_SECONDS = 120
 
 
 def _say_if_no_admin(config: Config) -> None:
