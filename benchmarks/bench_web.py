@@ -324,7 +324,7 @@ def ab_round(args: argparse.Namespace, home: Path, src: Path | None, ids: list[s
         server.warm(pages["paper_page"] + pages["api_paper"][:100])
         for name, paths in pages.items():
             out[name] = wrk(server.url, paths, args.connections, args.seconds)
-        for mode in modes:
+        for mode in modes if args.only != "pages" else []:
             name = mode or "default"
             zipf = search_paths(zipf_pool, mode)
             server.warm(zipf, 20)

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 import unicodedata
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
@@ -106,6 +107,7 @@ def _date_parts(paper: Paper) -> tuple[int | None, int | None, int | None]:
 date_parts = _date_parts  # for other writers of citation data (the paper page's head)
 
 
+@lru_cache(maxsize=65_536)  # pure, and authors recur: a paper page would split each name anew
 def _name_parts(name: str) -> tuple[str, str, str]:
     """(given, family, suffix) of a display name (`First von Last Jr`), BibTeX's rules; a name
     that cannot be split so (a corporate one: `and`, a comma, braces) is all family."""

@@ -154,5 +154,7 @@ def comments_json(request: Request, paper_id: str) -> dict[str, Any]:
 
 TEMPLATES.env.globals["submitted_by"] = submitter_name
 TEMPLATES.env.filters["comment_html"] = render_body
-TEMPLATES.env.globals["paper_comments"] = lambda request, paper_id: library(request).paper_comments(paper_id)
+# Templates pass the id of a paper they hold, so the comments are read without reading the paper
+# again (as `Library.paper_comments` does, to refuse an unknown id).
+TEMPLATES.env.globals["paper_comments"] = lambda request, paper_id: library(request).comments.of_paper(paper_id)
 TEMPLATES.env.globals["comment_limit"] = lambda request: library(request).config.comment_max_chars
