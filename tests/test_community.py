@@ -300,7 +300,7 @@ def test_the_submit_command_acts_for_the_owner_or_a_member_and_fails_clearly(hom
 
     def spawn(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "paperfeed.cli", "--home", str(home), *args],
-                              capture_output=True, text=True, env=env, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=600)
 
     def run(*args: str):  # the same exit code, stdout and stderr as a separate process's
         return CliRunner().invoke(app, ["--home", str(home), *args], env=env, catch_exceptions=False)

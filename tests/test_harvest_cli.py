@@ -44,7 +44,7 @@ PAPERFEED = str(Path(sys.executable).with_name("paperfeed"))  # the installed co
 def paperfeed_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [PAPERFEED, "--home", str(home), *args],
-        capture_output=True, text=True, env=ENV, timeout=120,
+        capture_output=True, text=True, env=ENV, timeout=600,  # a guard against a hang only
     )
 
 

@@ -110,7 +110,7 @@ def test_upvotes_on_two_servers_during_an_import_are_counted_exactly_once(
                 statuses.append(client.get(f"/api/papers/{paper['id']}").status_code)
         return max(statuses)
 
-    deadline = time.time() + 120
+    deadline = time.time() + 600  # a guard only: the import starts slowly on a loaded machine
     while httpx.get(f"{bases[1]}/api/papers/2403.00000").status_code != 200:  # import under way
         assert time.time() < deadline and importing.poll() in (None, 0)
         time.sleep(0.05)
@@ -165,8 +165,8 @@ def test_a_harvest_lease_is_held_by_one_process_of_many(pg_server) -> None:
     with context.Manager() as manager, context.Pool(RACERS) as pool:
         start, tried = manager.Barrier(RACERS), manager.list()
         won = pool.starmap(_try_lease, [(url, start, tried)] * RACERS)
+        assert len(tried) == RACERS
     assert sorted(won) == [False] * (RACERS - 1) + [True]
-    assert len(tried) == RACERS
 
 
 def _send_digests(url: str, smtp_url: str, start_at: float, home: str) -> int:
