@@ -32,8 +32,13 @@ demo: setup
 	$(BIN)/paperfeed index  # the quality set (minilm-int8), ~3 s for the sample: active before serving
 	$(BIN)/paperfeed serve --host 127.0.0.1 --port $(PORT)
 
+# The suite on $(TEST_WORKERS) processes (pytest-xdist; CI has 2 cores), each test file on one
+# worker (`--dist loadfile`: a file's module fixtures are built once); `make test TEST_WORKERS=0`
+# runs it in one process.
+TEST_WORKERS ?= 2
+
 test: lint
-	$(BIN)/python -m pytest -q --durations=25
+	$(BIN)/python -m pytest -q --durations=25 -n $(TEST_WORKERS) --dist loadfile
 
 # ruff over the code, tests and benchmarks; mypy over the package (pyproject.toml [tool.mypy]).
 lint: setup

@@ -187,7 +187,6 @@ class PgServer:
         )
         options = {
             "listen_addresses": "'127.0.0.1'",
-            "port": str(self.port),
             "unix_socket_directories": f"'{self.root}'",
             "max_connections": "200",
             "shared_buffers": "'256MB'",
@@ -199,10 +198,7 @@ class PgServer:
         with (self.data / "postgresql.conf").open("a") as conf:
             for key, value in options.items():
                 conf.write(f"{key} = {value}\n")
-        self._run(
-            str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
-            "-w", "-t", "60", "start",
-        )
+        self._start_on_a_free_port(bin_dir)
         import psycopg
 
         with psycopg.connect(self.admin_url, autocommit=True) as conn:
@@ -210,6 +206,24 @@ class PgServer:
         with psycopg.connect(self.url(TEMPLATE), autocommit=True) as conn:
             conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
         return self
+
+    def _start_on_a_free_port(self, bin_dir: Path, attempts: int = 5) -> None:
+        """`pg_ctl start` on `self.port`; when another process took that port between our probe
+        and the server's bind (test runs on several workers each start a server), on another."""
+        for attempt in range(attempts):
+            try:
+                self._run(
+                    str(bin_dir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "server.log"),
+                    "-w", "-t", "60", "-o", f"-p {self.port}", "start",
+                )
+                return
+            except RuntimeError:
+                log = self.root / "server.log"
+                taken = log.exists() and "could not bind" in log.read_text(errors="replace")
+                if not taken or attempt == attempts - 1:
+                    raise
+                log.unlink()
+                self.port = _free_port()
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

@@ -5,7 +5,6 @@ with the real `extruct`), and feed autodiscovery on listing and search pages."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import extruct
 import httpx
@@ -26,14 +25,8 @@ HOSTILE = Paper(
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import paperfeed
-
-    root: Path = tmp_path_factory.mktemp("meta")
-    with paperfeed.open(root / "home") as lib:
-        webdata.build(lib, root / "data")
-        lib.store.upsert([HOSTILE])
-        with webdata.serving(lib) as base:
-            yield base
+    with webdata.served(tmp_path_factory.mktemp("meta"), HOSTILE) as base:
+        yield base
 
 
 def page(url: str, path: str) -> tuple[str, lxml_html.HtmlElement]:

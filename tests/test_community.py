@@ -285,35 +285,44 @@ def test_comment_floods_huge_comments_and_forged_forms_are_refused(
 
 
 def test_the_submit_command_acts_for_the_owner_or_a_member_and_fails_clearly(home: Path, peer: Peer) -> None:
+    """The installed command in its own process for a submission and for a hostile id; the other
+    calls go through the same CLI app in this process (typer's runner), which saves a start-up each."""
     import os
     import subprocess
     import sys
 
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+
     env = {**os.environ, "PAPERFEED_ARXIV_API_URL": peer.url + "/api/query", "PAPERFEED_ARXIV_INTERVAL": "0",
            "PAPERFEED_HTTP_ATTEMPTS": "1", "PAPERFEED_HTTP_TIMEOUT": "1"}
 
-    def run(*args: str) -> subprocess.CompletedProcess[str]:
+    def spawn(*args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "paperfeed.cli", "--home", str(home), *args],
-                              capture_output=True, text=True, env=env, timeout=120)
+                              capture_output=True, text=True, env=env, timeout=600)
 
-    r = run("submit", "2611.00001")
+    def run(*args: str):  # the same exit code, stdout and stderr as a separate process's
+        return CliRunner().invoke(app, ["--home", str(home), *args], env=env, catch_exceptions=False)
+
+    r = spawn("submit", "2611.00001")
     assert r.returncode == 0, r.stderr
     assert f"on the daily list of {TODAY.isoformat()}, submitted by owner (fetched from arXiv)" in r.stdout
     with Library(Config.from_env(home=home)) as lib:
         lib.accounts.signup("ada@example.org", "correct horse")
-    r = run("submit", "2611.00002", "--user", "ada@example.org", "--json")
-    assert r.returncode == 0 and '"submitted_by": "ada"' in r.stdout.replace('":"', '": "')
-    r = run("submit", "nonsense\x1b[31m")
+    o = run("submit", "2611.00002", "--user", "ada@example.org", "--json")
+    assert o.exit_code == 0 and '"submitted_by": "ada"' in o.stdout.replace('":"', '": "')
+    r = spawn("submit", "nonsense\x1b[31m")
     assert r.returncode == 2 and "not an arXiv id" in r.stderr and "Traceback" not in r.stderr
     assert "\x1b[31m" not in r.stderr
-    r = run("submit", "2611.00001")
-    assert r.returncode == 2 and "already on today's daily list" in r.stderr
+    o = run("submit", "2611.00001")
+    assert o.exit_code == 2 and "already on today's daily list" in o.stderr
     peer.inject(status(503), lambda req: req.path == "/api/query", times=10)
-    r = run("submit", "2611.00003")
-    assert r.returncode == 2 and "did not answer" in r.stderr
-    r = run("comments", "add", "2611.00001", "first\n\nsecond \x1b]8;;x\x07")
-    assert r.returncode == 0 and "owner:" in r.stdout and "\x1b" not in r.stdout
-    r = run("comments", "list", "2611.00001")
-    assert r.returncode == 0 and "  first" in r.stdout and "  second" in r.stdout
-    r = run("comments", "list", "2611.99999")
-    assert r.returncode == 2 and "no such paper" in r.stderr
+    o = run("submit", "2611.00003")
+    assert o.exit_code == 2 and "did not answer" in o.stderr
+    o = run("comments", "add", "2611.00001", "first\n\nsecond \x1b]8;;x\x07")
+    assert o.exit_code == 0 and "owner:" in o.stdout and "\x1b" not in o.stdout
+    o = run("comments", "list", "2611.00001")
+    assert o.exit_code == 0 and "  first" in o.stdout and "  second" in o.stdout
+    o = run("comments", "list", "2611.99999")
+    assert o.exit_code == 2 and "no such paper" in o.stderr

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from pathlib import Path
 
 import bibtexparser
 import httpx
@@ -27,14 +26,8 @@ BARE = Paper(id="t-a-paper-without-anything", title="A Paper Without Authors or 
 
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    import paperfeed
-
-    root: Path = tmp_path_factory.mktemp("exports")
-    with paperfeed.open(root / "home") as lib:
-        webdata.build(lib, root / "data")
-        lib.store.upsert([BARE])
-        with webdata.serving(lib) as base:
-            yield base
+    with webdata.served(tmp_path_factory.mktemp("exports"), BARE) as base:
+        yield base
 
 
 @pytest.fixture()

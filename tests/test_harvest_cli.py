@@ -18,8 +18,10 @@ from pathlib import Path
 import orjson
 import pytest
 from harvest_peers import OaiPeer, Peer, arxiv_record, slow, status
+from typer.testing import CliRunner
 
 import paperfeed
+from paperfeed.cli import app
 from paperfeed.cli.jobs import harvest_jobs
 from paperfeed.config import Config, HarvestConfig
 from paperfeed.errors import InvalidInput
@@ -42,7 +44,7 @@ PAPERFEED = str(Path(sys.executable).with_name("paperfeed"))  # the installed co
 def paperfeed_cli(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [PAPERFEED, "--home", str(home), *args],
-        capture_output=True, text=True, env=ENV, timeout=120,
+        capture_output=True, text=True, env=ENV, timeout=600,  # a guard against a hang only
     )
 
 
@@ -125,8 +127,10 @@ def test_a_harvest_killed_at_any_moment_and_run_again_ends_as_an_uninterrupted_o
     with Peer(oai=oai) as peer:
         peer.inject(slow(0.06), when=lambda r: True, times=10_000)  # ~31 pages, ~2 s in all
         url = f"{peer.url}/oai"
-        reference = seeded_home(tmp_path / "reference")
-        assert paperfeed_cli(reference, "harvest", "arxiv", "--base-url", url, "--no-index").returncode == 0
+        reference = seeded_home(tmp_path / "reference")  # harvested in this process (typer's runner)
+        done = CliRunner().invoke(app, ["--home", str(reference), "harvest", "arxiv", "--base-url", url,
+                                        "--no-index"], env=ENV, catch_exceptions=False)
+        assert done.exit_code == 0, done.stderr
 
         crashed = seeded_home(tmp_path / "crashed")
         kills = 0

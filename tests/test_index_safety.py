@@ -18,8 +18,10 @@ from pathlib import Path
 import orjson
 import pytest
 from test_crash_safety import run_import, stored_count, write_part, write_snapshot
+from typer.testing import CliRunner
 
 import paperfeed
+from paperfeed.cli import app
 from paperfeed.records import Paper
 
 N_PAPERS = 4_000  # an index file of ~5 MiB: a third of it damaged in its middle still spans MiBs
@@ -34,15 +36,22 @@ def cli(home: Path, *args: str, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
+# The searches of `semantic_scores`, all in one process (a start-up instead of one per query).
+SEARCHES = """
+import sys, orjson, paperfeed
+with paperfeed.open(sys.argv[1]) as lib:
+    hits = [lib.search(q, mode="semantic", limit=10) for q in sys.argv[2:]]
+print(orjson.dumps([[h.score for h in found] for found in hits]).decode())
+"""
+
+
 def semantic_scores(home: Path) -> list[list[float]]:
     """Each query's semantic top-10 cosines, searched in a separate process (a crash shows as its
     exit code, not as this test process dying)."""
-    out = []
-    for q in QUERIES:
-        run = cli(home, "search", q, "--mode", "semantic", "--limit", "10", "--json")
-        assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
-        out.append([h["score"] for h in orjson.loads(run.stdout)])
-    return out
+    run = subprocess.run([sys.executable, "-c", SEARCHES, str(home), *QUERIES],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, (run.returncode, run.stderr[-2000:])
+    return orjson.loads(run.stdout)
 
 
 @pytest.fixture(scope="module")
@@ -191,15 +200,15 @@ def test_papers_a_killed_import_committed_get_their_vectors(tmp_path: Path) -> N
     assert proc.poll() is None, "the import finished before it could be killed"
     os.kill(proc.pid, signal.SIGKILL)
     assert proc.wait(timeout=60) == -signal.SIGKILL
-    stats = orjson.loads(cli(home, "stats", "--json").stdout)["vector_sets"]
+    # `stats` and the rerun through the CLI app in this process (typer's runner): no start-ups
+    runner = CliRunner()
+    stats = orjson.loads(runner.invoke(app, ["--home", str(home), "stats", "--json"]).stdout)["vector_sets"]
     static = next(s for s in stats["sets"] if s["encoder"] == "minilm-static")
     assert static["missing"] > 0 and static["coverage"] < 1  # stats shows the gap
-    rerun = subprocess.run(
-        [sys.executable, "-m", "paperfeed.cli", "--home", str(home), "import", str(snapshot)],
-        capture_output=True, text=True, env=env, timeout=600,
-    )
-    assert rerun.returncode == 0, rerun.stderr
-    stats = orjson.loads(cli(home, "stats", "--json").stdout)["vector_sets"]
+    rerun = runner.invoke(app, ["--home", str(home), "import", str(snapshot)], catch_exceptions=False,
+                          env={"PAPERFEED_BULK_MIN_BYTES": str(1 << 40)})
+    assert rerun.exit_code == 0, rerun.stderr
+    stats = orjson.loads(runner.invoke(app, ["--home", str(home), "stats", "--json"]).stdout)["vector_sets"]
     static = next(s for s in stats["sets"] if s["encoder"] == "minilm-static")
     assert static["missing"] == 0 and static["coverage"] == 1.0
 

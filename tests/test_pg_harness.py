@@ -89,3 +89,19 @@ def test_a_readable_install_is_used_in_place() -> None:
         assert runnable_install(install) != install
     else:
         assert runnable_install(install) == install
+
+
+def test_a_port_taken_before_the_server_binds_it_is_not_fatal() -> None:
+    """Test runs on several workers each start a server on a free port they probed: when another
+    process takes it in between, the server starts on another one."""
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        server = PgServer()
+        server.port = taken.getsockname()[1]
+        with server:
+            assert server.port != taken.getsockname()[1]
+            with psycopg.connect(server.new_database(), autocommit=True) as conn:
+                assert conn.execute("SELECT 1").fetchone() == (1,)

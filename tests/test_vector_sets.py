@@ -41,6 +41,20 @@ def paperfeed(home: Path, *args: str, env: dict[str, str] | None = None,
     )
 
 
+def here(home: Path, *args: str, **env: str):
+    """The same command through the CLI app in this process (typer's runner, with `cli_env`'s
+    settings): a command whose own process is not the point needs no start-up. The encoder cache
+    is emptied first, so a model loaded by an earlier test is not reused."""
+    from typer.testing import CliRunner
+
+    from paperfeed.cli import app
+    from paperfeed.embed import get_encoder
+
+    get_encoder.cache_clear()
+    return CliRunner().invoke(app, ["--home", str(home), *args], catch_exceptions=False,
+                              env={"PAPERFEED_QUALITY_ENCODER": QUALITY, **env})
+
+
 def set_count(home: Path, encoder: str) -> int:
     try:
         with sqlite3.connect(f"file:{home / 'paperfeed.db'}?mode=ro", uri=True, timeout=1) as conn:
@@ -156,19 +170,20 @@ def test_a_broken_model_file_leaves_the_static_set_serving(home: Path, tmp_path:
     if damage == "corrupt":
         model.write_bytes(b"\x08\x07garbage" * 4096)
     env = cli_env(PAPERFEED_ONNX_MODEL=str(model))
-    run = paperfeed(home, "index", env=env)
+    run = paperfeed(home, "index", env=env)  # its own process: the failing command
     assert run.returncode == 2, run.stderr
     assert "ONNX model" in run.stderr and "Traceback" not in run.stderr
     assert active_flag(home) == "minilm-static"
-    search = paperfeed(home, "search", "depth estimation", "--mode", "semantic", "--json", env=env)
-    assert search.returncode == 0, search.stderr
+    search = here(home, "search", "depth estimation", "--mode", "semantic", "--json",
+                  PAPERFEED_ONNX_MODEL=str(model))
+    assert search.exit_code == 0, search.stderr
     assert len(orjson.loads(search.stdout)) > 0
-    stats = paperfeed(home, "stats", "--json", env=env)
-    assert stats.returncode == 0, stats.stderr
+    stats = here(home, "stats", "--json", PAPERFEED_ONNX_MODEL=str(model))
+    assert stats.exit_code == 0, stats.stderr
     data = orjson.loads(stats.stdout)["vector_sets"]
     assert data["active"] == "minilm-static"
     assert "unavailable" in data["warning"] and "ONNX model" in data["warning"]
-    text = paperfeed(home, "stats", env=env)
+    text = here(home, "stats", PAPERFEED_ONNX_MODEL=str(model))
     assert "unavailable" in text.stderr and "minilm-static" in text.stdout and "86 / 86" in text.stdout
 
 
@@ -211,8 +226,8 @@ def test_a_killed_quality_fill_resumes_and_never_activates_half_a_set(home: Path
     with quality_lib(home) as lib:
         assert lib.semantic.active_name() == "minilm-static"
         assert lib.search("depth estimation", mode="semantic")
-    run = paperfeed(home, "index", "--json")
-    assert run.returncode == 0, run.stderr
+    run = here(home, "index", "--json")
+    assert run.exit_code == 0, run.stderr
     result = orjson.loads(run.stdout)
     assert result["encoder"] == QUALITY and result["switched"]
     assert result["embedded"] == 86 - done_before  # resumed where it was
@@ -231,18 +246,19 @@ def test_a_full_disk_while_re_embedding_loses_nothing(home: Path) -> None:
     above the store's, so the quality set's writes fail half-way (EFBIG / SQLITE_FULL)."""
     import_sample(home)
     db = home / "paperfeed.db"
-    paperfeed(home, "stats")  # checkpointed, settled
-    before = paperfeed(home, "search", "depth estimation", "--mode", "semantic", "--json").stdout
+    here(home, "stats")  # checkpointed, settled
+    before = here(home, "search", "depth estimation", "--mode", "semantic", "--json").stdout
     limit = 64 * 1024  # the WAL (emptied by the last checkpoint) cannot grow past it
+    # its own process, the one whose files may not grow
     run = paperfeed(home, "index", "--batch", "8", preexec_fn=_limit_file_size(limit))
     assert run.returncode == 4, run.stderr
     assert "disk is full" in run.stderr and "Traceback" not in run.stderr
     assert "what was committed is kept" in run.stderr
     assert active_flag(home) == "minilm-static"
-    after = paperfeed(home, "search", "depth estimation", "--mode", "semantic", "--json")
-    assert after.returncode == 0 and after.stdout == before  # the active set keeps serving
-    rerun = paperfeed(home, "index", "--json")
-    assert rerun.returncode == 0, rerun.stderr
+    after = here(home, "search", "depth estimation", "--mode", "semantic", "--json")
+    assert after.exit_code == 0 and after.stdout == before  # the active set keeps serving
+    rerun = here(home, "index", "--json")
+    assert rerun.exit_code == 0, rerun.stderr
     assert orjson.loads(rerun.stdout)["encoder"] == QUALITY
     assert set_count(home, QUALITY) == 86 and set_count(home, "minilm-static") == 86
     with sqlite3.connect(db) as conn:

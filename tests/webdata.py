@@ -15,8 +15,10 @@ from pathlib import Path
 
 import uvicorn
 
+import paperfeed
 from paperfeed import accounts
 from paperfeed.library import Library
+from paperfeed.records import Paper
 from paperfeed.web.app import UVICORN_OPTIONS, create_app
 
 XSS_TITLE = 'Attention <script>alert("title")</script> Is All You Need'
@@ -110,13 +112,15 @@ def build(lib: Library, folder: Path) -> Library:
 @contextmanager
 def serving(lib: Library) -> Iterator[str]:
     """The real app on a real uvicorn server on loopback (in a thread); yields its base URL."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    # The socket is bound here and handed to uvicorn: no other process (a test run on several
+    # workers) can take the port between choosing it and listening on it.
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
     config = uvicorn.Config(create_app(library=lib), host="127.0.0.1", port=port, log_level="warning",
                             **UVICORN_OPTIONS)
     server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, daemon=True)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     deadline = time.monotonic() + 20
     while not server.started:
@@ -128,6 +132,18 @@ def serving(lib: Library) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+        sock.close()
+
+
+@contextmanager
+def served(root: Path, *extra: Paper) -> Iterator[str]:
+    """A library in `root/home` with this corpus and the `extra` papers, on a real uvicorn server;
+    yields its base URL (the set-up of the tests that read pages back with real parsers)."""
+    with paperfeed.open(root / "home") as lib:
+        build(lib, root / "data")
+        lib.store.upsert(list(extra))
+        with serving(lib) as base:
+            yield base
 
 
 def csrf_of(page: str) -> str:
