@@ -12,7 +12,6 @@ import typer
 
 from paperfeed.access_tokens import AccessTokens
 from paperfeed.cli.common import fail, library
-from paperfeed.mcp_server import Caller, build_server
 
 app = typer.Typer()
 
@@ -25,6 +24,9 @@ def mcp(
     read_only: Annotated[bool, typer.Option("--read-only", help="Refuse the tools that change.")] = False,
 ) -> None:
     """Serve MCP over stdio (tools: search, paper, related, daily, trending, recommend, save, dismiss)."""
+    # Imported here: the MCP SDK takes ~0.3 s to import, which every other command would pay.
+    from paperfeed.mcp_server import Caller, build_server
+
     with library(ctx) as lib:
         secret = os.environ.get(TOKEN_ENV, "").strip()
         if secret:
