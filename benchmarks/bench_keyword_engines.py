@@ -1,19 +1,24 @@
-"""PostgreSQL keyword ranking before and after the shared tokenizer + BM25, side by side in one
-run: import rate, keyword and hybrid latency (p50/p99), and top-10 agreement with SQLite.
+"""PostgreSQL keyword ranking of several source trees side by side in one run: import rate,
+keyword and hybrid latency (p50/p99), and top-10 agreement with SQLite.
 
-    git archive <before> src | tar -x -C /tmp/before
+    git archive <before> | tar -x -C /tmp/before
     python benchmarks/bench_keyword_engines.py --papers 100000 --rounds 3 \
-        --tree before=/tmp/before/src --tree after=src
+        --tree before=/tmp/before/src --tree after=src --work /tmp/kw --pg-root /tmp/kw/pg
 
-The first `--papers` records of the synthetic snapshot are imported (`paperfeed import`, a bulk
-load at this size) into one fresh PostgreSQL database per tree, timed, then indexed (the default
-encoder); an SQLite library, the reference, is built once by the last tree. Each round runs
-every tree in a fresh process, trees alternating, over the same query list: two or three words
-of random papers' titles, and two to four random words of random abstracts. Latencies are per
-query through `Library._search` (the search cache is bypassed); the reported figures are the
-medians over rounds. Agreement: mean |top10(PG) ∩ top10(SQLite)| / max(sizes) over the
-queries either engine answers. `--prebuilt` (with `--sqlite-home`) queries databases built
-beforehand instead (no import timed).
+The first `--papers` records of the synthetic snapshot are imported (`paperfeed import
+--no-index`, a bulk load at this size: timed, wall and client CPU) into one fresh PostgreSQL
+database per tree, then indexed (`paperfeed index --encoder minilm-static`, timed apart); an SQLite
+library, the reference, is built once by the last tree (or given, `--sqlite-home`). The server
+runs with the README's deployment settings (`PG_SETTINGS`, `fsync` on). Each round runs every
+tree in a fresh process, trees alternating, over the same query list: two or three words of
+random papers' titles, and two to four random words of random abstracts. Latencies are per query
+through `Library._search` (the search cache is bypassed), after 10 warm-up queries; the reported
+figures are the medians over rounds. Agreement: mean |top10(PG) ∩ top10(SQLite)| / max(sizes)
+over the queries either engine answers.
+
+`--stage build` imports and indexes only (run it outside the bench lock), recording the databases
+in `<work>/build.json`; `--stage query` runs the rounds on them (take the lock for that); `all`
+(the default) does both. A tree already built in `<work>` is not built again.
 """
 
 from __future__ import annotations
@@ -21,12 +26,14 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 SNAPSHOT = Path("/work/bench-data/snapshot-1M.jsonl")
@@ -60,6 +67,8 @@ while len(texts) < n:
         if len(words) >= 4:
             texts.append(" ".join(rng.sample(words, rng.randint(2, 4))))
 out = {}
+for q in texts[:10]:  # warm-up
+    pg._search(q, "hybrid", 10, Filters())
 for mode in ("keyword", "hybrid"):
     lat, agree = [], []
     for q in texts:
@@ -76,13 +85,73 @@ print(json.dumps(out))
 '''
 
 
-def cli(src: str, home: Path, url: str | None, *args: str) -> float:
+PG_SETTINGS = {  # the README's deployment settings (24 GiB machine)
+    "shared_buffers": "'3GB'",
+    "effective_cache_size": "'12GB'",
+    "maintenance_work_mem": "'4GB'",
+    "work_mem": "'32MB'",
+    "max_wal_size": "'8GB'",
+    "checkpoint_timeout": "'30min'",
+    "max_parallel_maintenance_workers": "2",
+    "random_page_cost": "1.1",
+    "jit": "off",
+}
+
+
+def cli(src: str, home: Path, url: str | None, *args: str) -> dict[str, float]:
+    """Run the CLI of tree `src`: wall seconds and the child's user and system CPU seconds."""
     env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
     db = ["--database", url] if url else []
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "paperfeed.cli", "--home", str(home), *db, *args],
                    env=env, check=True, capture_output=True)
-    return time.perf_counter() - t
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return {"wall_s": round(wall, 1), "user_s": round(after.ru_utime - before.ru_utime, 1),
+            "sys_s": round(after.ru_stime - before.ru_stime, 1),
+            "load_after": [round(x, 2) for x in os.getloadavg()]}
+
+
+def log(*args: object) -> None:
+    load = " ".join(f"{x:.1f}" for x in os.getloadavg())
+    print(time.strftime("%H:%M:%S"), f"[load {load}]", *args, file=sys.stderr, flush=True)
+
+
+def build(args: argparse.Namespace, trees: dict[str, str], server: Any, work: Path) -> dict:
+    """Import and index each tree not built yet (and the SQLite reference): `<work>/build.json`."""
+    state_path = work / "build.json"
+    state = json.loads(state_path.read_text()) if state_path.exists() else {"trees": {}}
+    snap = work / f"snapshot-{args.papers}.jsonl"
+    if not snap.exists():
+        with SNAPSHOT.open("rb") as src, snap.open("wb") as dst:
+            for _, line in zip(range(args.papers), src, strict=False):
+                dst.write(line)
+    if args.sqlite_home:
+        state["sqlite_home"] = str(args.sqlite_home)
+    elif "sqlite_home" not in state:
+        sq_home = work / "sqlite"
+        last = list(trees.values())[-1]
+        state["sqlite"] = {"import": cli(last, sq_home, None, "import", "--no-index", str(snap)),
+                           "index": cli(last, sq_home, None, "index", "--encoder", "minilm-static")}
+        state["sqlite_home"] = str(sq_home)
+        log("sqlite", state["sqlite"])
+        state_path.write_text(json.dumps(state, indent=2))
+    for name, src in trees.items():
+        if name in state["trees"]:
+            continue
+        url = server.new_database()
+        home = work / name
+        done = cli(src, home, url, "import", "--no-index", str(snap))
+        done["records_per_s"] = round(args.papers / done["wall_s"])
+        log(name, "import", done)
+        indexed = {} if args.import_only else cli(src, home, url, "index", "--encoder",
+                                                  "minilm-static")
+        log(name, "index", indexed)
+        state["trees"][name] = {"database": url.rsplit("/", 1)[1], "home": str(home),
+                                "import": done, "index": indexed, "papers": args.papers}
+        state_path.write_text(json.dumps(state, indent=2))
+    return state
 
 
 def main() -> None:
@@ -92,48 +161,40 @@ def main() -> None:
     ap.add_argument("--queries", type=int, default=200)
     ap.add_argument("--tree", action="append", required=True, metavar="NAME=SRC")
     ap.add_argument("--out", type=Path)
-    ap.add_argument("--prebuilt", action="append", default=[], metavar="NAME=URL@HOME",
-                    help="query a database this tree already imported and indexed (no import)")
+    ap.add_argument("--work", type=Path, help="kept: snapshot head, homes, build.json")
+    ap.add_argument("--pg-root", type=Path, help="kept PostgreSQL cluster (default: <work>/pg)")
+    ap.add_argument("--stage", choices=("build", "query", "all"), default="all")
     ap.add_argument("--sqlite-home", type=Path, help="an SQLite library already built (the reference)")
+    ap.add_argument("--import-only", action="store_true",
+                    help="build: import the trees, no vectors (for the import rate alone)")
     args = ap.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree)
-    prebuilt = {n: tuple(v.rsplit("@", 1)) for n, v in (t.split("=", 1) for t in args.prebuilt)}
-    if prebuilt:
-        if set(prebuilt) != set(trees) or not args.sqlite_home:
-            ap.error("--prebuilt needs every tree and --sqlite-home")
-        report = {"setup": {"papers": args.papers, "rounds": args.rounds, "queries": args.queries,
-                            "prebuilt": True, "load_start": os.getloadavg(),
-                            "when": time.strftime("%Y-%m-%d %H:%M")}}
-        urls = {n: u for n, (u, _) in prebuilt.items()}
-        homes = {n: Path(h) for n, (_, h) in prebuilt.items()}
-        runs = rounds(trees, urls, homes, args.sqlite_home, args.rounds, args.queries)
-        finish(report, runs, args.out)
-        return
     sys.path.insert(0, str(HERE.parent / "tests"))
     from pg import PgServer
 
-    work = Path(tempfile.mkdtemp(prefix="bench-kw-engines-"))
-    snap = work / "snapshot.jsonl"
-    with SNAPSHOT.open("rb") as src, snap.open("wb") as dst:
-        for _, line in zip(range(args.papers), src, strict=False):
-            dst.write(line)
-    report: dict = {"setup": {"papers": args.papers, "rounds": args.rounds,
-                              "queries": args.queries, "load_start": os.getloadavg(),
-                              "when": time.strftime("%Y-%m-%d %H:%M")}}
-    with PgServer() as server:
-        last = list(trees.values())[-1]
-        sq_home = work / "sqlite"
-        cli(last, sq_home, None, "import", str(snap))
-        cli(last, sq_home, None, "index")
-        urls = {}
-        for name, src in trees.items():
-            urls[name] = server.new_database()
-            seconds = cli(src, work / name, urls[name], "import", str(snap))
-            report.setdefault(name, {})["import_per_s"] = round(args.papers / seconds)
-            print(name, "import", round(seconds), "s", file=sys.stderr, flush=True)
-            cli(src, work / name, urls[name], "index")
-        runs = rounds(trees, urls, {n: work / n for n in trees}, sq_home, args.rounds, args.queries)
-    finish(report, runs, args.out)
+    work = (args.work or Path(tempfile.mkdtemp(prefix="bench-kw-engines-"))).resolve()
+    work.mkdir(parents=True, exist_ok=True)
+    server = PgServer(durable=True, settings=PG_SETTINGS, root=args.pg_root or work / "pg").start()
+    try:
+        report: dict = {"setup": {"papers": args.papers, "rounds": args.rounds,
+                                  "queries": args.queries, "load_start": os.getloadavg(),
+                                  "when": time.strftime("%Y-%m-%d %H:%M"),
+                                  "machine": f"{os.cpu_count()} cores, shared"}}
+        if args.stage in ("build", "all"):
+            state = build(args, trees, server, work)
+        else:
+            state = json.loads((work / "build.json").read_text())
+        report["build"] = state
+        if args.stage in ("query", "all"):
+            urls = {n: server.url(state["trees"][n]["database"]) for n in trees}
+            homes = {n: Path(state["trees"][n]["home"]) for n in trees}
+            runs = rounds(trees, urls, homes, Path(state["sqlite_home"]), args.rounds,
+                          args.queries)
+            finish(report, runs, args.out)
+        elif args.out:
+            args.out.write_text(json.dumps(report, indent=2))
+    finally:
+        server.stop()
 
 
 def rounds(trees: dict[str, str], urls: dict[str, str], homes: dict[str, Path], sq_home: Path,

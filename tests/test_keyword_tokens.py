@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections import Counter
 from pathlib import Path
 
 from conftest import SAMPLE_DIR
 
 from paperfeed.library import Library
+from paperfeed.store.postgres.keyword import keyword_row, pack_tf
 from paperfeed.store.sqlite.keyword import TOKENIZER
 from paperfeed.store.tokens import query_tokens, tokens
 
@@ -60,3 +62,22 @@ def test_same_tokens_as_fts5_on_the_fixtures(lib: Library) -> None:
 
 def test_query_words_become_index_tokens() -> None:
     assert query_tokens(["Transformers", "grokking", "Łukasz", "___"]) == ["transform", "grok", "łukasz", ""]
+
+
+def test_keyword_row_packs_each_fields_counts_against_fts5_tokens() -> None:
+    """The PostgreSQL keyword columns of a paper, built in one pass, against their definition
+    (distinct FTS5 tokens; each token's title, abstract and author counts, capped, packed; the
+    token count; the title's distinct tokens), with counts past every cap."""
+    title = "Grokking grokked " + "loss " * 300 + "Ærø"
+    abstract = "loss of the model " * 3 + "token " * 33_000 + "grokking"
+    authors = ["Łukasz Kaiser", "Ann Loss"] + ["Loss"] * 260
+    terms, tf, length, title_terms = keyword_row(title, abstract, authors)
+    fields = fts5_tokens([title, abstract, " ".join(authors)])
+    counts = [Counter(f) for f in fields]
+    assert terms == list(dict.fromkeys([*fields[0], *fields[1], *fields[2]]))
+    assert tf == [pack_tf(counts[0][t], counts[1][t], counts[2][t]) for t in terms]
+    assert length == sum(map(len, fields))
+    assert title_terms == list(dict.fromkeys(fields[0]))
+    loss = tf[terms.index("loss")]
+    assert (loss & 255, (loss >> 8) & 255, loss >> 16) == (255, 255, 3)
+    assert tf[terms.index("token")] >> 16 == 0x7FFF

@@ -51,6 +51,28 @@ def test_statistics_follow_upserts_updates_and_deletes(pg_server) -> None:
         store.close()
 
 
+def test_nul_characters_in_paper_text_are_stored_and_found(pg_server) -> None:
+    """PostgreSQL text holds no NUL: a paper's fields get U+FFFD, its tokens never hold one (NUL
+    separates words, as in FTS5), and its words are found."""
+    store = PostgresStore(pg_server.new_database())
+    try:
+        store.upsert([make_paper(title="Null\x00bytes in titles", arxiv_id="2501.00009", source="t",
+                                 abstract="Zero\x00width tokens\x00here.")])
+        paper = store.get_many(["2501.00009"])["2501.00009"]
+        assert paper.title == "Null\ufffdbytes in titles"
+        with store.connection() as conn:
+            terms = conn.execute("SELECT kw_terms FROM papers").fetchone()[0]
+        assert {"null", "byte", "zero", "width", "token"} <= set(terms)
+        assert not any("\x00" in t or "\ufffd" in t for t in terms)
+        assert [k for k, _ in store.keyword_keys(["bytes", "width"])] == [paper_pk(store)]
+    finally:
+        store.close()
+
+
+def paper_pk(store: PostgresStore) -> int:
+    return store.query("SELECT pk FROM papers")[0][0]
+
+
 def test_bulk_load_rebuilds_indexes_and_statistics(pg_server, tmp_path: Path) -> None:
     url = pg_server.new_database()
     env = {"PAPERFEED_BULK_MIN_BYTES": "1"}

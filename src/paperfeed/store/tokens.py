@@ -76,7 +76,7 @@ def words(text: str) -> list[str]:
 
 def tokens(text: str) -> list[str]:
     """The index tokens of a text, in order (repeats kept: their count is the term frequency)."""
-    return [stem(w) for w in words(text)]
+    return list(map(stem, words(text)))
 
 
 def query_tokens(terms: Sequence[str]) -> list[str]:

@@ -175,7 +175,9 @@ def _row(p: Paper, key: str | None = None) -> tuple[Any, ...]:
     """The written columns (`_WRITTEN`) of a paper: its row and its keyword columns."""
     row = list(paper_to_row(p, key))
     row[5] = row[5].decode() if isinstance(row[5], bytes) else row[5]  # authors JSON as text
-    return nul_free((*row, *paper_keyword_row(p)))
+    # Tokens are runs of letters and digits, never NUL: only the paper's own fields need
+    # `nul_free` (walking every token of the arrays cost a Python call per token).
+    return (*nul_free(row), *paper_keyword_row(p))
 
 
 
