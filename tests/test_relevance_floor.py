@@ -115,6 +115,9 @@ def test_a_long_query_matches_the_paper_holding_its_rare_words() -> None:
     short = QueryWords(query_terms("sparse routed experts"), {"sparse": 1e-4, "routed": 1e-4,
                                                               "experts": 1e-4})
     assert short.needed == pytest.approx(MIN_SUPPORT * short.total)  # short queries: as before
+    five = QueryWords(query_terms("alpha beta gamma delta epsilon"),
+                      {"alpha": 1e-4, "beta": 1e-4, "gamma": 1e-4, "delta": 1e-4, "epsilon": 1e-4})
+    assert five.needed == pytest.approx(MIN_SUPPORT * five.total)
 
 
 def test_paper_tokens_follow_an_edit() -> None:
