@@ -5,6 +5,8 @@
     python benchmarks/bench_encoders.py speed [--texts 516] [--runs 3]
     python benchmarks/bench_encoders.py sweep [--texts 258]      # batch size x threads, int8
     python benchmarks/bench_encoders.py memory
+    python benchmarks/bench_encoders.py graphs A.onnx B.onnx ... [--texts 32]  # candidates, one run
+    python benchmarks/bench_encoders.py profile A.onnx [--texts 24]   # onnxruntime per-op totals
     python benchmarks/bench_encoders.py quality
 
 Texts are the real sample abstracts (title. abstract, the 86 papers of the two bundled pages),
@@ -251,16 +253,97 @@ def quality() -> dict:
             "keyword baseline": {k: v for k, v in table["static"].items() if k.startswith("keyword")}}
 
 
+def graphs(paths: list[str], n: int, runs: int) -> dict:
+    """Candidate graphs side by side in one process (batch 1, the default threads), interleaved,
+    median abstracts/s; and each one's smallest / mean cosine to sentence-transformers' vectors
+    (torch fp32) over the 86 sample abstracts, what `scripts/build_onnx.py --check` tests."""
+    from paperfeed.embed.onnx import OnnxEncoder
+
+    texts = texts_of(n)
+    encoders = {p: OnnxEncoder(Path(p)) for p in paths}
+    for enc in encoders.values():
+        enc.encode(texts[:2])
+    rates: dict[str, list[float]] = {p: [] for p in paths}
+    before = load()
+    for r in range(runs):
+        for p in paths if r % 2 == 0 else paths[::-1]:
+            t = time.perf_counter()
+            encoders[p].encode(texts)
+            rates[p].append(n / (time.perf_counter() - t))
+        print(f"round {r + 1} done (load {load()})", flush=True)
+    out = {"texts": n, "runs": runs, "load_before": before, "load_after": load(), "graphs": {}}
+    sample = sample_texts()
+    reference = _reference(sample)
+    for p, enc in encoders.items():
+        cos = np.sum(enc.encode(sample) * reference, axis=1)
+        out["graphs"][p] = {"abstracts_per_s": round(statistics.median(rates[p]), 1),
+                            "all": [round(x, 1) for x in rates[p]],
+                            "min_cos": round(float(cos.min()), 4), "mean_cos": round(float(cos.mean()), 4)}
+    return out
+
+
+def _reference(texts: list[str]) -> np.ndarray:
+    """sentence-transformers' vectors of the texts (torch fp32, 256 tokens), cached in build/."""
+    import hashlib
+
+    digest = hashlib.sha256("\n".join(texts).encode()).hexdigest()[:16]
+    cache = ROOT / f"build/onnx/reference-{digest}.npy"
+    if cache.exists():
+        return np.load(cache)
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_onnx import reference_vectors
+
+    from paperfeed.embed.transformer import minilm_path
+
+    vecs = reference_vectors(minilm_path(), texts)
+    cache.parent.mkdir(parents=True, exist_ok=True)
+    np.save(cache, vecs)
+    return vecs
+
+
+def profile(path: str, n: int) -> dict:
+    """Where a graph's time goes: onnxruntime's own profiler, kernel time per operator type over
+    `n` texts at batch 1 (the shipped setting)."""
+    import onnxruntime
+
+    from paperfeed.embed.onnx import OnnxEncoder
+
+    enc = OnnxEncoder(Path(path))
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = enc.threads
+    options.inter_op_num_threads = 1
+    options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.enable_profiling = True
+    with tempfile.TemporaryDirectory() as tmp:
+        options.profile_file_prefix = str(Path(tmp) / "ort")
+        enc._session = onnxruntime.InferenceSession(path, options, providers=["CPUExecutionProvider"])
+        texts = texts_of(n)
+        t = time.perf_counter()
+        enc.encode(texts)  # no warm-up: kernel and wall time cover the same texts
+        wall = time.perf_counter() - t
+        events = json.loads(Path(enc._session.end_profiling()).read_text())
+    per_op: dict[str, float] = {}
+    for e in events:
+        if e.get("cat") == "Node" and e["name"].endswith("_kernel_time"):
+            op = e["args"]["op_name"]
+            per_op[op] = per_op.get(op, 0.0) + e["dur"] / 1e6
+    total = sum(per_op.values())
+    return {"texts": n, "wall_s": round(wall, 2), "kernel_s": round(total, 2), "load": load(),
+            "share": {op: round(100 * v / total, 1)
+                      for op, v in sorted(per_op.items(), key=lambda kv: -kv[1]) if v / total > 0.001}}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("what", choices=["speed", "sweep", "memory", "quality", "_quality", "_memory"])
-    parser.add_argument("variant", nargs="?")
+    parser.add_argument("what", choices=["speed", "sweep", "memory", "quality", "graphs", "profile",
+                                         "_quality", "_memory"])
+    parser.add_argument("variant", nargs="*", help="graphs / profile: .onnx files")
     parser.add_argument("--texts", type=int, default=516)
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     if args.what in ("_quality", "_memory"):
         run = _quality_here if args.what == "_quality" else _memory_here
-        print(json.dumps(run(args.variant)))
+        print(json.dumps(run(args.variant[0])))
         return
     started = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     if args.what == "speed":
@@ -269,6 +352,10 @@ def main() -> None:
         result = sweep(args.texts, args.runs)
     elif args.what == "memory":
         result = memory()
+    elif args.what == "graphs":
+        result = graphs(args.variant, args.texts, args.runs)
+    elif args.what == "profile":
+        result = profile(args.variant[0], args.texts)
     else:
         result = quality()
     print(json.dumps({"started": started, args.what: result}, indent=2))

@@ -11,7 +11,8 @@ chance. Two kinds of null query:
 
 The floor is the 99th percentile of those best cosines (rounded up to 0.01): a paper without the
 query's words must look closer to the query than 99 % of random queries ever get to anything.
-(Search applies it to every candidate that does not hold half the query's idf mass.)
+(Search drops a candidate below it only when it shares no query word, and a whole search only
+when no keyword match holds enough of the query: `relevance.QueryWords.matches`.)
 As a check the script also reports, for on-topic queries (each paper's title, against the other
 papers' abstracts with the title's own paper removed from the corpus, and each title against its
 own abstract), how often the relevant abstract is below the floor *and* lacks the query's words

@@ -21,8 +21,9 @@ from typer.testing import CliRunner
 from paperfeed.cli import app
 from paperfeed.library import Library
 from paperfeed.records import Paper
-from paperfeed.relevance import MIN_SUPPORT, QueryWords
+from paperfeed.relevance import MIN_SUPPORT, STRONGEST, QueryWords, paper_tokens
 from paperfeed.search import FALLBACK, SETTINGS, query_terms, settings_for
+from paperfeed.store.tokens import tokens
 from paperfeed.web.app import create_app
 
 MODES = ["keyword", "semantic", "hybrid"]
@@ -95,6 +96,36 @@ def test_query_words_weigh_by_rarity() -> None:
     assert QueryWords([], None).support(paper) == 0.0
     everywhere = QueryWords(["model"], {"model": 1.0})  # a word in every paper still counts
     assert everywhere.matches(Paper(id="t-3", title="A model", abstract=""))
+
+
+def test_a_long_query_matches_the_paper_holding_its_rare_words() -> None:
+    """A pasted sentence: its source paper holds two of its rare words but far from 40 % of
+    its weight; a paper holding only one rare word (or only common ones) still does not match."""
+    terms = query_terms("we propose a sparse mixture of routed experts that halves the inference "
+                        "cost of large multilingual translation systems across many languages")
+    rare = {"sparse", "routed", "experts", "halves", "multilingual", "translation", "systems",
+            "languages", "inference"}
+    fractions = {t: (0.0001 if t in rare else 0.3) for t in terms}
+    words = QueryWords(terms, fractions)
+    assert len(terms) >= 12 and STRONGEST == 2
+    source = Paper(id="t-4", title="Routed experts", abstract="The model we train uses few routes.")
+    assert words.support(source) < MIN_SUPPORT and words.matches(source)
+    one_rare = Paper(id="t-5", title="Sparse", abstract="We propose a large cost model.")
+    assert one_rare.abstract and not words.matches(one_rare)  # one rare word plus common ones
+    short = QueryWords(query_terms("sparse routed experts"), {"sparse": 1e-4, "routed": 1e-4,
+                                                              "experts": 1e-4})
+    assert short.needed == pytest.approx(MIN_SUPPORT * short.total)  # short queries: as before
+    five = QueryWords(query_terms("alpha beta gamma delta epsilon"),
+                      {"alpha": 1e-4, "beta": 1e-4, "gamma": 1e-4, "delta": 1e-4, "epsilon": 1e-4})
+    assert five.needed == pytest.approx(MIN_SUPPORT * five.total)
+
+
+def test_paper_tokens_follow_an_edit() -> None:
+    before = Paper(id="t-6", title="Diffusion priors", abstract="Denoising images.")
+    assert paper_tokens(before) == frozenset(tokens("Diffusion priors Denoising images."))
+    assert paper_tokens(before) is paper_tokens(before)  # cached
+    after = Paper(id="t-6", title="Diffusion priors", abstract="Denoising audio.")
+    assert paper_tokens(after) != paper_tokens(before)
 
 
 def test_settings_are_per_encoder_with_a_fallback() -> None:

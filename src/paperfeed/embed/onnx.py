@@ -1,7 +1,8 @@
 """The quality encoder without torch: all-MiniLM-L6-v2 as an int8 ONNX graph (bundled under
 `models/minilm-int8`, rebuilt by `scripts/build_onnx.py`), run by onnxruntime on the CPU with the
 `tokenizers` fast tokenizer. Its vectors match sentence-transformers' (mean pooling inside the
-graph, then unit length; cosine >= 0.985 to torch fp32 on real abstracts, each text run alone).
+graph, then unit length; smallest cosine 0.993 to torch fp32 over the 86 sample abstracts, each text run alone;
+the build fails below 0.99).
 
 Speed comes from not computing padding: texts are tokenised once, sorted by length and run in
 batches of similar lengths, each padded only to its own longest text. One InferenceSession is
