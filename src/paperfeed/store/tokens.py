@@ -20,13 +20,20 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from functools import lru_cache
-
-from nltk.stem.porter import PorterStemmer  # type: ignore[import-untyped]
+from typing import Any
 
 _WORD_RE = re.compile(r"[^\W_]+")
-_STEMMER = PorterStemmer(PorterStemmer.MARTIN_EXTENSIONS)
 MIN_STEM = 3  # FTS5's porter leaves shorter tokens alone...
 MAX_STEM = 64  # ...and longer ones (FTS5_PORTER_MAX_TOKEN)
+
+
+@lru_cache(maxsize=1)
+def _stemmer() -> Any:
+    """NLTK's Porter stemmer, imported on first use: importing `nltk` loads most of the package
+    (scipy.stats among it), about a second that every command not stemming a word would pay."""
+    from nltk.stem.porter import PorterStemmer  # type: ignore[import-untyped]
+
+    return PorterStemmer(PorterStemmer.MARTIN_EXTENSIONS)
 
 
 @lru_cache(maxsize=200_000)
@@ -35,11 +42,11 @@ def stem(word: str) -> str:
     UTF-8 bytes, every byte of a non-ASCII letter a consonant: such words are stemmed as their
     bytes (spelled as Latin-1 characters, which the stemmer also takes for consonants)."""
     if word.isascii():
-        return word if not MIN_STEM <= len(word) <= MAX_STEM else _STEMMER.stem(word, to_lowercase=False)
+        return word if not MIN_STEM <= len(word) <= MAX_STEM else _stemmer().stem(word, to_lowercase=False)
     raw = word.encode()
     if not MIN_STEM <= len(raw) <= MAX_STEM:
         return word
-    out = _STEMMER.stem(raw.decode("latin-1"), to_lowercase=False)
+    out = _stemmer().stem(raw.decode("latin-1"), to_lowercase=False)
     return out.encode("latin-1").decode("utf-8", errors="replace")
 
 
