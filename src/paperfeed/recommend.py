@@ -494,13 +494,73 @@ def _window(semantic: SemanticEngine, since: date) -> tuple[np.ndarray, np.ndarr
 _WINDOWS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
+@dataclass
+class _Among:
+    """The papers a request may recommend from (`recommend(among=...)`: a digest's new
+    arrivals), resolved once and shared by every request that names the same papers: their keys,
+    unit vectors (None without vectors) and papers (withdrawn ones left out)."""
+
+    keys: np.ndarray
+    vecs: np.ndarray | None
+    papers: dict[int, Paper]
+    store: weakref.ref  # the store it was read from (an id() alone may be reused)
+
+
+_AMONG: dict[tuple, _Among] = {}
+AMONG_CACHE = 4  # distinct windows kept (a digest run has one per distinct "since")
+
+
+def _among(store: Store, semantic: SemanticEngine | None, ids: tuple[str, ...]) -> _Among:
+    dense = semantic is not None and semantic.has_vectors()
+    seq = semantic.vectors.latest_seq() if dense and semantic is not None else 0
+    # kept per store, vector set and vector write: a digest run's window is read once (its
+    # papers were just read by the composer; a paper deleted meanwhile is at worst recommended
+    # from the copy read here)
+    token = (id(store), id(semantic.vectors) if dense and semantic is not None else 0, seq, ids)
+    cached = _AMONG.get(token)
+    if cached is not None and cached.store() is store:
+        return cached
+    if dense and semantic is not None:
+        by_id = semantic.vectors.keys_of(list(ids))
+        got, vecs = semantic.vectors.get_vectors(list(by_id.values()))
+        keys, vecs = got.astype(np.int64), _unit(vecs)
+    else:
+        keys, vecs = np.zeros(0, np.int64), None
+    papers = {k: p for k, p in store.get_many(list(ids)).items()}
+    by_key: dict[int, Paper] = {}
+    if dense:
+        id_key = {pid: k for pid, k in by_id.items()}
+        for pid, paper in papers.items():
+            if pid in id_key and not is_withdrawn(paper):
+                by_key[int(id_key[pid])] = paper
+        keep = np.fromiter((int(k) in by_key for k in keys), bool, len(keys))
+        keys = keys[keep]
+        vecs = vecs[keep] if vecs is not None else None
+    else:  # no vectors: pseudo-keys in the given order (newest first, for the digest)
+        for i, pid in enumerate(ids):
+            paper = papers.get(pid)
+            if paper is not None and not is_withdrawn(paper):
+                by_key[-1 - i] = paper
+        keys = np.array(list(by_key), np.int64)
+    found = _Among(keys, vecs, by_key, weakref.ref(store))
+    with _LOCK:
+        if len(_AMONG) >= AMONG_CACHE:
+            _AMONG.clear()
+        _AMONG[token] = found
+    return found
+
+
 def _dense_candidates(
-    semantic: SemanticEngine, lib: _Library, since: date | None, w: Weights
+    semantic: SemanticEngine, lib: _Library, since: date | None, w: Weights,
+    among: _Among | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate keys and their unit vectors (positives and negatives left out)."""
     assert lib.pos_vecs is not None
     own = {k for k in lib.keys.values()}
-    window = _window(semantic, since) if since is not None else None
+    if among is not None and among.vecs is not None:
+        window: tuple[np.ndarray, np.ndarray] | None = (among.keys, among.vecs)
+    else:
+        window = _window(semantic, since) if since is not None else None
     if window is not None:
         keys, vecs = window
         keep = ~np.isin(keys, np.fromiter(own, np.int64, len(own)))
@@ -555,6 +615,33 @@ def _keyword_candidates(
     return {k: p for k, p in papers.items() if p.id not in own}
 
 
+def _on_or_after(paper: Paper, since: date) -> bool:
+    return paper.day is not None and paper.day >= since
+
+
+def _pool_candidates(
+    store: Store, pool: _Among, terms: list[str], since: date | None, banned: set[str]
+) -> dict[int, Paper]:
+    """Without vectors, from a given window: its papers that match the profile's terms (BM25,
+    over the whole store, kept if in the window), then the window's newest, `KEYWORD_WINDOW` in
+    all."""
+    words = list(dict.fromkeys(w for t in terms for w in t.split()))[:KEYWORD_TERMS]
+    by_id = {p.id: k for k, p in pool.papers.items()}
+    hits = store.keyword_keys(words, limit=KEYWORD_CANDIDATES, filters=Filters(since=since))
+    matched = store.get_by_keys([k for k, _ in hits]) if hits else {}
+    first = [by_id[matched[k].id] for k, _ in hits if k in matched and matched[k].id in by_id]
+    order = list(dict.fromkeys([*first, *pool.papers]))
+    out: dict[int, Paper] = {}
+    for k in order:
+        paper = pool.papers[k]
+        if paper.id in banned or (since is not None and not _on_or_after(paper, since)):
+            continue
+        out[k] = paper
+        if len(out) >= KEYWORD_WINDOW:
+            break
+    return out
+
+
 def recommend(
     store: Store,
     semantic: SemanticEngine | None,
@@ -564,6 +651,7 @@ def recommend(
     exclude: Collection[str] = (),
     limit: int = 10,
     since: date | None = None,
+    among: Sequence[str] | None = None,
     floor: bool = True,
     weights: Weights = WEIGHTS,
 ) -> list[Recommendation]:
@@ -571,10 +659,16 @@ def recommend(
 
     `positive`/`negative` are canonical paper ids (unknown ones are ignored); `exclude` ids are
     never returned, nor are the positives and negatives themselves or papers with the same title.
-    With `since`, only papers whose day is on or after it. `[]` when `positive` names no paper,
-    or (with `floor`) when nothing clears the relevance floor."""
+    With `since`, only papers whose day is on or after it. With `among` (paper ids, newest
+    first: a digest's new arrivals), only those papers, every one of them scored; the window is
+    read once and shared by every request naming the same papers (a digest run's users).
+    `[]` when `positive` names no paper, or (with `floor`) when nothing clears the relevance
+    floor."""
     lib = _resolve(store, semantic, positive, negative)
     if lib is None or limit <= 0:
+        return []
+    pool = _among(store, semantic, tuple(among)) if among is not None else None
+    if pool is not None and not pool.papers:
         return []
     w = weights
     exclude = set(exclude)
@@ -594,7 +688,7 @@ def recommend(
         assert semantic is not None and lib.pos_vecs is not None and lib.neg_vecs is not None
         assert bg.vectors is not None
         bvecs = _unit(bg.vectors)
-        keys, vecs = _dense_candidates(semantic, lib, since, w)
+        keys, vecs = _dense_candidates(semantic, lib, since, w, pool)
         if not len(keys):
             return []
         # background negatives: the fit half minus the candidates (in a small corpus a sampled
@@ -609,13 +703,28 @@ def recommend(
         bg_dense_cal = _standardise(cal_raw, cal_raw)
         order = np.argsort(-z)
         wanted = min(len(order), w.shortlist + limit)
-        if exclude or since is not None:
+        if pool is not None:
+            # the papers are at hand: the excluded ones (and those before `since`) dropped
+            # before the shortlist is cut
+            banned, allowed = exclude | own, []
+            for i in order.tolist():
+                paper = pool.papers[int(keys[i])]
+                if paper.id in banned or (since is not None and not _on_or_after(paper, since)):
+                    continue
+                allowed.append(i)
+                if len(allowed) >= wanted:
+                    break
+            order = np.array(allowed, np.int64)
+        elif exclude or since is not None:
             # drop excluded papers (and, for a large window, those before it) before the
             # shortlist is cut, looking up the ids of a bounded head of the ranking only
             order = _allowed(semantic, keys, order[: wanted * 4], exclude - own, since)
         pick = order[:wanted]
-        got = store.get_by_keys([int(keys[i]) for i in pick])
-        if exclude and since is None:
+        got = (
+            {int(keys[i]): pool.papers[int(keys[i])] for i in pick} if pool is not None
+            else store.get_by_keys([int(keys[i]) for i in pick])
+        )
+        if exclude and since is None and pool is None:
             # a key whose paper was deleted since its vector was read: the next ones instead
             # (the filtered id look-up of a `since` request drops such keys before the cut)
             more = wanted
@@ -654,7 +763,10 @@ def recommend(
         if neg_text_ids:
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
         terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
-        cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
+        if pool is not None:
+            cand_papers = _pool_candidates(store, pool, terms, since, own | exclude)
+        else:
+            cand_papers = _keyword_candidates(store, terms, since, own | exclude)
         cand_papers = {
             k: p for k, p in cand_papers.items() if p.id not in exclude and not is_withdrawn(p)
         }
