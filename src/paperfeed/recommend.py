@@ -125,6 +125,7 @@ class _Background:
     keys: np.ndarray  # sampled keys, fit half first then calibration half
     vectors: np.ndarray | None
     texts: dict[int, tuple[str, str]]  # key: (paper id, text)
+    parts: dict[int, tuple[np.ndarray, np.ndarray]]  # key: the text analysed (`_Terms.of`)
     encoder: str | None
     drawn: float
     store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
@@ -169,7 +170,8 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
     text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
     papers = store.get_by_keys(text_keys)
     texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
-    background = _Background(keys, vectors, texts, encoder, now, weakref.ref(store), seq)
+    parts = {k: _terms().of(*t) for k, t in texts.items()}
+    background = _Background(keys, vectors, texts, parts, encoder, now, weakref.ref(store), seq)
     with _LOCK:
         _BACKGROUNDS[id(store)] = background
     return background
@@ -278,6 +280,7 @@ class _Terms:
         self.stop = frozenset(vectorizer.get_stop_words() or ())
         self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.recent: OrderedDict[str, list[str]] = OrderedDict()
+        self.named: OrderedDict[str, tuple[list[str], dict[int, int]]] = OrderedDict()
         self.lock = threading.Lock()
 
     def tokens(self, text: str) -> list[str]:
@@ -318,14 +321,37 @@ class _Terms:
         """Term id -> term, for the terms of these (paper id, text) documents."""
         out: dict[int, str] = {}
         for pid, text in docs:
-            with self.lock:
-                tokens = self.recent.get(pid)
-            if tokens is None:
-                tokens = self.tokens(text)
-            ids = self.ids(tokens).tolist()
-            grams = [*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))]
-            out.update(zip(ids, grams, strict=True))
+            tokens, positions = self.positions(pid, text)
+            out.update((i, _gram(tokens, p)) for i, p in positions.items())
         return out
+
+    def positions(self, pid: str, text: str) -> tuple[list[str], dict[int, int]]:
+        """The paper's tokens, and each term id's position among its unigrams then bigrams
+        (a term is named from these only when shown: no gram string is built for the rest),
+        kept for the last `RECENT_TOKENS` papers asked."""
+        with self.lock:
+            hit = self.named.get(pid)
+            if hit is not None:
+                self.named.move_to_end(pid)
+                return hit
+            tokens = self.recent.get(pid)
+        if tokens is None:
+            tokens = self.tokens(text)
+        ids = self.ids(tokens).tolist()
+        found = (tokens, dict(zip(ids, range(len(ids)), strict=True)))  # a repeat: its last
+        with self.lock:
+            self.named[pid] = found
+            if len(self.named) > RECENT_TOKENS:
+                self.named.popitem(last=False)
+        return found
+
+
+def _gram(tokens: list[str], position: int) -> str:
+    """The unigram or bigram at `position` of `_Terms.ids(tokens)`."""
+    if position < len(tokens):
+        return tokens[position]
+    j = position - len(tokens)
+    return f"{tokens[j]} {tokens[j + 1]}"
 
 
 _BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
@@ -347,11 +373,16 @@ class _Text:
     """A tf-idf space over the texts of one request (sublinear tf, smooth idf over these texts
     only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `_Terms`."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, docs: Sequence[tuple[str, str]],
+        known: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+    ) -> None:
+        """`known`: the analyses of the last documents, already at hand (the background's)."""
         from scipy.sparse import csr_matrix
 
         terms = _terms()
-        parts = [terms.of(pid, text) for pid, text in docs]
+        fresh = docs[: len(docs) - len(known)]
+        parts = [*(terms.of(pid, text) for pid, text in fresh), *known]
         lengths = [len(ids) for ids, _ in parts]
         flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
@@ -377,14 +408,22 @@ class _Text:
 
 class _Names:
     """The names of a request's tf-idf columns, found from some of its texts (those whose
-    terms may be shown)."""
+    terms may be shown), looked up only for the columns asked."""
 
     def __init__(self, space: _Text, rows: Sequence[int]) -> None:
         self.columns = space.columns
-        self.names = _terms().names([space.docs[i] for i in rows])
+        terms = _terms()
+        self.found = [terms.positions(*space.docs[i]) for i in rows]
 
     def __getitem__(self, j: int) -> str:
-        return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
+        if not len(self.columns):
+            return ""
+        term = int(self.columns[j])
+        for tokens, positions in reversed(self.found):  # as a dict updated doc by doc would
+            p = positions.get(term)
+            if p is not None:
+                return _gram(tokens, p)
+        return ""
 
 
 def _terms_of(weights: np.ndarray, vocab: _Names, n: int) -> list[str]:
@@ -453,7 +492,7 @@ def _resolve(
     if semantic is None or not semantic.has_vectors():
         return lib
     lib.keys = semantic.vectors.keys_of([*pos, *neg])
-    found, vecs = semantic.vectors.get_vectors([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
+    found, vecs = semantic.vectors_of([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
     if missing:  # saved but not embedded yet (imported without indexing): embed them here
@@ -577,7 +616,7 @@ def _dense_candidates(
     keys = np.array(list(found), dtype=np.int64)
     if not len(keys):
         return keys, np.zeros((0, lib.pos_vecs.shape[1]), np.float32)
-    got, vecs = semantic.vectors.get_vectors(keys.tolist())
+    got, vecs = semantic.vectors_of(np.sort(keys).tolist())  # in key order, as the store reads
     return got.astype(np.int64), _unit(vecs)
 
 
@@ -754,11 +793,12 @@ def recommend(
     pos_text_ids = lib.pos_ids[-TEXT_POSITIVES:]
     neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
     fit_set, cal_set = set(fit_keys.tolist()), set(cal_keys.tolist())
-    fit_texts = [t for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
+    fit_items = [(k, t) for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
+    fit_texts = [t for _, t in fit_items]
     cal_items = [(k, t) for k, t in bg.texts.items() if k in cal_set and t[0] not in own]
     lib_texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
     if not dense:
-        prelim = _Text([*lib_texts, *fit_texts])
+        prelim = _Text([*lib_texts, *fit_texts], [bg.parts[k] for k, _ in fit_items])
         profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
         if neg_text_ids:
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
@@ -775,17 +815,22 @@ def recommend(
     cand_keys = list(cand_papers)
     cand_texts = [_doc(cand_papers[k]) for k in cand_keys]
     cand_ids = {p.id for p in cand_papers.values()}
-    fit_texts = [t for t in fit_texts if t[0] not in cand_ids]
-    space = _Text([*lib_texts, *cand_texts, *fit_texts, *(t for _, t in cal_items)])
+    fit_items = [(k, t) for k, t in fit_items if t[0] not in cand_ids]
+    # rows: the library, the candidates and the calibration sample (scored in one product),
+    # the fit sample (the order of the documents changes no tf-idf value)
+    space = _Text(
+        [*lib_texts, *cand_texts, *(t for _, t in cal_items), *(t for _, t in fit_items)],
+        [bg.parts[k] for k, _ in [*cal_items, *fit_items]],
+    )
     n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
+    n_scored = n_cand + len(cal_items)
     rows_pos = space.rows(0, n_pos)
     rows_neg = space.rows(n_pos, n_lib)
     rows_cand = space.rows(n_lib, n_lib + n_cand)
-    rows_fit = space.rows(n_lib + n_cand, n_lib + n_cand + len(fit_texts))
-    rows_cal = space.rows(n_lib + n_cand + len(fit_texts), space.matrix.shape[0])
+    rows_fit = space.rows(n_lib + n_scored, space.matrix.shape[0])
     sp_centroid = _unit(_mean_row(rows_fit)) if rows_fit.shape[0] else None
-    sparse_raw = _profile_score(rows_cand, rows_pos, rows_neg, sp_centroid, w)
-    sparse_cal = _profile_score(rows_cal, rows_pos, rows_neg, sp_centroid, w)
+    scored = _profile_score(space.rows(n_lib, n_lib + n_scored), rows_pos, rows_neg, sp_centroid, w)
+    sparse_raw, sparse_cal = scored[:n_cand], scored[n_cand:]
     sparse_z = _standardise(sparse_raw, sparse_cal)
     sparse_cal_z = _standardise(sparse_cal, sparse_cal)
     profile = _mean_row(rows_pos)
@@ -867,7 +912,7 @@ def explain(
     neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
     bg = _draw_background(store, semantic)
     texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
-    space = _Text([*texts, *bg.texts.values()])
+    space = _Text([*texts, *bg.texts.values()], list(bg.parts.values()))
     rows_pos = space.rows(0, len(pos_text_ids))
     rows_neg = space.rows(len(pos_text_ids), len(texts))
     pos_mean = _mean_row(rows_pos)
