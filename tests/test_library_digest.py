@@ -130,7 +130,7 @@ def test_preview_records_nothing_and_no_collection_means_no_section(mail_lib: Li
     arrive(lib)
     assert "For you" not in plain(lib.digests.preview(EMAIL, DAY, now=later()))
     lib.personal.settings.set_digest_collections(lib.user_of(EMAIL).id, [lib.collections(EMAIL)[0].id])
-    preview = lib.digests.preview(EMAIL, DAY, now=later()).get_body(("plain",)).get_content().replace("\r\n", "\n")
+    preview = plain(lib.digests.preview(EMAIL, DAY, now=later()))
     assert "== For you: Optimisers ==" in preview
     assert lib.personal.feedback.sent_ids(lib.user_of(EMAIL).id) == set()
     assert smtp.recorder.count() == 0
