@@ -577,9 +577,9 @@ def _among(store: Store, semantic: SemanticEngine | None, ids: tuple[str, ...]) 
         vecs = vecs[keep] if vecs is not None else None
     else:  # no vectors: pseudo-keys in the given order (newest first, for the digest)
         for i, pid in enumerate(ids):
-            paper = papers.get(pid)
-            if paper is not None and not is_withdrawn(paper):
-                by_key[-1 - i] = paper
+            listed = papers.get(pid)
+            if listed is not None and not is_withdrawn(listed):
+                by_key[-1 - i] = listed
         keys = np.array(list(by_key), np.int64)
     found = _Among(keys, vecs, by_key, weakref.ref(store))
     with _LOCK:
@@ -747,8 +747,8 @@ def recommend(
             # before the shortlist is cut
             banned, allowed = exclude | own, []
             for i in order.tolist():
-                paper = pool.papers[int(keys[i])]
-                if paper.id in banned or (since is not None and not _on_or_after(paper, since)):
+                arrival = pool.papers[int(keys[i])]
+                if arrival.id in banned or (since is not None and not _on_or_after(arrival, since)):
                     continue
                 allowed.append(i)
                 if len(allowed) >= wanted:
