@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -51,6 +51,16 @@ def choose_on_the_web(lib: Library, names: list[str]) -> None:
     assert sorted(lib.personal.settings.digest_collections(lib.user_of(EMAIL).id)) == sorted(ids)
 
 
+def arrive(lib: Library, ids: list[str] | None = None) -> None:
+    """These papers (default: all) arrive now, after the subscription began: the new papers a
+    digest's For you sections are drawn from (SQLite store)."""
+    stamp = (datetime.now(UTC) + timedelta(seconds=30)).isoformat(timespec="seconds")
+    ids = ids if ids is not None else [r[0] for r in lib.store.db.query("SELECT id FROM papers")]
+    with lib.store.db.transaction() as tx:
+        for pid in ids:
+            tx.execute("UPDATE papers SET added_at = ? WHERE id = ?", (stamp, pid))
+
+
 def plain(message: EmailMessage) -> str:
     return message.get_body(("plain",)).get_content().replace("\r\n", "\n")  # type: ignore[union-attr]
 
@@ -70,6 +80,7 @@ def test_a_for_you_section_per_chosen_collection_exactly_once(mail_lib: Library,
         lib.library_add(pid, "Other", EMAIL)
     lib.subscribers.add(EMAIL, confirmed=True, trending=False)
     choose_on_the_web(lib, ["Optimisers"])
+    arrive(lib)
 
     report = lib.digests.send(DAY, now=later())
     assert (report.sent, report.failed) == (1, 0)
@@ -116,9 +127,37 @@ def test_preview_records_nothing_and_no_collection_means_no_section(mail_lib: Li
     for pid in only_on(a, b)[:5]:
         lib.library_add(pid, "Optimisers", EMAIL)
     lib.subscribers.add(EMAIL, confirmed=True, trending=False)
-    assert "For you" not in plain(lib.digests.preview(EMAIL, DAY))
+    arrive(lib)
+    assert "For you" not in plain(lib.digests.preview(EMAIL, DAY, now=later()))
     lib.personal.settings.set_digest_collections(lib.user_of(EMAIL).id, [lib.collections(EMAIL)[0].id])
-    preview = lib.digests.preview(EMAIL, DAY).get_body(("plain",)).get_content().replace("\r\n", "\n")
+    preview = plain(lib.digests.preview(EMAIL, DAY, now=later()))
     assert "== For you: Optimisers ==" in preview
     assert lib.personal.feedback.sent_ids(lib.user_of(EMAIL).id) == set()
     assert smtp.recorder.count() == 0
+
+
+def test_for_you_recommends_only_papers_that_arrived_since_the_last_digest(
+    mail_lib: Library, smtp: SmtpSink
+) -> None:
+    """A digest is about what is new: the For you section picks among the papers that arrived
+    after the subscriber's last digest (here: since subscribing), never an older paper, however
+    close to the library."""
+    lib = mail_lib
+    lib.accounts.signup(EMAIL, "correct horse")
+    a, b = page_ids()
+    mine = only_on(a, b)
+    for pid in mine[:5]:
+        lib.library_add(pid, "Optimisers", EMAIL)
+    lib.subscribers.add(EMAIL, confirmed=True, trending=False)
+    choose_on_the_web(lib, ["Optimisers"])
+    older = lib.recommend(collection="Optimisers", user=EMAIL, limit=50)
+    assert len(older) >= 4, "the library has close papers in the store"
+    new = [h.paper.id for h in older[1::2]]  # every other one arrives after subscribing
+    arrive(lib, new)
+
+    assert lib.digests.send(DAY, now=later()).sent == 1
+    sent = lib.personal.feedback.sent_ids(lib.user_of(EMAIL).id)
+    assert sent and sent <= set(new), "only new arrivals are recommended"
+    text = plain(smtp.recorder.to(EMAIL)[0].message)
+    for h in older[0::2]:
+        assert f"/papers/{h.paper.id}\n" not in text

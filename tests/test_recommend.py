@@ -201,3 +201,31 @@ def test_exclusions_naming_unknown_papers_are_harmless(quant: tuple[Library, lis
     hits = [h.paper.id for h in recommend(lib.store, lib.semantic, saved, exclude=sent, floor=False,
                                           limit=10)]
     assert len(hits) == 10 and not set(hits) & sent
+
+
+@pytest.mark.parametrize("with_vectors", [True, False])
+def test_among_recommends_only_those_papers(
+    quant: tuple[Library, list[str]], with_vectors: bool
+) -> None:
+    """`among` (a digest's new arrivals) limits the candidates to those papers, exclusions and
+    the library still left out; the same scores as the same papers ranked in the whole store
+    would not be promised (the shortlist differs), but topic-mates still come first."""
+    lib, ids = quant
+    semantic = lib.semantic if with_vectors else None
+    saved, rest = ids[:4], ids[4:]
+    others = [p.id for p, _ in lib.store.keyword_search(["language"], limit=30)
+              if p.id not in ids]
+    window = [*rest, *others, saved[0]]
+    banned = {rest[0]}
+    hits = recommend(lib.store, semantic, saved, exclude=banned, among=window, floor=False,
+                     limit=30)
+    assert hits
+    got = [h.paper.id for h in hits]
+    assert set(got) <= set(window) - banned - set(saved)
+    assert sum(pid in rest for pid in got[:3]) >= 2, [h.paper.title for h in hits]
+    assert all(h.reasons for h in hits)
+    # the window is read once and shared: a second request with it gives the same answer
+    again = recommend(lib.store, semantic, saved, exclude=banned, among=list(window),
+                      floor=False, limit=30)
+    assert [(h.paper.id, h.score) for h in again] == [(h.paper.id, h.score) for h in hits]
+    assert recommend(lib.store, semantic, saved, among=[], floor=False) == []

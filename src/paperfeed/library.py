@@ -792,6 +792,7 @@ class Library:
         user: Any = None,
         limit: int = 10,
         since: date | str | None = None,
+        among: Sequence[str] | None = None,
     ) -> list[Any]:
         """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
 
@@ -801,7 +802,9 @@ class Library:
         list, as S2's clients do). Without, from the stored library: the papers of `collection`
         (None: all collections, "For you") against the user's dismissals, never a paper the user
         saved, dismissed or was sent, and only what clears the relevance floor: [] when there is
-        nothing to learn from or nothing clears it ("nothing new for you today")."""
+        nothing to learn from or nothing clears it ("nothing new for you today"). With `among`
+        (paper ids, newest first), only those papers are candidates: the email digest's new
+        arrivals, read once per digest run."""
         from paperfeed import recommend as engine
 
         if not 1 <= limit <= MAX_LIMIT:
@@ -823,7 +826,7 @@ class Library:
             exclude = set(self.personal.collections.saved_ids(uid)) | set(neg) | fb.sent_ids(uid)
         hits = engine.recommend(
             self.store, self.semantic, pos, neg, exclude=exclude, limit=limit, since=day,
-            floor=positive is None,
+            among=among, floor=positive is None,
         )
         hits = [h for h in hits if h.paper.id not in exclude]
         voted = self.accounts.with_votes([h.paper for h in hits])

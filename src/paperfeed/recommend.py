@@ -125,6 +125,7 @@ class _Background:
     keys: np.ndarray  # sampled keys, fit half first then calibration half
     vectors: np.ndarray | None
     texts: dict[int, tuple[str, str]]  # key: (paper id, text)
+    parts: dict[int, tuple[np.ndarray, np.ndarray]]  # key: the text analysed (`_Terms.of`)
     encoder: str | None
     drawn: float
     store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
@@ -169,7 +170,8 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
     text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
     papers = store.get_by_keys(text_keys)
     texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
-    background = _Background(keys, vectors, texts, encoder, now, weakref.ref(store), seq)
+    parts = {k: _terms().of(*t) for k, t in texts.items()}
+    background = _Background(keys, vectors, texts, parts, encoder, now, weakref.ref(store), seq)
     with _LOCK:
         _BACKGROUNDS[id(store)] = background
     return background
@@ -278,6 +280,7 @@ class _Terms:
         self.stop = frozenset(vectorizer.get_stop_words() or ())
         self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
         self.recent: OrderedDict[str, list[str]] = OrderedDict()
+        self.named: OrderedDict[str, tuple[list[str], dict[int, int]]] = OrderedDict()
         self.lock = threading.Lock()
 
     def tokens(self, text: str) -> list[str]:
@@ -318,14 +321,37 @@ class _Terms:
         """Term id -> term, for the terms of these (paper id, text) documents."""
         out: dict[int, str] = {}
         for pid, text in docs:
-            with self.lock:
-                tokens = self.recent.get(pid)
-            if tokens is None:
-                tokens = self.tokens(text)
-            ids = self.ids(tokens).tolist()
-            grams = [*tokens, *(f"{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))]
-            out.update(zip(ids, grams, strict=True))
+            tokens, positions = self.positions(pid, text)
+            out.update((i, _gram(tokens, p)) for i, p in positions.items())
         return out
+
+    def positions(self, pid: str, text: str) -> tuple[list[str], dict[int, int]]:
+        """The paper's tokens, and each term id's position among its unigrams then bigrams
+        (a term is named from these only when shown: no gram string is built for the rest),
+        kept for the last `RECENT_TOKENS` papers asked."""
+        with self.lock:
+            hit = self.named.get(pid)
+            if hit is not None:
+                self.named.move_to_end(pid)
+                return hit
+            tokens = self.recent.get(pid)
+        if tokens is None:
+            tokens = self.tokens(text)
+        ids = self.ids(tokens).tolist()
+        found = (tokens, dict(zip(ids, range(len(ids)), strict=True)))  # a repeat: its last
+        with self.lock:
+            self.named[pid] = found
+            if len(self.named) > RECENT_TOKENS:
+                self.named.popitem(last=False)
+        return found
+
+
+def _gram(tokens: list[str], position: int) -> str:
+    """The unigram or bigram at `position` of `_Terms.ids(tokens)`."""
+    if position < len(tokens):
+        return tokens[position]
+    j = position - len(tokens)
+    return f"{tokens[j]} {tokens[j + 1]}"
 
 
 _BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
@@ -347,11 +373,16 @@ class _Text:
     """A tf-idf space over the texts of one request (sublinear tf, smooth idf over these texts
     only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `_Terms`."""
 
-    def __init__(self, docs: Sequence[tuple[str, str]]) -> None:
+    def __init__(
+        self, docs: Sequence[tuple[str, str]],
+        known: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+    ) -> None:
+        """`known`: the analyses of the last documents, already at hand (the background's)."""
         from scipy.sparse import csr_matrix
 
         terms = _terms()
-        parts = [terms.of(pid, text) for pid, text in docs]
+        fresh = docs[: len(docs) - len(known)]
+        parts = [*(terms.of(pid, text) for pid, text in fresh), *known]
         lengths = [len(ids) for ids, _ in parts]
         flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
@@ -377,14 +408,22 @@ class _Text:
 
 class _Names:
     """The names of a request's tf-idf columns, found from some of its texts (those whose
-    terms may be shown)."""
+    terms may be shown), looked up only for the columns asked."""
 
     def __init__(self, space: _Text, rows: Sequence[int]) -> None:
         self.columns = space.columns
-        self.names = _terms().names([space.docs[i] for i in rows])
+        terms = _terms()
+        self.found = [terms.positions(*space.docs[i]) for i in rows]
 
     def __getitem__(self, j: int) -> str:
-        return self.names.get(int(self.columns[j]), "") if len(self.columns) else ""
+        if not len(self.columns):
+            return ""
+        term = int(self.columns[j])
+        for tokens, positions in reversed(self.found):  # as a dict updated doc by doc would
+            p = positions.get(term)
+            if p is not None:
+                return _gram(tokens, p)
+        return ""
 
 
 def _terms_of(weights: np.ndarray, vocab: _Names, n: int) -> list[str]:
@@ -453,7 +492,7 @@ def _resolve(
     if semantic is None or not semantic.has_vectors():
         return lib
     lib.keys = semantic.vectors.keys_of([*pos, *neg])
-    found, vecs = semantic.vectors.get_vectors([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
+    found, vecs = semantic.vectors_of([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
     if missing:  # saved but not embedded yet (imported without indexing): embed them here
@@ -494,13 +533,73 @@ def _window(semantic: SemanticEngine, since: date) -> tuple[np.ndarray, np.ndarr
 _WINDOWS: dict[tuple, tuple[np.ndarray, np.ndarray]] = {}
 
 
+@dataclass
+class _Among:
+    """The papers a request may recommend from (`recommend(among=...)`: a digest's new
+    arrivals), resolved once and shared by every request that names the same papers: their keys,
+    unit vectors (None without vectors) and papers (withdrawn ones left out)."""
+
+    keys: np.ndarray
+    vecs: np.ndarray | None
+    papers: dict[int, Paper]
+    store: weakref.ref  # the store it was read from (an id() alone may be reused)
+
+
+_AMONG: dict[tuple, _Among] = {}
+AMONG_CACHE = 4  # distinct windows kept (a digest run has one per distinct "since")
+
+
+def _among(store: Store, semantic: SemanticEngine | None, ids: tuple[str, ...]) -> _Among:
+    dense = semantic is not None and semantic.has_vectors()
+    seq = semantic.vectors.latest_seq() if dense and semantic is not None else 0
+    # kept per store, vector set and vector write: a digest run's window is read once (its
+    # papers were just read by the composer; a paper deleted meanwhile is at worst recommended
+    # from the copy read here)
+    token = (id(store), id(semantic.vectors) if dense and semantic is not None else 0, seq, ids)
+    cached = _AMONG.get(token)
+    if cached is not None and cached.store() is store:
+        return cached
+    if dense and semantic is not None:
+        by_id = semantic.vectors.keys_of(list(ids))
+        got, vecs = semantic.vectors.get_vectors(list(by_id.values()))
+        keys, vecs = got.astype(np.int64), _unit(vecs)
+    else:
+        keys, vecs = np.zeros(0, np.int64), None
+    papers = {k: p for k, p in store.get_many(list(ids)).items()}
+    by_key: dict[int, Paper] = {}
+    if dense:
+        id_key = {pid: k for pid, k in by_id.items()}
+        for pid, paper in papers.items():
+            if pid in id_key and not is_withdrawn(paper):
+                by_key[int(id_key[pid])] = paper
+        keep = np.fromiter((int(k) in by_key for k in keys), bool, len(keys))
+        keys = keys[keep]
+        vecs = vecs[keep] if vecs is not None else None
+    else:  # no vectors: pseudo-keys in the given order (newest first, for the digest)
+        for i, pid in enumerate(ids):
+            listed = papers.get(pid)
+            if listed is not None and not is_withdrawn(listed):
+                by_key[-1 - i] = listed
+        keys = np.array(list(by_key), np.int64)
+    found = _Among(keys, vecs, by_key, weakref.ref(store))
+    with _LOCK:
+        if len(_AMONG) >= AMONG_CACHE:
+            _AMONG.clear()
+        _AMONG[token] = found
+    return found
+
+
 def _dense_candidates(
-    semantic: SemanticEngine, lib: _Library, since: date | None, w: Weights
+    semantic: SemanticEngine, lib: _Library, since: date | None, w: Weights,
+    among: _Among | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Candidate keys and their unit vectors (positives and negatives left out)."""
     assert lib.pos_vecs is not None
     own = {k for k in lib.keys.values()}
-    window = _window(semantic, since) if since is not None else None
+    if among is not None and among.vecs is not None:
+        window: tuple[np.ndarray, np.ndarray] | None = (among.keys, among.vecs)
+    else:
+        window = _window(semantic, since) if since is not None else None
     if window is not None:
         keys, vecs = window
         keep = ~np.isin(keys, np.fromiter(own, np.int64, len(own)))
@@ -517,7 +616,7 @@ def _dense_candidates(
     keys = np.array(list(found), dtype=np.int64)
     if not len(keys):
         return keys, np.zeros((0, lib.pos_vecs.shape[1]), np.float32)
-    got, vecs = semantic.vectors.get_vectors(keys.tolist())
+    got, vecs = semantic.vectors_of(np.sort(keys).tolist())  # in key order, as the store reads
     return got.astype(np.int64), _unit(vecs)
 
 
@@ -555,6 +654,33 @@ def _keyword_candidates(
     return {k: p for k, p in papers.items() if p.id not in own}
 
 
+def _on_or_after(paper: Paper, since: date) -> bool:
+    return paper.day is not None and paper.day >= since
+
+
+def _pool_candidates(
+    store: Store, pool: _Among, terms: list[str], since: date | None, banned: set[str]
+) -> dict[int, Paper]:
+    """Without vectors, from a given window: its papers that match the profile's terms (BM25,
+    over the whole store, kept if in the window), then the window's newest, `KEYWORD_WINDOW` in
+    all."""
+    words = list(dict.fromkeys(w for t in terms for w in t.split()))[:KEYWORD_TERMS]
+    by_id = {p.id: k for k, p in pool.papers.items()}
+    hits = store.keyword_keys(words, limit=KEYWORD_CANDIDATES, filters=Filters(since=since))
+    matched = store.get_by_keys([k for k, _ in hits]) if hits else {}
+    first = [by_id[matched[k].id] for k, _ in hits if k in matched and matched[k].id in by_id]
+    order = list(dict.fromkeys([*first, *pool.papers]))
+    out: dict[int, Paper] = {}
+    for k in order:
+        paper = pool.papers[k]
+        if paper.id in banned or (since is not None and not _on_or_after(paper, since)):
+            continue
+        out[k] = paper
+        if len(out) >= KEYWORD_WINDOW:
+            break
+    return out
+
+
 def recommend(
     store: Store,
     semantic: SemanticEngine | None,
@@ -564,6 +690,7 @@ def recommend(
     exclude: Collection[str] = (),
     limit: int = 10,
     since: date | None = None,
+    among: Sequence[str] | None = None,
     floor: bool = True,
     weights: Weights = WEIGHTS,
 ) -> list[Recommendation]:
@@ -571,10 +698,16 @@ def recommend(
 
     `positive`/`negative` are canonical paper ids (unknown ones are ignored); `exclude` ids are
     never returned, nor are the positives and negatives themselves or papers with the same title.
-    With `since`, only papers whose day is on or after it. `[]` when `positive` names no paper,
-    or (with `floor`) when nothing clears the relevance floor."""
+    With `since`, only papers whose day is on or after it. With `among` (paper ids, newest
+    first: a digest's new arrivals), only those papers, every one of them scored; the window is
+    read once and shared by every request naming the same papers (a digest run's users).
+    `[]` when `positive` names no paper, or (with `floor`) when nothing clears the relevance
+    floor."""
     lib = _resolve(store, semantic, positive, negative)
     if lib is None or limit <= 0:
+        return []
+    pool = _among(store, semantic, tuple(among)) if among is not None else None
+    if pool is not None and not pool.papers:
         return []
     w = weights
     exclude = set(exclude)
@@ -594,7 +727,7 @@ def recommend(
         assert semantic is not None and lib.pos_vecs is not None and lib.neg_vecs is not None
         assert bg.vectors is not None
         bvecs = _unit(bg.vectors)
-        keys, vecs = _dense_candidates(semantic, lib, since, w)
+        keys, vecs = _dense_candidates(semantic, lib, since, w, pool)
         if not len(keys):
             return []
         # background negatives: the fit half minus the candidates (in a small corpus a sampled
@@ -609,13 +742,28 @@ def recommend(
         bg_dense_cal = _standardise(cal_raw, cal_raw)
         order = np.argsort(-z)
         wanted = min(len(order), w.shortlist + limit)
-        if exclude or since is not None:
+        if pool is not None:
+            # the papers are at hand: the excluded ones (and those before `since`) dropped
+            # before the shortlist is cut
+            banned, allowed = exclude | own, []
+            for i in order.tolist():
+                arrival = pool.papers[int(keys[i])]
+                if arrival.id in banned or (since is not None and not _on_or_after(arrival, since)):
+                    continue
+                allowed.append(i)
+                if len(allowed) >= wanted:
+                    break
+            order = np.array(allowed, np.int64)
+        elif exclude or since is not None:
             # drop excluded papers (and, for a large window, those before it) before the
             # shortlist is cut, looking up the ids of a bounded head of the ranking only
             order = _allowed(semantic, keys, order[: wanted * 4], exclude - own, since)
         pick = order[:wanted]
-        got = store.get_by_keys([int(keys[i]) for i in pick])
-        if exclude and since is None:
+        got = (
+            {int(keys[i]): pool.papers[int(keys[i])] for i in pick} if pool is not None
+            else store.get_by_keys([int(keys[i]) for i in pick])
+        )
+        if exclude and since is None and pool is None:
             # a key whose paper was deleted since its vector was read: the next ones instead
             # (the filtered id look-up of a `since` request drops such keys before the cut)
             more = wanted
@@ -645,16 +793,20 @@ def recommend(
     pos_text_ids = lib.pos_ids[-TEXT_POSITIVES:]
     neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
     fit_set, cal_set = set(fit_keys.tolist()), set(cal_keys.tolist())
-    fit_texts = [t for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
+    fit_items = [(k, t) for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
+    fit_texts = [t for _, t in fit_items]
     cal_items = [(k, t) for k, t in bg.texts.items() if k in cal_set and t[0] not in own]
     lib_texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
     if not dense:
-        prelim = _Text([*lib_texts, *fit_texts])
+        prelim = _Text([*lib_texts, *fit_texts], [bg.parts[k] for k, _ in fit_items])
         profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
         if neg_text_ids:
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
         terms = _terms_of(profile, _Names(prelim, range(len(lib_texts))), KEYWORD_TERMS)
-        cand_papers = _keyword_candidates(store, terms, since, own | set(exclude))
+        if pool is not None:
+            cand_papers = _pool_candidates(store, pool, terms, since, own | exclude)
+        else:
+            cand_papers = _keyword_candidates(store, terms, since, own | exclude)
         cand_papers = {
             k: p for k, p in cand_papers.items() if p.id not in exclude and not is_withdrawn(p)
         }
@@ -663,17 +815,22 @@ def recommend(
     cand_keys = list(cand_papers)
     cand_texts = [_doc(cand_papers[k]) for k in cand_keys]
     cand_ids = {p.id for p in cand_papers.values()}
-    fit_texts = [t for t in fit_texts if t[0] not in cand_ids]
-    space = _Text([*lib_texts, *cand_texts, *fit_texts, *(t for _, t in cal_items)])
+    fit_items = [(k, t) for k, t in fit_items if t[0] not in cand_ids]
+    # rows: the library, the candidates and the calibration sample (scored in one product),
+    # the fit sample (the order of the documents changes no tf-idf value)
+    space = _Text(
+        [*lib_texts, *cand_texts, *(t for _, t in cal_items), *(t for _, t in fit_items)],
+        [bg.parts[k] for k, _ in [*cal_items, *fit_items]],
+    )
     n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
+    n_scored = n_cand + len(cal_items)
     rows_pos = space.rows(0, n_pos)
     rows_neg = space.rows(n_pos, n_lib)
     rows_cand = space.rows(n_lib, n_lib + n_cand)
-    rows_fit = space.rows(n_lib + n_cand, n_lib + n_cand + len(fit_texts))
-    rows_cal = space.rows(n_lib + n_cand + len(fit_texts), space.matrix.shape[0])
+    rows_fit = space.rows(n_lib + n_scored, space.matrix.shape[0])
     sp_centroid = _unit(_mean_row(rows_fit)) if rows_fit.shape[0] else None
-    sparse_raw = _profile_score(rows_cand, rows_pos, rows_neg, sp_centroid, w)
-    sparse_cal = _profile_score(rows_cal, rows_pos, rows_neg, sp_centroid, w)
+    scored = _profile_score(space.rows(n_lib, n_lib + n_scored), rows_pos, rows_neg, sp_centroid, w)
+    sparse_raw, sparse_cal = scored[:n_cand], scored[n_cand:]
     sparse_z = _standardise(sparse_raw, sparse_cal)
     sparse_cal_z = _standardise(sparse_cal, sparse_cal)
     profile = _mean_row(rows_pos)
@@ -755,7 +912,7 @@ def explain(
     neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
     bg = _draw_background(store, semantic)
     texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
-    space = _Text([*texts, *bg.texts.values()])
+    space = _Text([*texts, *bg.texts.values()], list(bg.parts.values()))
     rows_pos = space.rows(0, len(pos_text_ids))
     rows_neg = space.rows(len(pos_text_ids), len(texts))
     pos_mean = _mean_row(rows_pos)

@@ -117,6 +117,18 @@ class Composer:
         self.index = ArrivalIndex([p for p, _ in arrivals])
         self.ids = [p.id for p, _ in arrivals]
         self.added = [added for _, added in arrivals]
+        self._after: dict[str, list[str]] = {}
+
+    def arrivals_after(self, since: str) -> list[str]:
+        """Ids of the papers that arrived after `since`, newest first (what a subscriber whose
+        last digest was cut off at `since` has not seen): one list per distinct `since`, shared
+        by the subscribers who have it (the For you sections' window)."""
+        found = self._after.get(since)
+        if found is None:
+            found = self._after[since] = [
+                pid for pid, added in zip(self.ids, self.added, strict=True) if added > since
+            ]
+        return found
 
     def choose(self, sub: Subscriber, since: str, already_sent: Iterable[str] = ()) -> DigestContent:
         """The papers of `sub`'s digest: arrivals after `since` for its topics."""

@@ -4,7 +4,7 @@ recommendation engine, and no import circle forms."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
@@ -27,8 +27,11 @@ class ForYou(Protocol):
         """The account with this address (its id, or None) and the papers it dismissed."""
         ...
 
-    def sections(self, user_id: str, exclude: set[str]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
-        """The For you sections of the user's chosen collections, none of `exclude`."""
+    def sections(
+        self, user_id: str, exclude: set[str], among: Sequence[str] | None = None
+    ) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+        """The For you sections of the user's chosen collections, none of `exclude`; with
+        `among`, recommended from those papers only (the digest's new arrivals, newest first)."""
         ...
 
     def record(self, tx: Transaction, user_id: str, paper_ids: Iterable[str]) -> None:

@@ -116,13 +116,16 @@ class Digests:
         self, composer: Composer, sub: Subscriber, since: str, sent: set[str]
     ) -> tuple[DigestContent, str | None]:
         """The subscriber's digest: without the papers their account dismissed, and with the
-        For you sections of the collections it chose (and that account's id)."""
+        For you sections of the collections it chose (and that account's id), recommended from
+        the papers that arrived since the subscriber's last digest, as the topics are."""
         if self.for_you is None:
             return composer.choose(sub, since, sent), None
         user_id, hidden = self.for_you.hidden(sub.email)
         content = composer.choose(sub, since, sent | hidden)
         if user_id is not None:
-            content.for_you = self.for_you.sections(user_id, set(content.paper_ids) | sent)
+            content.for_you = self.for_you.sections(
+                user_id, set(content.paper_ids) | sent, composer.arrivals_after(since)
+            )
         return content, user_id
 
     def preview(

@@ -254,6 +254,18 @@ class VectorSet:
             for keys, sims in self.index.search_many(vectors, k)
         ]
 
+    def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        """(keys found, their vectors): `vectors.get_vectors`, from the in-memory index when it
+        holds them all. The index may hold the encoder's float32 where the store kept float16
+        (both backends do), so they are rounded as the store rounds them: the same values."""
+        if len(keys):
+            index = self.index
+            held = index.vectors_of(keys) if hasattr(index, "vectors_of") else None
+            if held is not None:
+                rounded = held.astype(np.float16).astype(np.float32)
+                return np.asarray(keys, dtype=np.uint64), rounded
+        return self.vectors.get_vectors(keys)
+
     def similarities(self, vector: np.ndarray, keys: Sequence[int]) -> dict[int, float]:
         """Exact cosine of `vector` with the stored vectors of the given papers."""
         found, vecs = self.vectors.get_vectors(keys)
@@ -367,6 +379,9 @@ class SemanticEngine:
 
     def nearest_keys_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         return self.view().nearest_keys_many(vectors, k)
+
+    def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
+        return self.view().vectors_of(keys)
 
     # -- writing --------------------------------------------------------------------------------
 

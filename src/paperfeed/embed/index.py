@@ -36,7 +36,7 @@ import logging
 import os
 import secrets
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -103,6 +103,20 @@ class VectorIndex:
             found = _knn(base, queries, k) if base is not None else None
         keys, vecs = self._pending_since(since)
         return [_merge(found[i] if found else None, keys, vecs, q, k) for i, q in enumerate(queries)]
+
+    def vectors_of(self, keys: Sequence[int]) -> np.ndarray | None:
+        """The vectors of these keys as the index holds them (float32, in the order given), or
+        None when the index is not in step with the store or lacks one of them: the caller
+        reads the store instead. A read from memory, where the store's is one row each."""
+        with self._lock:
+            index = self._current()
+            if index is None:
+                return None
+            try:
+                found = index.get_items(np.asarray(keys, dtype=np.uint64), return_type="numpy")
+            except RuntimeError:  # a key the index does not hold
+                return None
+        return np.asarray(found, dtype=np.float32).reshape(len(keys), self.dim)
 
     def __len__(self) -> int:
         with self._lock:

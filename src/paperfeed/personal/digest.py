@@ -5,7 +5,7 @@ saved, dismissed or already sent), recorded as sent in the outbox's own transact
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from paperfeed.errors import NotFound
@@ -33,14 +33,17 @@ class LibraryForYou:
             return None, set()
         return user.id, self.personal.feedback.dismissed_ids(user.id)
 
-    def sections(self, user_id: str, exclude: set[str]) -> list[tuple[str, list[tuple[str, list[str]]]]]:
+    def sections(
+        self, user_id: str, exclude: set[str], among: Sequence[str] | None = None
+    ) -> list[tuple[str, list[tuple[str, list[str]]]]]:
         chosen = set(self.personal.settings.digest_collections(user_id))
         taken = set(exclude)
         out: list[tuple[str, list[tuple[str, list[str]]]]] = []
         for c in self.personal.collections.of_user(user_id):
             if c.id not in chosen or not c.size:
                 continue
-            hits = self.recommend(collection=c.name, user=user_id, limit=PER_COLLECTION + len(taken))
+            hits = self.recommend(collection=c.name, user=user_id,
+                                  limit=PER_COLLECTION + len(taken), among=among)
             picked = [(h.paper.id, list(h.reasons)) for h in hits if h.paper.id not in taken][:PER_COLLECTION]
             taken.update(pid for pid, _ in picked)
             if picked:
