@@ -18,6 +18,10 @@ from test_browser import ARGS, CHROMIUM, SHOTS, answer_thumbnails
 import paperfeed
 
 HEADER_SHOTS = SHOTS / "signup-header"
+# Generous waits: a loaded machine (the tests run niced beside benchmarks) can take a while to
+# serve a page; nothing here measures time.
+WAIT_MS = 180_000
+expect.set_options(timeout=WAIT_MS)
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
 
 
@@ -59,6 +63,7 @@ def test_the_sign_up_button_shows_only_when_sign_up_is_open(
 ) -> None:
     state, url = server
     context = browser.new_context(base_url=url, viewport=VIEWPORTS[width], color_scheme=scheme)
+    context.set_default_timeout(WAIT_MS)
     answer_thumbnails(context)
     page = context.new_page()
     errors: list[str] = []
