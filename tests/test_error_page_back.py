@@ -24,7 +24,7 @@ def client(tmp_path: Path) -> Iterator[TestClient]:
 
 
 def back_link(page: str) -> str | None:
-    found = lxml_html.fromstring(page).cssselect("main a#back")
+    found = lxml_html.fromstring(page).xpath('//main//a[@id="back"]')
     return found[0].get("href") if found else None
 
 
