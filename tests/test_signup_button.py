@@ -21,7 +21,8 @@ PAGES = ("/", "/search", "/about", "/login")
 
 def header_links(page: str) -> list[tuple[str, str]]:
     tree = lxml_html.fromstring(page)
-    return [(a.get("href"), a.text_content().strip()) for a in tree.xpath('//header//*[contains(concat(" ", @class, " "), " account ")]//a')]
+    links = tree.xpath('//header//*[contains(concat(" ", @class, " "), " account ")]//a')
+    return [(a.get("href"), a.text_content().strip()) for a in links]
 
 
 @pytest.fixture
