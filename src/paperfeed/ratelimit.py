@@ -15,13 +15,14 @@ counted too (the count only ever compares with the limit); nothing else is store
 
 from __future__ import annotations
 
+import ipaddress
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from paperfeed.errors import InvalidInput
 from paperfeed.store.db import Database
 
-__all__ = ["RateLimited", "RateLimiter", "Rule", "timedelta"]
+__all__ = ["RateLimited", "RateLimiter", "Rule", "client_key", "timedelta"]
 
 
 class RateLimited(InvalidInput):
@@ -46,8 +47,15 @@ CONFIRM_MAILS_PER_CLIENT = Rule(
 SIGNUPS_PER_CLIENT = Rule(
     "signup-client", 10, timedelta(hours=1), "too many sign-ups from your address: try again in an hour"
 )
+# Sign-up emails to one address are counted per requester first, then for all requesters: a
+# stranger repeating sign-ups for someone's address uses up their own allowance for it, not the
+# owner's (`Signups.request`). Only what the first rule lets through counts towards the second.
 SIGNUP_MAILS_PER_ADDRESS = Rule(
-    "signup-mail-address", 3, timedelta(hours=24), "too many sign-up emails to this address"
+    "signup-mail-client-address", 3, timedelta(hours=24),
+    "too many sign-up emails to this address from your address",
+)
+SIGNUP_MAILS_PER_ADDRESS_ALL = Rule(
+    "signup-mail-address", 10, timedelta(hours=24), "too many sign-up emails to this address"
 )
 
 
@@ -90,6 +98,21 @@ class RateLimiter:
         """Record one event, or raise RateLimited when the rule allows no more."""
         if not self.allow(rule, key):
             raise RateLimited(rule.message)
+
+
+def client_key(host: str) -> str:
+    """A client address as per-client limits count it: IPv4 as it is, IPv6 by its /64 (one
+    home or server gets a whole /64 and may send from any address in it), an IPv4-mapped IPv6
+    address as the IPv4 one."""
+    try:
+        ip = ipaddress.ip_address(host.strip())
+    except ValueError:
+        return host[:100]
+    if isinstance(ip, ipaddress.IPv6Address):
+        if ip.ipv4_mapped is not None:
+            return str(ip.ipv4_mapped)
+        return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+    return str(ip)
 
 
 def _key(rule: Rule, key: str) -> str:

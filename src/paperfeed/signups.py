@@ -5,8 +5,10 @@ accounts and nobody gets an account for an address they cannot read.
 (argon2 of the password, one email): for a new address the email holds a link that finishes the
 sign-up, for an address with an account it says so and points to the log-in page (the account is
 left as it was). The link is a random secret (only its SHA-256 is stored), expires after
-LINK_HOURS, works once, and only the newest one of an address works (signing up again re-sends,
-within the per-address and per-client limits of `paperfeed.ratelimit`). The account is created
+LINK_HOURS and works once; signing up again sends another link (within the per-client and
+per-address limits of `paperfeed.ratelimit`, the address's counted per requester first, so a
+stranger's repeats do not use up the owner's). Every unexpired link of an address works, each
+with the password of its own sign-up, until one of them makes the account. The account is created
 when the link's page is POSTed with the password chosen at sign-up: a link someone else asked
 for cannot hand its reader an account whose password that someone knows. Until then the address
 has no account, and a log-in with it fails like any wrong password.
@@ -93,15 +95,21 @@ class Signups:
         address = normalize_email(email)
         check_email(address)  # as every address we send to: no control characters in headers
         limiter = RateLimiter(self.db)
-        limiter.check(ratelimit.SIGNUPS_PER_CLIENT, client)
+        requester = ratelimit.client_key(client)
+        limiter.check(ratelimit.SIGNUPS_PER_CLIENT, requester)
         password_hash = hash_password(password)  # the same argon2 work for every address
-        if not limiter.allow(ratelimit.SIGNUP_MAILS_PER_ADDRESS, address):
-            return  # enough emails to this address for now: the same answer, nothing sent
+        # Per requester and address first: a stranger repeating sign-ups for this address uses
+        # up their own allowance for it, and only what passes counts towards the address's own.
+        if not limiter.allow(ratelimit.SIGNUP_MAILS_PER_ADDRESS, f"{requester} {address}"):
+            return  # enough emails to this address from this client: the same answer, nothing sent
+        if not limiter.allow(ratelimit.SIGNUP_MAILS_PER_ADDRESS_ALL, address):
+            return  # enough emails to this address for now
         token = secrets.token_urlsafe(32)
         now = datetime.now(UTC)
         with self.db.transaction() as tx:
-            # Links out of date go; a new sign-up replaces the address's earlier link.
-            tx.execute("DELETE FROM signups WHERE email = ? OR expires_at < ?", (address, _iso(now)))
+            # Links out of date go. The address's other links stay: each needs the password its
+            # own sign-up chose, so a stranger's sign-up cannot cancel the owner's link.
+            tx.execute("DELETE FROM signups WHERE expires_at < ?", (_iso(now),))
             known = tx.query_one("SELECT 1 FROM users WHERE email = ?", (address,)) is not None
             if known:
                 token = ""
@@ -135,6 +143,8 @@ class Signups:
         with self.db.transaction() as tx:
             spent = tx.execute("DELETE FROM signups WHERE token_hash = ?", (_hash(token),))
             user = insert_user(tx, address, password_hash) if spent else None
+            if user is not None:  # the address has its account: its other links are spent too
+                tx.execute("DELETE FROM signups WHERE email = ?", (address,))
         if user is None:  # used meanwhile by a concurrent request, or the account exists
             raise SignupLinkExpired(_EXPIRED)
         return user, next_path

@@ -3,14 +3,14 @@ the papers): the meta keys, the set tables' names, activating and dropping a set
 and writes of a set whose SQL differs only in its spellings. A backend names them: its
 placeholder, its paper key column (`rowid` / `pk`) and the set table's column that refers to it,
 how it matches a list of values (`IN (...)` in chunks / `= ANY(array)`), how it encodes a vector,
-and how it takes a consistent snapshot. Set-up DDL, upgrades, locks and the ANN queries stay in
-`store.sqlite.vectors` and `store.postgres.vectors`.
+and how it takes a consistent snapshot. Set-up DDL, locks, how an old store's table is found and
+renamed, and the ANN queries stay in `store.sqlite.vectors` and `store.postgres.vectors`.
 """
 
 from __future__ import annotations
 
 from abc import abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 
@@ -40,6 +40,24 @@ def upsert_meta(conn: Any, key: str, value: str, ph: str = "?") -> None:
     )
 
 
+def adopt_legacy_table(conn: Any, ph: str, rename: Callable[[str], None]) -> None:
+    """Inside the upgrading transaction of a store made before sets existed: make its one
+    `embeddings` table the set of the encoder meta names (`rename(table)` renames the table and
+    what belongs to it), with that set's dimension and write number, and the active set; drop
+    the table when meta names no encoder (it never held a vector)."""
+    row = conn.execute(f"SELECT value FROM meta WHERE key = {ph}", (LEGACY_ENCODER_KEY,)).fetchone()
+    seq = conn.execute(f"SELECT value FROM meta WHERE key = {ph}", (LEGACY_SEQ_KEY,)).fetchone()
+    if not row:
+        conn.execute("DROP TABLE embeddings")
+        return
+    name, _, dim = row[0].partition(":")
+    rename(table_name(name))
+    upsert_meta(conn, SET_KEY + name, dim, ph)
+    upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0", ph)
+    upsert_meta(conn, ACTIVE_KEY, name, ph)
+    conn.execute(f"DELETE FROM meta WHERE key IN ({ph}, {ph})", (LEGACY_ENCODER_KEY, LEGACY_SEQ_KEY))
+
+
 class SqlVectors(VectorStore):
     """A `VectorStore` over one set table `(<ref_column>, seq, vector)` beside `papers`."""
 
@@ -60,8 +78,12 @@ class SqlVectors(VectorStore):
         """One vector as the set column's parameter."""
 
     @abstractmethod
-    def _decode(self, values: Sequence[Any], dim: int) -> np.ndarray:
-        """The set column's values as a float32 matrix (`dim` columns when there are none)."""
+    def _decode_rows(self, values: Sequence[Any]) -> np.ndarray:
+        """The set column's values (at least one) as a float32 matrix."""
+
+    @abstractmethod
+    def _create_table(self, conn: Any, dim: int) -> None:
+        """Inside `set_encoder`'s transaction: the set's table and indexes (if not there yet)."""
 
     @abstractmethod
     def _in(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
@@ -101,8 +123,32 @@ class SqlVectors(VectorStore):
         return (f" AND NOT EXISTS (SELECT 1 FROM {self.table} e "
                 f"WHERE e.{self.ref_column} = p.{self.key_column})")
 
+    def _decode(self, values: Sequence[Any], dim: int) -> np.ndarray:
+        """The set column's values as a float32 matrix (`dim` columns when there are none)."""
+        return self._decode_rows(values) if values else np.zeros((0, dim), dtype=np.float32)
+
     def exists(self) -> bool:
         return self.encoder() is not None
+
+    def set_encoder(self, name: str, dim: int) -> bool:
+        """Make the set (its table and meta keys) for vectors of `dim`; False always (a set
+        holds one encoder's vectors, so there is never an old encoder's to drop)."""
+        if name != self.name:
+            raise ValueError(f"the {self.name} set cannot hold {name} vectors")
+        if self.encoder() is not None:
+            return False
+        ph = self.ph
+        with self.store.transaction() as conn:
+            self._create_table(conn, dim)
+            conn.execute(
+                f"INSERT INTO meta (key, value) VALUES ({ph}, {ph}) ON CONFLICT (key) DO NOTHING",
+                (SET_KEY + name, str(dim)),
+            )
+            conn.execute(
+                f"INSERT INTO meta (key, value) VALUES ({ph}, '0') ON CONFLICT (key) DO NOTHING",
+                (self._seq_key,),
+            )
+        return False
 
     def count_missing(self) -> int:
         return self.store.query(f"SELECT count(*) FROM papers p WHERE true{self._not_embedded()}")[0][0]

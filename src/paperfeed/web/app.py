@@ -7,16 +7,18 @@ from __future__ import annotations
 import gc
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from fastapi.staticfiles import StaticFiles
 from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from uvicorn.middleware.proxy_headers import ProxyHeadersMiddleware
 
+from paperfeed import terminal
 from paperfeed.accounts import TooManyAttempts
 from paperfeed.comments import Forbidden
 from paperfeed.config import Config
@@ -41,7 +43,7 @@ from paperfeed.web import (
     tokens,
 )
 from paperfeed.web.bodies import BodyLimit
-from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, render
+from paperfeed.web.common import CSRF_COOKIE, SESSION_COOKIE, StatsCache, asked_for_file, render
 
 # More features add their router here (e.g. `subscribe.router`). The pages router is
 # last: its `/papers/{id:path}` would otherwise shadow more specific paths under /papers/.
@@ -162,12 +164,29 @@ def _wants_json(request: Request) -> bool:
 
 
 def _error(request: Request, status: int, message: str, detail: Any = None) -> Response:
+    if asked_for_file(request):  # a reference manager or curl: the reason as plain text
+        return PlainTextResponse(terminal.clean(message) + "\n", status_code=status)
     if _wants_json(request):
         body: dict[str, Any] = {"error": message}
         if detail is not None:
             body["detail"] = detail
         return JSONResponse(body, status_code=status)
-    return render(request, "error.html", {"status": status, "message": message}, status_code=status)
+    return render(request, "error.html", {"status": status, "message": message, "back": _came_from(request)},
+                  status_code=status)
+
+
+def _came_from(request: Request) -> str | None:
+    """The page of this site the visitor came from (a form's page, after a refused post), for
+    the error page's way back; None for another site's or none."""
+    referer = request.headers.get("referer", "")[:2000]
+    try:
+        parts = urlsplit(referer)
+    except ValueError:
+        return None
+    if not referer or parts.netloc != request.url.netloc or not parts.path.startswith("/"):
+        return None
+    back = parts.path + (f"?{parts.query}" if parts.query else "")
+    return None if back == request.url.path + (f"?{request.url.query}" if request.url.query else "") else back
 
 
 def create_app(config: Config | None = None, library: Library | None = None) -> FastAPI:

@@ -160,8 +160,7 @@ async def signup_verify(request: Request, token: Annotated[str, Query(max_length
 @router.get("/login", response_class=HTMLResponse)
 def login_form(request: Request, next: str = "/") -> HTMLResponse:
     return render(request, "login.html", {"signup": False, "next": _safe_next(next), "email": "",
-                                          "pending": pending.describe(request),
-                                          "signup_open": library(request).signups.open})
+                                          "pending": pending.describe(request)})
 
 
 @router.post("/login")
@@ -177,8 +176,7 @@ async def login(request: Request) -> Response:
         status = 429 if isinstance(exc, TooManyAttempts) else 400
         return render(
             request, "login.html",
-            {"signup": False, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next")),
-             "signup_open": lib.signups.open},
+            {"signup": False, "error": str(exc), "email": email[:254], "next": _safe_next(form.get("next"))},
             status_code=status,
         )
     response = RedirectResponse(_safe_next(form.get("next")), status_code=303)

@@ -18,8 +18,9 @@ from fastapi.templating import Jinja2Templates
 
 from paperfeed import feeds
 from paperfeed.accounts import Session, User
-from paperfeed.errors import InvalidInput
+from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.library import Library
+from paperfeed.personal.collections import Collection
 from paperfeed.records import Paper
 
 SESSION_COOKIE = "pf_session"
@@ -87,8 +88,32 @@ def urlencode(value: Any) -> str:
 TEMPLATES.env.filters["urlencode"] = urlencode
 
 
+# The routes that answer with a file (`/papers/{id}.bib`, `/search.ris`, `/library/export`, ...):
+# a client that asked for a file gets its errors as plain text, not as an HTML page.
+FILE_ROUTES: set[str] = set()
+
+
+def file_route(path: str) -> str:
+    """Mark the route of `path` (as declared) as one that answers with a file."""
+    FILE_ROUTES.add(path)
+    return path
+
+
+def asked_for_file(request: Request) -> bool:
+    return getattr(request.scope.get("route"), "path", None) in FILE_ROUTES
+
+
 def library(request: Request) -> Library:
     return request.app.state.library
+
+
+def own_collection(lib: Library, user: User, collection_id: str) -> Collection:
+    """One of `user`'s collections by id; NotFound naming the id for an unknown one or another
+    user's (the same answer: another user's is not told to exist)."""
+    try:
+        return lib.personal.collections.by_id(user.id, collection_id[:300])
+    except NotFound:
+        raise NotFound(f"no such collection: {collection_id[:80]}") from None
 
 
 def session(request: Request) -> Session | None:
@@ -196,5 +221,6 @@ def render(request: Request, template: str, context: dict[str, Any], status_code
         "csrf": csrf_token(request),
         "stats": request.app.state.stats.get(lib),
         "path": request.url.path,
+        "signup_open": lib.signups.open,  # the header's Sign up button (closed: no mail server)
     }
     return TEMPLATES.TemplateResponse(request, template, {**base, **context}, status_code=status_code)

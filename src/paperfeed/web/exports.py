@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import Response
@@ -18,13 +18,21 @@ from fastapi.responses import Response
 from paperfeed import exports, feeds
 from paperfeed.errors import InvalidInput, NotFound
 from paperfeed.records import Paper
-from paperfeed.web.common import library
+from paperfeed.web.common import file_route, library
+from paperfeed.web.search_params import SearchQuery
 
 router = APIRouter(tags=["Exports"])
 
 Text = Annotated[str | None, Query(max_length=1000)]
 MAX_SEARCH_EXPORT = 200
 MAX_PERIOD_EXPORT = 1000
+# Errors are plain text here (`common.FILE_ROUTES`): a reference manager or `curl -f` asked for a
+# file, and shows or logs the body as it is. A bad parameter is a 400 (a validation error too, not
+# FastAPI's JSON 422), an unknown paper a 404.
+PLAIN_ERRORS: dict[int | str, dict[str, Any]] = {
+    "4XX": {"description": "400 for a bad parameter, 404 for an unknown paper: what is wrong, in "
+            "plain text", "content": {"text/plain": {"schema": {"type": "string"}}}},
+}
 
 
 @dataclass(frozen=True)
@@ -71,12 +79,12 @@ def _paper_route(ext: str) -> None:
         return _file(fmt, [paper], paper.id)
 
     router.add_api_route(
-        f"/papers/{{paper_id:path}}.{ext}",
+        file_route(f"/papers/{{paper_id:path}}.{ext}"),
         paper_file,
         methods=["GET"],
         summary=f"One paper as .{ext}",
         response_class=Response,
-        responses={200: {"content": {fmt.media.split(";")[0]: {}}}, 404: {"description": "no such paper"}},
+        responses={200: {"content": {fmt.media.split(";")[0]: {}}}, **PLAIN_ERRORS},
         name=f"paper_{ext.replace('.', '_')}",
     )
 
@@ -95,8 +103,8 @@ def _daily_route(ext: str) -> None:
         return _file(fmt, [p for p, _ in scored], stem)
 
     router.add_api_route(
-        f"/daily.{ext}", daily_file, methods=["GET"], summary=f"A day, week or month as .{ext}",
-        response_class=Response, responses={200: {"content": {fmt.media.split(";")[0]: {}}}},
+        file_route(f"/daily.{ext}"), daily_file, methods=["GET"], summary=f"A day, week or month as .{ext}",
+        response_class=Response, responses={200: {"content": {fmt.media.split(";")[0]: {}}}, **PLAIN_ERRORS},
         name=f"daily_{ext.replace('.', '_')}",
     )
 
@@ -105,26 +113,14 @@ def _search_route(ext: str) -> None:
     fmt = FORMATS[ext]
 
     def search_file(
-        request: Request,
-        q: Annotated[str, Query(min_length=1, max_length=1000)],
-        mode: Text = None,
-        since: Text = None,
-        until: Text = None,
-        category: Text = None,
-        organization: Text = None,
-        author: Text = None,
-        limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_EXPORT)] = 50,
+        request: Request, search: SearchQuery, limit: Annotated[int, Query(ge=1, le=MAX_SEARCH_EXPORT)] = 50
     ) -> Response:
-        hits = library(request).search(
-            q, mode=(mode or None), limit=limit,  # type: ignore[arg-type]
-            since=since or None, until=until or None, category=category or None,
-            organization=organization or None, author=author or None,
-        )
+        hits = library(request).search(search.q, limit=limit, **search.filters())
         return _file(fmt, [h.paper for h in hits], "paperfeed-search")
 
     router.add_api_route(
-        f"/search.{ext}", search_file, methods=["GET"], summary=f"Search results as .{ext}",
-        response_class=Response, responses={200: {"content": {fmt.media.split(";")[0]: {}}}},
+        file_route(f"/search.{ext}"), search_file, methods=["GET"], summary=f"Search results as .{ext}",
+        response_class=Response, responses={200: {"content": {fmt.media.split(";")[0]: {}}}, **PLAIN_ERRORS},
         name=f"search_{ext.replace('.', '_')}",
     )
 

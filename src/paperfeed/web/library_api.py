@@ -28,7 +28,7 @@ from paperfeed.accounts import User
 from paperfeed.errors import InvalidInput
 from paperfeed.personal.importing import MAX_IMPORT_BYTES
 from paperfeed.records import Paper
-from paperfeed.web.common import library, session
+from paperfeed.web.common import library, own_collection, session
 from paperfeed.web.tokens import token_user
 
 router = APIRouter(prefix="/api/library", tags=["Personal library"])
@@ -192,7 +192,7 @@ def _paper(p: Paper) -> dict[str, Any]:
 def _collection_name(request: Request, user: User, collection_id: str | None) -> str | None:
     if collection_id is None:
         return None
-    return library(request).personal.collections.by_id(user.id, collection_id[:MAX_ID]).name
+    return own_collection(library(request), user, collection_id[:MAX_ID]).name
 
 
 # -- routes -----------------------------------------------------------------------------------

@@ -16,8 +16,19 @@ from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Resp
 from paperfeed.accounts import User
 from paperfeed.errors import InvalidInput
 from paperfeed.library import Library
+from paperfeed.personal.collections import Collection
 from paperfeed.web import pending
-from paperfeed.web.common import back_to, check_csrf, library, marks, render, session, wants_json
+from paperfeed.web.common import (
+    back_to,
+    check_csrf,
+    file_route,
+    library,
+    marks,
+    own_collection,
+    render,
+    session,
+    wants_json,
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -260,7 +271,7 @@ def collection_page(
     if user is None:
         return _signed_out(request)
     lib = library(request)
-    current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
+    current = own_collection(lib, user, collection_id)
     context = _saved_context(request, user, current.name, sort)
     hits = lib.recommend(collection=current.name, user=user, limit=COLLECTION_RECS) if current.size else []
     context.update({
@@ -280,20 +291,26 @@ async def create_collection(request: Request) -> Response:
     return RedirectResponse(f"/library/c/{quote(made.id)}", status_code=303)
 
 
-@router.post("/library/c/{collection_id}/rename")
-async def rename_collection(request: Request, collection_id: str) -> Response:
+async def _collection_post(
+    request: Request, collection_id: str
+) -> tuple[Library, User, dict[str, str], Collection]:
+    """A checked form post about one of the signed-in user's collections (another user's is a
+    404): the Library, the user, the form and the collection."""
     user, form = await _writer(request)
     lib = library(request)
-    current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
+    return lib, user, form, own_collection(lib, user, collection_id)
+
+
+@router.post("/library/c/{collection_id}/rename")
+async def rename_collection(request: Request, collection_id: str) -> Response:
+    lib, user, form, current = await _collection_post(request, collection_id)
     lib.rename_collection(current.name, form.get("name", ""), user)
     return RedirectResponse(f"/library/c/{quote(current.id)}", status_code=303)
 
 
 @router.post("/library/c/{collection_id}/delete")
 async def delete_collection(request: Request, collection_id: str) -> Response:
-    user, form = await _writer(request)
-    lib = library(request)
-    current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
+    lib, user, form, current = await _collection_post(request, collection_id)
     if form.get("confirm") != "yes":
         raise InvalidInput("tick “yes, delete it” to delete the collection")
     lib.delete_collection(current.name, user)
@@ -302,18 +319,14 @@ async def delete_collection(request: Request, collection_id: str) -> Response:
 
 @router.post("/library/c/{collection_id}/add")
 async def add_to_collection(request: Request, collection_id: str) -> Response:
-    user, form = await _writer(request)
-    lib = library(request)
-    current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
+    lib, user, form, current = await _collection_post(request, collection_id)
     lib.library_add(form.get("paper_id", "")[:MAX_ID], current.name, user)
     return _done(request, form, f"/library/c/{quote(current.id)}")
 
 
 @router.post("/library/c/{collection_id}/remove")
 async def remove_from_collection(request: Request, collection_id: str) -> Response:
-    user, form = await _writer(request)
-    lib = library(request)
-    current = lib.personal.collections.by_id(user.id, collection_id[:MAX_ID])
+    lib, user, form, current = await _collection_post(request, collection_id)
     lib.library_remove(form.get("paper_id", "")[:MAX_ID], current.name, user)
     return _done(request, form, f"/library/c/{quote(current.id)}")
 
@@ -347,7 +360,7 @@ async def toggle_read(request: Request, paper_id: str) -> Response:
     return RedirectResponse(back_to(_safe_next(form.get("next")), paper.id), status_code=303)
 
 
-@router.get("/library/export")
+@router.get(file_route("/library/export"))
 def export(
     request: Request,
     format: Annotated[str, Query(max_length=20)] = "bibtex",  # noqa: A002
@@ -359,7 +372,7 @@ def export(
     if format not in EXPORTS:
         raise InvalidInput(f"format must be one of {', '.join(EXPORTS)}")
     lib = library(request)
-    name = lib.personal.collections.by_id(user.id, collection_id).name if collection_id else None
+    name = own_collection(lib, user, collection_id).name if collection_id else None
     text = lib.library_export(format, collection=name, user=user)
     media, extension, _ = EXPORTS[format]
     return Response(text, media_type=media, headers={

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import astuple
 from datetime import date, timedelta
 from typing import Annotated, Any
 from urllib.parse import quote, urlencode
@@ -20,6 +21,7 @@ from paperfeed.records import Paper
 from paperfeed.search import Hit
 from paperfeed.web import citation
 from paperfeed.web.common import TEMPLATES, Marks, csrf_token, library, marks, render, session, viewer
+from paperfeed.web.search_params import SearchForm, SearchParams
 
 router = APIRouter(include_in_schema=False)
 
@@ -210,10 +212,6 @@ def trending(request: Request, p: Page = 0) -> HTMLResponse:
     )
 
 
-def _date_or_none(text: str | None, what: str) -> date | None:
-    return feeds.parse_date(text.strip(), what) if text and text.strip() else None
-
-
 # `async def` though it blocks: a search is a few ms of CPU under the GIL, so running it on the
 # event loop (one request at a time per worker process, in arrival order) is fairer than FastAPI's
 # thread pool, where 8 connections' searches fight over the GIL and the slowest wait longest:
@@ -221,51 +219,39 @@ def _date_or_none(text: str | None, what: str) -> date | None:
 # Parallelism comes from `serve --workers N`.
 @router.get("/search", response_class=HTMLResponse)
 async def search_page(
-    request: Request,
-    q: Text = None,
-    mode: Text = None,
-    since: Text = None,
-    until: Text = None,
-    category: Text = None,
-    organization: Text = None,
-    author: Text = None,
-    p: Annotated[int, Query(ge=0, le=49)] = 0,
+    request: Request, search: SearchForm, p: Annotated[int, Query(ge=0, le=49)] = 0
 ) -> HTMLResponse:
     lib = library(request)
-    form = {
-        "q": q or "", "mode": mode or "", "since": since or "", "until": until or "",
-        "category": category or "", "organization": organization or "", "author": author or "",
-    }
+    q = search.q
     error = None
-    searched = bool((q or "").strip() or organization or author)
+    searched = bool(q.strip() or search.organization or search.author)
     status = 200
     timing = None
     results = Markup("")
     if searched:
         try:
-            if (q or "").strip():
+            if q.strip():
                 started = time.perf_counter()
-                results, hit = _search_results(request, form, p)
+                results, hit = _search_results(request, search, p)
                 took = (time.perf_counter() - started) * 1000
                 timing = f'search;dur={took:.1f};desc="{"cache hit" if hit else "cache miss"}"'
             else:
+                filters = search.filters()
                 papers = lib.papers_by(
-                    organization=(organization or "").strip() or None,
-                    author=(author or "").strip() or None,
+                    organization=filters["organization"], author=filters["author"],
                     limit=(p + 1) * SEARCH_PAGE,
                 )
                 hidden = _hidden(request)
                 hits = [Hit(x, float(x.upvotes or 0)) for x in papers if x.id not in hidden]
                 voted = _voted(request, [h.paper for h in hits[p * SEARCH_PAGE :]])
-                results = _results_html(hits, form, p, voted, csrf_token(request), _path_qs(request))
+                results = _results_html(hits, search, p, voted, csrf_token(request), _path_qs(request))
         except InvalidInput as exc:
             error, status, searched = str(exc), 400, False
     response = render(
         request,
         "search.html",
-        {**form, "modes": MODES, "error": error, "searched": searched, "results": results,
-         "search_feed": _href("/feeds/search.atom", **{k: v for k, v in form.items() if v})
-         if (q or "").strip() else None,
+        {**search.form(), "modes": MODES, "error": error, "searched": searched, "results": results,
+         "search_feed": _href("/feeds/search.atom", **search.given()) if q.strip() else None,
          "missing_id": lib.missing_arxiv_id(q) if searched and q else None},
         status_code=status,
     )
@@ -281,7 +267,7 @@ _CSRF_SLOT = "pfcsrf" + secrets.token_hex(16)
 _NEXT_SLOT = "pfnext" + secrets.token_hex(16)
 
 
-def _search_results(request: Request, form: dict[str, str], p: int) -> tuple[Markup, bool]:
+def _search_results(request: Request, search: SearchParams, p: int) -> tuple[Markup, bool]:
     """The result list of a search as HTML, and whether a cache answered. For a visitor who is
     not signed in (no upvotes to show) the rendered list is kept in `app.state.result_pages`,
     emptied with the search cache whenever the store changes: rendering 20 results is ~0.7 ms,
@@ -289,38 +275,27 @@ def _search_results(request: Request, form: dict[str, str], p: int) -> tuple[Mar
     lib = library(request)
 
     def hits() -> list[Hit]:
-        return lib.search(
-            form["q"],
-            mode=(form["mode"] or None),  # type: ignore[arg-type]
-            limit=(p + 1) * SEARCH_PAGE,
-            since=_date_or_none(form["since"], "since"),
-            until=_date_or_none(form["until"], "until"),
-            category=form["category"].strip() or None,
-            organization=form["organization"].strip() or None,
-            author=form["author"].strip() or None,
-            user=viewer(request),
-        )
+        return lib.search(search.q, limit=(p + 1) * SEARCH_PAGE, user=viewer(request), **search.filters())
 
     csrf, path_qs = csrf_token(request), _path_qs(request)
     if session(request) is not None:
         found = hits()
         voted = _voted(request, [h.paper for h in found[p * SEARCH_PAGE :]])
-        return _results_html(found, form, p, voted, csrf, path_qs), lib.search_cache.last_was_hit()
+        return _results_html(found, search, p, voted, csrf, path_qs), lib.search_cache.last_was_hit()
     pages = request.app.state.result_pages
-    key = (" ".join(form["q"].split()), *(form[k] for k in ("mode", "since", "until", "category",
-                                                          "organization", "author")), p)
-    html = pages.get(key, lambda: str(_results_html(hits(), form, p, set(), _CSRF_SLOT, _NEXT_SLOT)))
+    key = (" ".join(search.q.split()), *astuple(search)[1:], p)
+    html = pages.get(key, lambda: str(_results_html(hits(), search, p, set(), _CSRF_SLOT, _NEXT_SLOT)))
     hit = pages.last_was_hit() or lib.search_cache.last_was_hit()
     return Markup(html.replace(_CSRF_SLOT, str(escape(csrf))).replace(_NEXT_SLOT, str(escape(path_qs)))), hit
 
 
 def _results_html(
-    hits: list[Hit], form: dict[str, str], p: int, voted: frozenset[str] | set[str], csrf: str,
+    hits: list[Hit], search: SearchParams, p: int, voted: frozenset[str] | set[str], csrf: str,
     path_qs: str,
 ) -> Markup:
     """Page `p` of `hits` (the first (p + 1) * SEARCH_PAGE results) as the result list's HTML."""
     more = len(hits) == (p + 1) * SEARCH_PAGE and p < 49
-    feed_params = {k: v for k, v in form.items() if v}
+    feed_params = search.given()
     return Markup(TEMPLATES.get_template("_search_results.html").render(
         hits=hits[p * SEARCH_PAGE :],
         voted=voted,

@@ -22,6 +22,7 @@ from paperfeed.errors import InvalidInput
 from paperfeed.records import Paper
 from paperfeed.web.common import library
 from paperfeed.web.documented import ATOM, RSS, errors, xml_feed
+from paperfeed.web.search_params import SearchQuery
 
 router = APIRouter(prefix="/feeds", tags=["feeds"])
 
@@ -114,27 +115,9 @@ def trending_feed(request: Request, fmt: Format) -> Response:
     "/search.{fmt}", summary="Any search as a feed", response_class=Response,
     responses={**xml_feed(ATOM, RSS), **errors(400, 422)},
 )
-def search_feed(
-    request: Request,
-    fmt: Format,
-    q: Annotated[str, Query(min_length=1, max_length=1000)],
-    mode: Text = None,
-    since: Text = None,
-    until: Text = None,
-    category: Text = None,
-    organization: Text = None,
-    author: Text = None,
-) -> Response:
-    hits = library(request).search(
-        q,
-        mode=(mode or None),  # type: ignore[arg-type]
-        limit=FEED_SIZE,
-        since=since or None,
-        until=until or None,
-        category=category or None,
-        organization=organization or None,
-        author=author or None,
-    )
+def search_feed(request: Request, fmt: Format, search: SearchQuery) -> Response:
+    q = search.q
+    hits = library(request).search(q, limit=FEED_SIZE, **search.filters())
     params = urlencode({"q": q[:100]})
     return _feed(request, fmt, f"paperfeed: {q[:100]}", f"Search results for {params}",
                  [h.paper for h in hits])

@@ -25,16 +25,12 @@ from paperfeed.store.base import Filters
 from paperfeed.store.postgres.sql import pg_filter_sql
 from paperfeed.store.postgres.store import PostgresStore
 from paperfeed.store.vector_common import (
-    ACTIVE_KEY,
-    LEGACY_SEQ_KEY,
-    SEQ_KEY,
     SET_KEY,
     SqlVectors,
     SqlVectorSets,
+    adopt_legacy_table,
     table_name,
-    upsert_meta,
 )
-from paperfeed.store.vector_common import LEGACY_ENCODER_KEY as ENCODER_KEY
 
 __all__ = ["HNSW_EF_CONSTRUCTION", "HNSW_M", "PgIndex", "PgVectorSets", "PgVectors", "table_name"]
 
@@ -52,13 +48,6 @@ def _halfvec(vector: np.ndarray) -> Any:
     from pgvector import HalfVector
 
     return HalfVector(np.asarray(vector, dtype=np.float32))
-
-
-def _to_numpy(values: Sequence[Any], dim: int) -> np.ndarray:
-    if not values:
-        return np.zeros((0, dim), dtype=np.float32)
-    return np.stack([np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
-                     for v in values])
 
 
 class AdvisoryLock:
@@ -84,20 +73,13 @@ class PgVectorSets(SqlVectorSets):
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENCODER_LOCK,))
             if not conn.execute("SELECT to_regclass('embeddings') IS NOT NULL").fetchone()[0]:
                 return
-            row = conn.execute("SELECT value FROM meta WHERE key = %s", (ENCODER_KEY,)).fetchone()
-            seq = conn.execute("SELECT value FROM meta WHERE key = %s", (LEGACY_SEQ_KEY,)).fetchone()
-            if not row:
-                conn.execute("DROP TABLE embeddings")
-                return
-            name, _, dim = row[0].partition(":")
-            table = table_name(name)
-            conn.execute(f"ALTER TABLE embeddings RENAME TO {table}")
-            conn.execute(f"ALTER INDEX IF EXISTS embeddings_seq RENAME TO {table}_seq")
-            conn.execute(f"ALTER INDEX IF EXISTS embeddings_hnsw RENAME TO {table}_hnsw")
-            upsert_meta(conn, SET_KEY + name, dim, "%s")
-            upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0", "%s")
-            upsert_meta(conn, ACTIVE_KEY, name, "%s")
-            conn.execute("DELETE FROM meta WHERE key IN (%s, %s)", (ENCODER_KEY, LEGACY_SEQ_KEY))
+
+            def rename(table: str) -> None:
+                conn.execute(f"ALTER TABLE embeddings RENAME TO {table}")
+                conn.execute(f"ALTER INDEX IF EXISTS embeddings_seq RENAME TO {table}_seq")
+                conn.execute(f"ALTER INDEX IF EXISTS embeddings_hnsw RENAME TO {table}_hnsw")
+
+            adopt_legacy_table(conn, "%s", rename)
 
     def names(self) -> list[str]:
         rows = self.store.query(
@@ -145,40 +127,27 @@ class PgVectors(SqlVectors):
         value = self.store.get_meta(SET_KEY + self.name)
         return (self.name, int(value)) if value else None
 
-    def set_encoder(self, name: str, dim: int) -> bool:
-        if name != self.name:
-            raise ValueError(f"the {self.name} set cannot hold {name} vectors")
-        if self.encoder() is not None:
-            return False
+    def _create_table(self, conn: Any, dim: int) -> None:
         t = self.table
-        with self.store.transaction() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENCODER_LOCK,))
-            conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {t} (paper_pk BIGINT PRIMARY KEY REFERENCES papers(pk) "
-                f"ON DELETE CASCADE, seq BIGINT NOT NULL, vector halfvec({int(dim)}) NOT NULL)"
-            )
-            conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_seq ON {t}(seq)")
-            conn.execute(
-                f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (vector halfvec_ip_ops) "
-                f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-            )
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO NOTHING",
-                (SET_KEY + name, str(dim)),
-            )
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (%s, '0') ON CONFLICT (key) DO NOTHING",
-                (self._seq_key,),
-            )
-        return False
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (ENCODER_LOCK,))
+        conn.execute(
+            f"CREATE TABLE IF NOT EXISTS {t} (paper_pk BIGINT PRIMARY KEY REFERENCES papers(pk) "
+            f"ON DELETE CASCADE, seq BIGINT NOT NULL, vector halfvec({int(dim)}) NOT NULL)"
+        )
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_seq ON {t}(seq)")
+        conn.execute(
+            f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (vector halfvec_ip_ops) "
+            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+        )
 
     # -- the backend's spellings ----------------------------------------------------------------
 
     def _encode(self, vector: np.ndarray) -> Any:
         return _halfvec(vector)
 
-    def _decode(self, values: Sequence[Any], dim: int) -> np.ndarray:
-        return _to_numpy(values, dim)
+    def _decode_rows(self, values: Sequence[Any]) -> np.ndarray:
+        return np.stack([np.asarray(v.to_numpy() if hasattr(v, "to_numpy") else v, dtype=np.float32)
+                         for v in values])
 
     def _in(self, column: str, values: Sequence[Any]) -> Iterator[tuple[str, list[Any]]]:
         yield f"{column} = ANY(%s)", [list(values)]

@@ -24,13 +24,10 @@ from paperfeed.store.base import Filters
 from paperfeed.store.rows import filter_sql
 from paperfeed.store.sqlite.store import SQLiteStore
 from paperfeed.store.vector_common import (
-    ACTIVE_KEY,
-    LEGACY_ENCODER_KEY,
-    LEGACY_SEQ_KEY,
-    SEQ_KEY,
     SET_KEY,
     SqlVectors,
     SqlVectorSets,
+    adopt_legacy_table,
     table_name,
     upsert_meta,
 )
@@ -80,25 +77,14 @@ class SQLiteVectorSets(SqlVectorSets):
                 "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'embeddings'"
             ).fetchone():
                 return  # another process upgraded it meanwhile
-            row = conn.execute(
-                "SELECT value FROM meta WHERE key = ?", (LEGACY_ENCODER_KEY,)
-            ).fetchone()
-            seq = conn.execute("SELECT value FROM meta WHERE key = ?", (LEGACY_SEQ_KEY,)).fetchone()
             conn.execute("DROP TRIGGER IF EXISTS embeddings_stale")
             conn.execute("DROP INDEX IF EXISTS embeddings_seq")
-            if not row:
-                conn.execute("DROP TABLE embeddings")
-                return
-            name, _, dim = row[0].partition(":")
-            table = table_name(name)
-            conn.execute(f'ALTER TABLE embeddings RENAME TO "{table}"')
-            _create_set(conn, table)
-            upsert_meta(conn, SET_KEY + name, dim)
-            upsert_meta(conn, SEQ_KEY + name, seq[0] if seq else "0")
-            upsert_meta(conn, ACTIVE_KEY, name)
-            conn.execute(
-                "DELETE FROM meta WHERE key IN (?, ?)", (LEGACY_ENCODER_KEY, LEGACY_SEQ_KEY)
-            )
+
+            def rename(table: str) -> None:
+                conn.execute(f'ALTER TABLE embeddings RENAME TO "{table}"')
+                _create_set(conn, table)
+
+            adopt_legacy_table(conn, "?", rename)
 
     def names(self) -> list[str]:
         rows = self.store.query(
@@ -151,29 +137,13 @@ class SQLiteVectors(SqlVectors):
             self._known = (self.name, int(value))
         return self._known
 
-    def set_encoder(self, name: str, dim: int) -> bool:
-        if name != self.name:
-            raise ValueError(f"the {self.name} set cannot hold {name} vectors")
-        if self.encoder() is not None:
-            return False
-        with self.store.transaction() as conn:
-            _create_set(conn, self.table)
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT(key) DO NOTHING",
-                (SET_KEY + name, str(dim)),
-            )
-            conn.execute(
-                "INSERT INTO meta (key, value) VALUES (?, '0') ON CONFLICT(key) DO NOTHING",
-                (self._seq_key,),
-            )
-        return False
+    def _create_table(self, conn: Any, dim: int) -> None:
+        _create_set(conn, self.table)
 
     def _encode(self, vector: np.ndarray) -> bytes:
         return vector.astype(np.float16).tobytes()
 
-    def _decode(self, values: Sequence[bytes], dim: int) -> np.ndarray:
-        if not values:
-            return np.zeros((0, dim), dtype=np.float32)
+    def _decode_rows(self, values: Sequence[bytes]) -> np.ndarray:
         return np.frombuffer(b"".join(values), dtype=np.float16).reshape(len(values), -1).astype(
             np.float32
         )
