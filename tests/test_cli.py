@@ -103,7 +103,9 @@ def test_usage_errors_exit_2_with_a_message(home: Path, args: tuple[str, ...]) -
 
 
 def test_the_installed_command_prints_no_traceback_on_bad_input(tmp_path: Path) -> None:
-    bad = tmp_path / "bad.json"
+    # A path longer than a line: the message names it whole (never wrapped off a terminal).
+    bad = tmp_path / ("d" * 90) / "bad.json"
+    bad.parent.mkdir()
     bad.write_bytes(os.urandom(4096))
     env = {**os.environ, "PAPERFEED_HOME": str(tmp_path / "home")}
     proc = subprocess.run(
@@ -112,7 +114,7 @@ def test_the_installed_command_prints_no_traceback_on_bad_input(tmp_path: Path) 
     )
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
-    assert "bad.json" in proc.stderr
+    assert str(bad) in proc.stderr
 
 
 def _snapshot_file(path: Path, n: int) -> Path:

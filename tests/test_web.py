@@ -210,8 +210,14 @@ def test_a_rendered_result_list_is_shared_but_each_visitor_keeps_their_own_token
     ada.get("/search", params={"q": "warm up"})
     ada.get("/search", params={"q": "speculative decoding"})
     first = ada.get("/search", params={"q": "graph neural molecules"})
-    again = bob.get("/search", params={"q": "graph  neural molecules", "since": ""})
     assert "cache miss" in first.headers["server-timing"]
+    # On PostgreSQL the cache's change token is the cluster's WAL position, which the server's own
+    # background writes also move now and then: a miss between the two requests is retried.
+    for _ in range(5):
+        again = bob.get("/search", params={"q": "graph  neural molecules", "since": ""})
+        if "cache hit" in again.headers["server-timing"]:
+            break
+        first = ada.get("/search", params={"q": "graph neural molecules"})
     assert "cache hit" in again.headers["server-timing"]
     assert 'action="/papers/2502.00007/upvote"' in first.text and "Graph Neural Networks" in again.text
     assert csrf_of(first.text) == ada.cookies["pf_csrf"] != bob.cookies["pf_csrf"] == csrf_of(again.text)

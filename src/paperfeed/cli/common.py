@@ -22,7 +22,8 @@ from paperfeed.library import Library
 from paperfeed.records import Paper
 from paperfeed.terminal import clean, safe_json
 
-err = Console(stderr=True, highlight=False)
+# Messages are never cut into lines (rich wraps at 80 columns off a terminal): scripts read them.
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 STORAGE_FAILED = 4
 """The exit code of a command the storage stopped: a full disk, a corrupt or unreadable database."""
 MAX_REJECTS_SHOWN = 50
