@@ -13,14 +13,11 @@ import pytest
 import webdata
 from digestdata import BASE_URL, mail_env
 from lxml import etree
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
+from playwright.sync_api import Browser, BrowserContext, Page, expect
 from smtp_sink import SmtpSink
 
 import paperfeed
 
-CHROMIUM = "/usr/bin/chromium"
-ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-        "--disable-component-update", "--disable-sync", "--no-first-run"]
 SHOTS = Path(__file__).resolve().parent.parent / "test-artifacts" / "screenshots"
 # Paper thumbnails live on Hugging Face's CDN; there is no internet here, so the browser's
 # requests to it are answered with the app's own placeholder image.
@@ -51,15 +48,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory, smtp: SmtpSink) -> Iterat
                 lib.accounts.signup(f"grace.hopper.{scheme}@example.org", "correct horse battery")
             with webdata.serving(lib) as url:
                 yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make setup does)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture

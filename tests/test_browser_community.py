@@ -9,13 +9,12 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 import webdata
 from harvest_peers import ApiPeer, Peer
-from playwright.sync_api import Browser, Page, expect, sync_playwright
-from test_browser import ARGS, CHROMIUM, SHOTS
+from playwright.sync_api import Browser, Page, expect
+from test_browser import SHOTS
 
 from paperfeed.config import Config
 from paperfeed.library import Library
@@ -44,15 +43,6 @@ def base_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                                                 for s in ("light", "dark")]:
                 lib.accounts.signup(email, PASSWORD)
             yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make setup does)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 def shot(page: Page, name: str) -> None:

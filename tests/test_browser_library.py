@@ -15,7 +15,7 @@ import webdata
 from librarydata import only_on, page_ids
 from playwright.sync_api import Browser, expect
 from test_browser import SHOTS
-from test_browser_room import DESKTOP, PHONE, SAMPLE_DIR, STATE, Tab, browser  # noqa: F401
+from test_browser_room import DESKTOP, PHONE, SAMPLE_DIR, STATE, Tab
 
 import paperfeed
 
@@ -48,7 +48,7 @@ def log_in(tab: Tab, email: str) -> None:
     expect(page.locator("header .account")).to_contain_text(email)
 
 
-def test_save_in_place_then_on_the_library_page(browser: Browser, base_url: str) -> None:  # noqa: F811
+def test_save_in_place_then_on_the_library_page(browser: Browser, base_url: str) -> None:
     tab = Tab(browser, base_url)
     log_in(tab, "saver@example.org")
     page = tab.page
@@ -72,7 +72,7 @@ def test_save_in_place_then_on_the_library_page(browser: Browser, base_url: str)
     tab.close()
 
 
-def test_not_interested_makes_the_card_go_away_with_an_undo(browser: Browser, base_url: str) -> None:  # noqa: F811
+def test_not_interested_makes_the_card_go_away_with_an_undo(browser: Browser, base_url: str) -> None:
     tab = Tab(browser, base_url)
     log_in(tab, "saver@example.org")
     page = tab.page
@@ -94,7 +94,7 @@ def test_not_interested_makes_the_card_go_away_with_an_undo(browser: Browser, ba
     tab.close()
 
 
-def test_for_you_shows_reasons(browser: Browser, base_url: str) -> None:  # noqa: F811
+def test_for_you_shows_reasons(browser: Browser, base_url: str) -> None:
     tab = Tab(browser, base_url)
     log_in(tab, "shots@example.org")
     page = tab.page
@@ -108,7 +108,7 @@ def test_for_you_shows_reasons(browser: Browser, base_url: str) -> None:  # noqa
 @pytest.mark.parametrize("scheme", ["light", "dark"])
 @pytest.mark.parametrize(("width", "viewport"), [("desktop", DESKTOP), ("phone", PHONE)])
 def test_screenshots_of_the_library_pages(
-    browser: Browser, base_url: str, scheme: str, width: str, viewport: dict[str, int]  # noqa: F811
+    browser: Browser, base_url: str, scheme: str, width: str, viewport: dict[str, int]
 ) -> None:
     tab = Tab(browser, base_url, viewport=viewport, color_scheme=scheme)
     log_in(tab, "shots@example.org")

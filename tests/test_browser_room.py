@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 import webdata
-from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_playwright
-from test_browser import ARGS, CHROMIUM, SHOTS, answer_thumbnails
+from playwright.sync_api import Browser, BrowserContext, Page, expect
+from test_browser import SHOTS, answer_thumbnails
 
 import paperfeed
 
@@ -51,15 +51,6 @@ def demo_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         lib.accounts.signup("a.rather.long.address@example.org", PASSWORD)  # `paperfeed users add`
         with webdata.serving(lib) as url:
             yield url
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make setup does)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 class Tab:

@@ -6,14 +6,13 @@ light and dark, go to `test-artifacts/screenshots/signup-header/`."""
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 
 import pytest
 import webdata
 from digestdata import mail_env
-from playwright.sync_api import Browser, expect, sync_playwright
+from playwright.sync_api import Browser, expect
 from smtp_sink import SmtpSink
-from test_browser import ARGS, CHROMIUM, SHOTS, answer_thumbnails
+from test_browser import SHOTS, answer_thumbnails
 
 import paperfeed
 
@@ -23,15 +22,6 @@ HEADER_SHOTS = SHOTS / "signup-header"
 WAIT_MS = 180_000
 expect.set_options(timeout=WAIT_MS)
 VIEWPORTS = {"desktop": {"width": 1280, "height": 800}, "phone": {"width": 390, "height": 844}}
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Browser]:
-    assert Path(CHROMIUM).exists(), "install Debian's chromium (make setup does)"
-    with sync_playwright() as pw:
-        b = pw.chromium.launch(executable_path=CHROMIUM, args=ARGS, headless=True)
-        yield b
-        b.close()
 
 
 @pytest.fixture(scope="module", params=["open", "closed"])
