@@ -23,15 +23,12 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_fusion import sentence_set  # noqa: E402
+from bench_fusion import sample_papers, sentence_set  # noqa: E402
 
-import paperfeed  # noqa: E402
 from paperfeed import relevance  # noqa: E402
 from paperfeed.config import Config  # noqa: E402
 from paperfeed.evaluate import ID_PREFIX, load_library, ndcg_at  # noqa: E402
 from paperfeed.library import Library  # noqa: E402
-from paperfeed.records import Paper  # noqa: E402
-from paperfeed.sources import FORMATS  # noqa: E402
 
 MODES = ("keyword", "semantic", "hybrid")
 VARIANTS = {"old (40 % of the mass)": 10_000, "strongest 2": 2, "strongest 3": 3}
@@ -64,16 +61,6 @@ OFF_B = [
     "best way to store fresh basil so it does not turn black in the fridge",
     "can my cat eat tuna from a can every day or is that bad for her kidneys",
 ]
-
-
-def sample_papers() -> list[Paper]:
-    papers: dict[str, Paper] = {}
-    for path in sorted((Path(paperfeed.__file__).parent / "sample").glob("00[01]_*.txt")):
-        with path.open("rb") as f:
-            for item in FORMATS["hf-page"](f, str(path)):
-                if isinstance(item, Paper):
-                    papers.setdefault(item.id, item)
-    return list(papers.values())
 
 
 def main() -> None:

@@ -22,8 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
+import paperfeed
 from paperfeed import search
 from paperfeed.evaluate import ID_PREFIX, BeirData, load_beir, load_library, ndcg_at
+from paperfeed.records import Paper
+from paperfeed.sources import FORMATS
 from paperfeed.store.base import Filters
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -31,20 +34,21 @@ WEIGHTS = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]
 _SENTENCE = re.compile(r"(?<=[.!?])\s+(?=[A-Z])")
 
 
-def sentence_set() -> BeirData:
-    """Query = first sentence of each abstract; document = title + the rest of the abstract."""
-    import paperfeed
-    from paperfeed.records import Paper
-    from paperfeed.sources import FORMATS
-
+def sample_papers() -> list[Paper]:
+    """The bundled sample's papers (the two saved pages), each once."""
     papers: dict[str, Paper] = {}
     for path in sorted((Path(paperfeed.__file__).parent / "sample").glob("00[01]_*.txt")):
         with path.open("rb") as f:
             for item in FORMATS["hf-page"](f, str(path)):
                 if isinstance(item, Paper):
                     papers.setdefault(item.id, item)
+    return list(papers.values())
+
+
+def sentence_set() -> BeirData:
+    """Query = first sentence of each abstract; document = title + the rest of the abstract."""
     corpus, queries, qrels = {}, {}, {}
-    for n, p in enumerate(papers.values()):
+    for n, p in enumerate(sample_papers()):
         parts = _SENTENCE.split(p.abstract, maxsplit=1)
         if len(parts) < 2 or len(parts[0]) < 40:
             continue

@@ -85,17 +85,6 @@ print(json.dumps(out))
 '''
 
 
-PG_SETTINGS = {  # the README's deployment settings (24 GiB machine)
-    "shared_buffers": "'3GB'",
-    "effective_cache_size": "'12GB'",
-    "maintenance_work_mem": "'4GB'",
-    "work_mem": "'32MB'",
-    "max_wal_size": "'8GB'",
-    "checkpoint_timeout": "'30min'",
-    "max_parallel_maintenance_workers": "2",
-    "random_page_cost": "1.1",
-    "jit": "off",
-}
 
 
 def cli(src: str, home: Path, url: str | None, *args: str) -> dict[str, float]:
@@ -170,6 +159,7 @@ def main() -> None:
     args = ap.parse_args()
     trees = dict(t.split("=", 1) for t in args.tree)
     sys.path.insert(0, str(HERE.parent / "tests"))
+    from bench_backends import PG_SETTINGS  # the README's deployment settings (24 GiB machine)
     from pg import PgServer
 
     work = (args.work or Path(tempfile.mkdtemp(prefix="bench-kw-engines-"))).resolve()
