@@ -565,13 +565,12 @@ def _among(store: Store, semantic: SemanticEngine | None, ids: tuple[str, ...]) 
         keys, vecs = got.astype(np.int64), _unit(vecs)
     else:
         keys, vecs = np.zeros(0, np.int64), None
-    papers = {k: p for k, p in store.get_many(list(ids)).items()}
+    papers = store.get_many(list(ids))
     by_key: dict[int, Paper] = {}
     if dense:
-        id_key = {pid: k for pid, k in by_id.items()}
         for pid, paper in papers.items():
-            if pid in id_key and not is_withdrawn(paper):
-                by_key[int(id_key[pid])] = paper
+            if pid in by_id and not is_withdrawn(paper):
+                by_key[int(by_id[pid])] = paper
         keep = np.fromiter((int(k) in by_key for k in keys), bool, len(keys))
         keys = keys[keep]
         vecs = vecs[keep] if vecs is not None else None

@@ -259,8 +259,7 @@ class VectorSet:
         holds them all. The index may hold the encoder's float32 where the store kept float16
         (both backends do), so they are rounded as the store rounds them: the same values."""
         if len(keys):
-            index = self.index
-            held = index.vectors_of(keys) if hasattr(index, "vectors_of") else None
+            held = self.index.vectors_of(keys)
             if held is not None:
                 rounded = held.astype(np.float16).astype(np.float32)
                 return np.asarray(keys, dtype=np.uint64), rounded

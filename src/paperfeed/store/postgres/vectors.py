@@ -271,6 +271,10 @@ class PgIndex:
             for row in self.vectors.nearest_many(vectors, k)
         ]
 
+    def vectors_of(self, keys: Sequence[int]) -> None:
+        """None: no vector is held in memory here; the engine reads them from the database."""
+        return None
+
     def __len__(self) -> int:
         return self.vectors.fingerprint().count
 
