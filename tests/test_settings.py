@@ -168,6 +168,8 @@ COMMANDS: dict[str, str] = {
 EXEMPT: dict[str, str] = {
     "close": "the context manager's end; every command closes its Library",
     "missing_vectors": "the total of `index`'s progress bar",
+    "quality_backlog": "the total of `import`'s quality-vector progress bar",
+    "fill_quality": "runs at the end of `import` and `library import`; `index` fills any backlog",
     "has_vectors": "whether `search` defaults to hybrid; `stats` and `index` show the vectors",
     "adjacent_day": "the web's previous/next day links",
     "freshness": "the web's status line; `stats` shows all of it and more",

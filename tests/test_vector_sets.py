@@ -81,7 +81,7 @@ def test_the_quality_encoder_is_the_default() -> None:
 
 def test_static_at_import_then_quality_switched_to_when_complete(home: Path) -> None:
     with quality_lib(home) as lib:
-        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), fill_quality=False)
         sem = lib.semantic
         status = lib.vector_status()
         cover = {s["encoder"]: s for s in status["sets"]}
@@ -120,6 +120,65 @@ def test_static_at_import_then_quality_switched_to_when_complete(home: Path) -> 
         assert lib.missing_vectors() == 0
         hits = lib.search("flapping wing ornithopter", mode="semantic", limit=1)
         assert hits[0].paper.id == "2501.00001"
+
+
+def test_a_small_import_fills_the_quality_set_on_the_spot(home: Path) -> None:
+    """Quality by default: 86 papers are within `PAPERFEED_QUALITY_AT_IMPORT`, so the import
+    leaves the quality set complete and active, and related papers rank with it at once."""
+    with quality_lib(home) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+        status = lib.vector_status()
+        assert status["active"] == QUALITY
+        assert {s["encoder"]: s["vectors"] for s in status["sets"]} == {
+            "minilm-static": 86, QUALITY: 86}
+        assert lib.semantic.view().encoder.dim == 384
+        assert lib.quality_backlog() == 0 and lib.fill_quality() == 0  # nothing left to do
+        paper_id = lib.search("depth estimation", mode="keyword", limit=1)[0].paper.id
+        assert len(lib.related(paper_id, limit=5)) == 5
+
+
+def test_a_large_backlog_is_left_to_serve_and_index(home: Path) -> None:
+    env = {"PAPERFEED_QUALITY_ENCODER": QUALITY, "PAPERFEED_QUALITY_AT_IMPORT": "85"}
+    with Library(Config.from_env(home=home, env=env)) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))  # 86 papers: one too many
+        assert lib.semantic.active_name() == "minilm-static"
+        assert set_count(home, QUALITY) == 0 and lib.quality_backlog() == 0
+        assert lib.index()["encoder"] == QUALITY
+    off = {"PAPERFEED_QUALITY_ENCODER": QUALITY, "PAPERFEED_QUALITY_AT_IMPORT": "0"}
+    other = home / "off"
+    with Library(Config.from_env(home=other, env=off)) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+        assert lib.semantic.active_name() == "minilm-static"
+        assert set_count(other, QUALITY) == 0
+
+
+def test_an_import_leaves_the_fill_to_an_embedder_already_at_work(home: Path) -> None:
+    """The background embedder of a running `serve` holds the store's embedder lock: the import
+    does not fill the same set beside it."""
+    with quality_lib(home) as lib:
+        lock = lib.semantic.sets.try_embedder_lock()
+        assert lock is not None
+        try:
+            lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+            assert lib.semantic.active_name() == "minilm-static"
+            assert set_count(home, QUALITY) == 0
+        finally:
+            lock.release()
+        assert lib.fill_quality() == 86 and lib.semantic.active_name() == QUALITY
+
+
+def test_the_import_command_fills_a_small_library_and_survives_a_broken_model(
+        home: Path, tmp_path: Path) -> None:
+    files = [str(p) for p in sorted(SAMPLE_DIR.glob("*.txt"))]
+    broken = tmp_path / "model.onnx"
+    broken.write_bytes(b"\x08\x07garbage" * 4096)
+    run = here(home, "import", *files, PAPERFEED_ONNX_MODEL=str(broken))
+    assert run.exit_code == 0, run.stderr  # the papers are imported; the static set serves
+    assert active_flag(home) in (None, "minilm-static") and set_count(home, QUALITY) == 0
+    assert set_count(home, "minilm-static") == 86
+    again = here(home, "import", *files)  # the model is back: the next import fills the set
+    assert again.exit_code == 0, again.stderr
+    assert active_flag(home) == QUALITY and set_count(home, QUALITY) == 86
 
 
 def test_changing_the_quality_encoder_is_blue_green(home: Path) -> None:

@@ -77,9 +77,12 @@ class Library:
         *,
         progress: Progress | None = None,
         index: bool = True,
+        fill_quality: bool = True,
     ) -> ImportReport:
         """Import files (format detected by content unless given). Bad records are reported in
-        the result and skipped; the rest is imported. `index=False` skips embedding."""
+        the result and skipped; the rest is imported. `index=False` skips embedding. A small
+        library's quality set is then filled on the spot (`fill_quality`, which see;
+        `fill_quality=False` leaves that to the caller)."""
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
             report = _import_files(
@@ -89,6 +92,8 @@ class Library:
             )
             if index:  # papers a killed run committed but never embedded count as "unchanged"
                 self.semantic.catch_up()
+                if fill_quality:
+                    self.fill_quality()
             return report
         finally:
             if self.semantic is not None:
@@ -244,10 +249,13 @@ class Library:
 
         embed = self.semantic.embed_ids if index and self.semantic is not None else None
         try:
-            return harvest(
+            report = harvest(
                 self.store, self.config.harvest, self.config.contact, params,
                 on_change=embed, progress=progress, log=log,
             )
+            if index:
+                self.fill_quality()
+            return report
         finally:
             if self.semantic is not None:
                 self.semantic.save()
@@ -297,6 +305,24 @@ class Library:
             "vectors": len(active.index),
             **({"ray": cluster} if ray else {}),
         }
+
+    def quality_backlog(self) -> int:
+        """How many quality vectors `fill_quality` would embed now (0: none, or too many)."""
+        if self.semantic is None:
+            return 0
+        return self.semantic.small_backlog(self.config.quality_at_import, self.store.count())
+
+    def fill_quality(self, progress: Callable[[int], None] | None = None) -> int:
+        """Fill the quality set and switch to it when it lacks at most
+        `PAPERFEED_QUALITY_AT_IMPORT` vectors (default 1,000: ~40 s on 2 cores), so that a small
+        library has the quality rankings right after its import; a larger backlog is left to
+        `serve` (in the background) and `index`. Returns the vectors embedded; 0 when there was
+        nothing to do, too much, or the quality encoder cannot load (the static set serves)."""
+        if self.semantic is None:
+            return 0
+        return self.semantic.fill_if_small(
+            self.config.quality_at_import, self.store.count(), progress
+        )
 
     def missing_vectors(self, encoder: str | None = None) -> int:
         """How many vectors `index` would embed: the static set's and the target set's missing."""
@@ -776,9 +802,11 @@ class Library:
                 semantic.embed_ids(ids)
 
         try:
-            return import_into_collection(
+            report = import_into_collection(
                 self.store, self.personal.collections, uid, Path(path), collection, on_change=embed
             )
+            self.fill_quality()
+            return report
         finally:
             if self.semantic is not None:
                 self.semantic.save()

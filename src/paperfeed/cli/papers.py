@@ -71,8 +71,15 @@ def import_(
         raise fail("give at least one file to import (or --sample)")
     fmt = None if format == "auto" else format
     total = sum(p.stat().st_size for p in paths if p.is_file())
-    with library(ctx) as lib, _progress(total) as advance:
-        report = lib.import_files(paths, fmt, progress=advance, index=not no_index)
+    with library(ctx) as lib:
+        with _progress(total) as advance:
+            report = lib.import_files(
+                paths, fmt, progress=advance, index=not no_index, fill_quality=False
+            )
+        backlog = 0 if no_index else lib.quality_backlog()
+        if backlog:
+            with count_progress(backlog, "quality vectors") as advance_vectors:
+                lib.fill_quality(advance_vectors)
     shown = 0
     for f in report.files:
         if f.error:

@@ -454,6 +454,33 @@ class SemanticEngine:
         self.settle(name)
         return done
 
+    def small_backlog(self, limit: int, papers: int) -> int:
+        """How many quality vectors `fill_if_small` would embed now: the quality set's missing
+        vectors when there are at most `limit` of them, else 0 (also 0 when there is no quality
+        encoder, its set is already active, or its encoder cannot load)."""
+        name = self.target()
+        if limit <= 0 or name == self.default_encoder or self.sets.active() == name:
+            return 0
+        missing = self.missing(name, papers)
+        return missing if missing <= limit and self.available(name) else 0
+
+    def fill_if_small(
+        self, limit: int, papers: int, progress: IndexProgress | None = None
+    ) -> int:
+        """Fill the quality set on the spot when at most `limit` of its vectors are missing, and
+        switch to it: a small library ranks with the quality encoder right after its import (a
+        few hundred papers take seconds), a large backlog is left to `serve` and `index`. Not
+        while another embedder holds the store's lock (it is filling the set already)."""
+        if not self.small_backlog(limit, papers):
+            return 0
+        lock = self.sets.try_embedder_lock()
+        if lock is None:
+            return 0
+        try:
+            return self.fill(self.target(), progress).get(self.target(), 0)
+        finally:
+            lock.release()
+
     def status(self, papers: int) -> dict[str, Any]:
         """Each set's coverage, the active one, and any warning (for `stats`)."""
         active = self.active_name()
