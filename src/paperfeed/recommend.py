@@ -471,10 +471,10 @@ class _Rows:
         return out
 
     def mean(self) -> np.ndarray:
-        """The mean row, dense."""
-        n = self.shape[0]
+        """The mean row, dense (summed in float64: terms of equal weight may come in another
+        order than scipy's float32 sums gave)."""
         total = np.bincount(self.indices, weights=self.data, minlength=self.width)
-        return total / max(n, 1)
+        return total / max(self.shape[0], 1)
 
 
 class _Names:
@@ -990,6 +990,8 @@ def explain(
     names = _Names(space, range(len(texts)))
     likes = _terms_of(pos_mean - w.negative * neg_mean, names, 15)
     dislikes = _terms_of(w.negative * neg_mean - pos_mean, names, 15) if rows_neg.shape[0] else []
+    vecs: Any
+    negs: Any
     if lib.pos_vecs is not None and lib.neg_vecs is not None:
         ids, vecs, negs = lib.pos_vec_ids, lib.pos_vecs, lib.neg_vecs
     else:

@@ -22,6 +22,8 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
 
+from threadpoolctl import threadpool_limits
+
 from paperfeed.digest.compose import Composer, DigestContent
 
 if TYPE_CHECKING:
@@ -72,6 +74,8 @@ def _start(config: Config, day: date, after: str, now: datetime, parent: int) ->
     from paperfeed.library import Library
 
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
+    # one worker per core: numpy's BLAS threads would only compete with the other workers
+    _STATE["threads"] = threadpool_limits(1)
     lib = Library(config)
     _STATE["lib"] = lib
     _STATE["composer"] = Composer(lib.store, lib.accounts, day, after, now)
