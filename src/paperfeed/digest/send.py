@@ -30,6 +30,7 @@ from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from paperfeed.digest.subscriptions import Subscriber, Subscriptions, check_email
 from paperfeed.digest.tokens import LinkExpired, Tokens
+from paperfeed.digest.workers import Job, WorkerFailed, compose_in_workers, workers_for
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import RateLimiter
 
@@ -105,8 +106,6 @@ class Digests:
         Returns (digests composed, of which empty). `workers`: processes that compose
         (`workers.workers_for`: None, the configured number or by default one per core for a
         large run; 1, this process alone); `renew` is called between batches (the send lease)."""
-        from paperfeed.digest.workers import Job, compose_in_workers, workers_for
-
         day = parse_day(day)
         now = now or datetime.now(UTC)
         done = self.outbox.composed(day)
@@ -223,7 +222,10 @@ class Digests:
                     lock.renew()
                     renewed = time.monotonic()
 
-            report.composed, report.empty = self.compose(day, now, workers=workers, renew=renew)
+            try:
+                report.composed, report.empty = self.compose(day, now, workers=workers, renew=renew)
+            except WorkerFailed as exc:  # what was composed is in the outbox: send it
+                report.error = str(exc)
             # what this run enqueued is due too, however long composing took
             due_at = now + timedelta(seconds=time.monotonic() - started + 1)
             with SmtpConnection(settings) as smtp:

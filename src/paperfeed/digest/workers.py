@@ -18,6 +18,7 @@ import threading
 import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Any
@@ -33,6 +34,11 @@ if TYPE_CHECKING:
 BATCH = 20  # subscribers per task: small enough to share the work evenly between workers
 AUTO_MAX = 4  # the default: one worker per core, at most this many
 AUTO_MIN_DIGESTS = 200  # the default starts workers only for a run this large (start-up ~ seconds)
+
+
+class WorkerFailed(Exception):
+    """A composing worker died (killed, out of memory): the digests enqueued so far stand, the
+    rest are composed by the next run."""
 
 
 @dataclass(frozen=True)
@@ -111,7 +117,11 @@ def compose_in_workers(
             while pending:
                 done, pending = wait(pending, return_when=FIRST_COMPLETED)
                 for future in done:
-                    yield [(sid, DigestContent.from_json(text), uid) for sid, text, uid in future.result()]
+                    try:
+                        found = future.result()
+                    except BrokenProcessPool as exc:
+                        raise WorkerFailed(f"a worker composing the digests died ({exc})") from None
+                    yield [(sid, DigestContent.from_json(text), uid) for sid, text, uid in found]
         finally:
             for future in pending:
                 future.cancel()
