@@ -290,3 +290,27 @@ def test_a_refused_write_leaves_nothing_half_written(
     with pytest.raises(InvalidInput):
         lib.library_add(pages[0][3], "A")
     assert [(c.name, c.size) for c in lib.collections()] == [("A", 2)]
+
+
+def test_a_library_snapshot_reads_as_the_per_collection_reads_do(any_sample_lib: Library, pages) -> None:
+    """The digest reads a user's library once for its sections (`Personal.snapshot`): the same
+    saved papers, in the same order, and the same recommendations as reading per collection."""
+    lib = any_sample_lib
+    a, b = pages
+    for pid in a[:4]:
+        lib.library_add(pid, "Merging")
+    for pid in [a[2], *only_on(b, a)[:3]]:
+        lib.library_add(pid, "To read")
+    lib.dismiss(only_on(b, a)[5])
+    uid = lib.user_of(None).id
+    snap = lib.personal.snapshot(uid)
+    assert snap.saved.saved_ids() == lib.personal.collections.saved_ids(uid)
+    assert snap.dismissed == lib.personal.feedback.dismissed_ids(uid)
+    for c in lib.collections():
+        assert snap.saved.saved_ids(c.id) == lib.personal.collections.saved_ids(uid, c.name)
+        alone = lib.recommend(collection=c.name, limit=20)
+        shared = lib.recommend(collection=c.name, limit=20, snapshot=snap)
+        assert [(h.paper.id, h.score) for h in shared] == [(h.paper.id, h.score) for h in alone]
+    assert snap.collection("merging").name == "Merging"  # names match as the store's do
+    with pytest.raises(NotFound):
+        snap.collection("Unknown")

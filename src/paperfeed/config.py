@@ -110,6 +110,10 @@ SETTINGS: tuple[Setting, ...] = (
             "when `serve --schedule` sends digests, UTC: `7` or `07:30`", clean=_digest_at),
     Setting("PAPERFEED_DIGEST_RETRY_SECONDS", "digest_retry_seconds", float, 600.0,
             "first delay before retrying a transient SMTP failure, doubled each attempt", minimum=0),
+    Setting("PAPERFEED_DIGEST_WORKERS", "digest_workers", int, 0,
+            "processes that compose a send run's digests (`digest send --workers`); 0: one per "
+            "core (at most 4) for a run of 200 digests or more, else the sending process alone",
+            minimum=0),
     # harvesting
     Setting("PAPERFEED_CONTACT", "contact", str, None,
             "an email (or URL) put in the User-Agent of harvests, as arXiv asks"),
@@ -228,6 +232,7 @@ class Config:
     harvest: HarvestConfig = field(default_factory=HarvestConfig)
     digest_at: str = "07:00"
     digest_retry_seconds: float = 600.0
+    digest_workers: int = 0
     smtp_cafile: str | None = None
     search_cache: int = 60_000
     # Hostile-input bounds: the longest line (record) of a JSON-lines snapshot, and the largest

@@ -821,6 +821,7 @@ class Library:
         limit: int = 10,
         since: date | str | None = None,
         among: Sequence[str] | None = None,
+        snapshot: Any = None,
     ) -> list[Any]:
         """Recommendations (`recommend.Recommendation`: `.paper`, `.score`, `.reasons`).
 
@@ -832,7 +833,8 @@ class Library:
         saved, dismissed or was sent, and only what clears the relevance floor: [] when there is
         nothing to learn from or nothing clears it ("nothing new for you today"). With `among`
         (paper ids, newest first), only those papers are candidates: the email digest's new
-        arrivals, read once per digest run."""
+        arrivals, read once per digest run. `snapshot` (`lib.personal.snapshot(user id)`): the
+        user's stored library read once for several requests in a row (the digest's sections)."""
         from paperfeed import recommend as engine
 
         if not 1 <= limit <= MAX_LIMIT:
@@ -844,6 +846,11 @@ class Library:
             pos = [self.known_paper(pid).id for pid in positive]
             neg = [self.known_paper(pid).id for pid in negative or ()]
             exclude = self._hidden_for(user) | set(pos) | set(neg)
+        elif snapshot is not None:
+            cid = snapshot.collection(collection).id if collection is not None else None
+            pos = snapshot.saved.saved_ids(cid)
+            neg = sorted(snapshot.dismissed)
+            exclude = set(snapshot.saved.saved_ids()) | set(neg) | snapshot.sent
         else:
             uid = self.user_of(user).id
             if collection is not None:

@@ -38,7 +38,6 @@ from datetime import date
 from typing import Any
 
 import numpy as np
-from scipy.sparse import issparse
 
 from paperfeed.embed import paper_text
 from paperfeed.embed.engine import SemanticEngine
@@ -196,9 +195,17 @@ def _topk_mean(sims: np.ndarray, k: int) -> np.ndarray:
 
 
 def _sims(x: Any, y: Any) -> np.ndarray:
-    """x @ y.T as a dense array, for dense arrays or sparse (csr) rows."""
-    product = x @ y.T
-    return product.toarray() if issparse(product) else np.asarray(product)  # type: ignore[attr-defined]
+    """x @ y.T as a dense array, for dense arrays or sparse rows (`_Rows`)."""
+    if isinstance(x, _Rows):
+        return x.gram(y)
+    return np.asarray(x @ y.T)
+
+
+def _dot(x: Any, vector: np.ndarray) -> np.ndarray:
+    """x @ vector, for dense arrays or sparse rows (`_Rows`)."""
+    if isinstance(x, _Rows):
+        return x.dot(vector)
+    return np.asarray(x @ vector).ravel()
 
 
 def _profile_score(x: Any, pos: Any, neg: Any, bg_centroid: np.ndarray | None, w: Weights) -> np.ndarray:
@@ -210,11 +217,13 @@ def _profile_score(x: Any, pos: Any, neg: Any, bg_centroid: np.ndarray | None, w
     if neg.shape[0]:
         score = score - w.negative * _topk_mean(_sims(x, neg), w.knn)
     if bg_centroid is not None and w.background:
-        score = score - w.background * np.asarray(x @ bg_centroid).ravel()
+        score = score - w.background * _dot(x, bg_centroid)
     return score
 
 
 def _mean_row(x: Any) -> np.ndarray:
+    if isinstance(x, _Rows):
+        return x.mean()
     return np.asarray(x.mean(axis=0)).ravel()
 
 
@@ -378,8 +387,6 @@ class _Text:
         known: Sequence[tuple[np.ndarray, np.ndarray]] = (),
     ) -> None:
         """`known`: the analyses of the last documents, already at hand (the background's)."""
-        from scipy.sparse import csr_matrix
-
         terms = _terms()
         fresh = docs[: len(docs) - len(known)]
         parts = [*(terms.of(pid, text) for pid, text in fresh), *known]
@@ -398,12 +405,76 @@ class _Text:
         rows_of = np.repeat(np.arange(len(docs)), lengths)
         norms = np.sqrt(np.bincount(rows_of, weights=data * data, minlength=len(docs)))
         data = (data / np.maximum(norms, 1e-30)[rows_of]).astype(np.float32)
-        self.matrix = csr_matrix((data, local, indptr), shape=(len(docs), width))
+        self.matrix = _Rows(data, local, indptr, width)
         self.columns = columns
         self.docs = list(docs)
 
-    def rows(self, start: int, stop: int) -> Any:
-        return self.matrix[start:stop]
+    def rows(self, start: int, stop: int) -> _Rows:
+        return self.matrix.block(start, stop)
+
+
+class _Rows:
+    """Sparse rows (CSR arrays) with the few products a request needs, in numpy: a request's
+    matrices are small (a few hundred rows), where scipy's per-call checks and constructors
+    cost more than the arithmetic."""
+
+    def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, width: int) -> None:
+        self.data, self.indices, self.indptr, self.width = data, indices, indptr, width
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return len(self.indptr) - 1, self.width
+
+    def block(self, start: int, stop: int) -> _Rows:
+        """Rows start..stop-1 (views of the arrays)."""
+        stop = max(start, min(stop, self.shape[0]))
+        a, b = int(self.indptr[start]), int(self.indptr[stop])
+        return _Rows(self.data[a:b], self.indices[a:b], self.indptr[start:stop + 1] - a, self.width)
+
+    def row(self, i: int) -> tuple[np.ndarray, np.ndarray]:
+        """(column indices, values) of row i."""
+        a, b = int(self.indptr[i]), int(self.indptr[i + 1])
+        return self.indices[a:b], self.data[a:b]
+
+    def _row_sums(self, entries: np.ndarray) -> np.ndarray:
+        """Per row, the sum of `entries` (one value or vector per stored entry)."""
+        n = self.shape[0]
+        out = np.zeros((n, *entries.shape[1:]), dtype=entries.dtype)
+        lengths = np.diff(self.indptr)
+        filled = lengths > 0
+        if filled.any():
+            out[filled] = np.add.reduceat(entries, self.indptr[:-1][filled], axis=0)
+        return out
+
+    def dot(self, vector: np.ndarray) -> np.ndarray:
+        """self @ vector (a dense vector of `width`)."""
+        return self._row_sums(self.data.astype(np.float64) * vector[self.indices])
+
+    def gram(self, other: _Rows) -> np.ndarray:
+        """self @ other.T as a dense (rows × other's rows) array: over the entries of self in
+        a column of other only (most are not), against other made dense on its own columns."""
+        n, m = self.shape[0], other.shape[0]
+        out = np.zeros((n, m), dtype=np.float32)
+        if not n or not m or not len(other.indices) or not len(self.indices):
+            return out
+        cols, where = np.unique(other.indices, return_inverse=True)
+        dense = np.zeros((len(cols), m), dtype=np.float32)
+        dense[where, np.repeat(np.arange(m), np.diff(other.indptr))] = other.data
+        at = np.minimum(np.searchsorted(cols, self.indices), len(cols) - 1)
+        hit = cols[at] == self.indices
+        if not hit.any():
+            return out
+        rows = np.repeat(np.arange(n), np.diff(self.indptr))[hit]
+        products = self.data[hit, None] * dense[at[hit]]
+        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
+        out[rows[starts]] = np.add.reduceat(products, starts, axis=0)
+        return out
+
+    def mean(self) -> np.ndarray:
+        """The mean row, dense (summed in float64: terms of equal weight may come in another
+        order than scipy's float32 sums gave)."""
+        total = np.bincount(self.indices, weights=self.data, minlength=self.width)
+        return total / max(self.shape[0], 1)
 
 
 class _Names:
@@ -865,11 +936,11 @@ def recommend(
             sims = cand_sims[key]
             nearest = [lib.pos_vec_ids[j] for j in np.argsort(-sims)[:2]]
         else:
-            sims = _sims(rows_pos, rows_cand[i]).ravel()
+            sims = _sims(rows_pos, rows_cand.block(i, i + 1)).ravel()
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
-        row = rows_cand[i]
+        columns, values = rows_cand.row(i)
         term_weights = np.zeros(len(profile))
-        term_weights[row.indices] = row.data * profile[row.indices]
+        term_weights[columns] = values * profile[columns]
         terms = _terms_of(term_weights, _Names(space, [n_lib + i]), 3)
         out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
                                   nearest, terms))
@@ -919,6 +990,8 @@ def explain(
     names = _Names(space, range(len(texts)))
     likes = _terms_of(pos_mean - w.negative * neg_mean, names, 15)
     dislikes = _terms_of(w.negative * neg_mean - pos_mean, names, 15) if rows_neg.shape[0] else []
+    vecs: Any
+    negs: Any
     if lib.pos_vecs is not None and lib.neg_vecs is not None:
         ids, vecs, negs = lib.pos_vec_ids, lib.pos_vecs, lib.neg_vecs
     else:

@@ -95,12 +95,17 @@ def digest_preview(
 def digest_send(
     ctx: typer.Context,
     date: Annotated[str | None, typer.Option(help="YYYY-MM-DD (default: today, UTC).")] = None,
+    workers: Annotated[int | None, typer.Option(
+        "--workers", min=1, max=64,
+        help="Processes that compose the digests (1: this one alone). Default: "
+             "PAPERFEED_DIGEST_WORKERS, else one per core (at most 4) for 200 digests or more.",
+    )] = None,
     as_json: AsJson = False,
 ) -> None:
     """Compose the day's due digests and deliver every pending one over SMTP. Safe to rerun:
     each subscriber gets at most one digest a day."""
     with library(ctx) as lib:
-        report = lib.digests.send(date)
+        report = lib.digests.send(date, workers=workers)
     if as_json:
         emit_json(report.to_dict())
     if report.locked:

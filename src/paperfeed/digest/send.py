@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
@@ -19,6 +19,7 @@ from paperfeed import feeds, ratelimit
 from paperfeed.digest.compose import (
     Composer,
     DigestContent,
+    cutoff_for,
     mail_from,
     make_message_id,
     render_confirmation,
@@ -29,6 +30,7 @@ from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from paperfeed.digest.subscriptions import Subscriber, Subscriptions, check_email
 from paperfeed.digest.tokens import LinkExpired, Tokens
+from paperfeed.digest.workers import Job, WorkerFailed, compose_in_workers, workers_for
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import RateLimiter
 
@@ -92,27 +94,56 @@ class Digests:
 
     # -- composing ---------------------------------------------------------------------------
 
-    def compose(self, day: date | str | None = None, now: datetime | None = None) -> tuple[int, int]:
+    def compose(
+        self,
+        day: date | str | None = None,
+        now: datetime | None = None,
+        *,
+        workers: int | None = None,
+        renew: Callable[[], None] | None = None,
+    ) -> tuple[int, int]:
         """Choose the papers of every digest due on `day` not composed yet, into the outbox.
-        Returns (digests composed, of which empty)."""
+        Returns (digests composed, of which empty). `workers`: processes that compose
+        (`workers.workers_for`: None, the configured number or by default one per core for a
+        large run; 1, this process alone); `renew` is called between batches (the send lease)."""
         day = parse_day(day)
+        now = now or datetime.now(UTC)
         done = self.outbox.composed(day)
         subs = [s for s in self.subscribers.list("active") if s.due_on(day) and s.id not in done]
         if not subs:
             return 0, 0
         cutoffs = self.outbox.last_cutoffs(day)
         since = {s.id: max(cutoffs.get(s.id, s.since), s.since) for s in subs}
-        composer = Composer(self.store, self.accounts, day, min(since.values()), now)
+        after = min(since.values())
         sent = self.outbox.recently_sent(day)
         sender = mail_from(self.config.mail_from)
+        record = self.for_you.record if self.for_you else None
+        count = workers_for(workers if workers is not None else self.config.digest_workers or None,
+                            len(subs))
+        composed = empty = 0
+        if count > 1:
+            jobs = [Job(s, since[s.id], frozenset(sent.get(s.id, ()))) for s in subs]
+            cutoff = cutoff_for(now)
+            for batch in compose_in_workers(self.config, day, after, now, jobs, count):
+                digests = [NewDigest(sid, content, cutoff, make_message_id(sender), user_id)
+                           for sid, content, user_id in batch]
+                self.outbox.enqueue(day, digests, record)
+                composed += len(digests)
+                empty += sum(d.content.empty for d in digests)
+                if renew:
+                    renew()
+            return composed, empty
+        composer = Composer(self.store, self.accounts, day, after, now)
         digests = []
         for s in subs:
-            content, user_id = self._choose(composer, s, since[s.id], sent.get(s.id, set()))
+            content, user_id = self.choose_for(composer, s, since[s.id], sent.get(s.id, set()))
             digests.append(NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id))
-        self.outbox.enqueue(day, digests, self.for_you.record if self.for_you else None)
+            if renew:
+                renew()
+        self.outbox.enqueue(day, digests, record)
         return len(digests), sum(d.content.empty for d in digests)
 
-    def _choose(
+    def choose_for(
         self, composer: Composer, sub: Subscriber, since: str, sent: set[str]
     ) -> tuple[DigestContent, str | None]:
         """The subscriber's digest: without the papers their account dismissed, and with the
@@ -142,7 +173,7 @@ class Digests:
             since = max(self.outbox.last_cutoffs(day).get(sub.id, sub.since), sub.since)
             composer = Composer(self.store, self.accounts, day, since, now)
             sent = self.outbox.recently_sent(day, [sub.id]).get(sub.id, set())
-            content, _ = self._choose(composer, sub, since, sent)
+            content, _ = self.choose_for(composer, sub, since, sent)
             message_id = make_message_id(mail_from(self.config.mail_from))
         return self.render(sub, day, content, message_id)
 
@@ -163,9 +194,11 @@ class Digests:
         *,
         progress: Callable[[str], None] | None = None,
         now: datetime | None = None,
+        workers: int | None = None,
     ) -> SendReport:
         """Compose the day's digests and deliver every pending one (today's and retries).
-        `now` (tests) stands for the clock: the arrivals cutoff and which retries are due."""
+        `now` (tests) stands for the clock: the arrivals cutoff and which retries are due;
+        `workers`: the processes that compose (see `compose`)."""
         from paperfeed.harvest.locks import SourceLock, SourceLocked
 
         day = parse_day(day)
@@ -181,13 +214,23 @@ class Digests:
         try:
             self.outbox.recover()
             now = now or datetime.now(UTC)
-            report.composed, report.empty = self.compose(day, now)
-            renewed = time.monotonic()
+            started = renewed = time.monotonic()
+
+            def renew() -> None:  # the lease, at most every RENEW_EVERY seconds
+                nonlocal renewed
+                if time.monotonic() - renewed > RENEW_EVERY:
+                    lock.renew()
+                    renewed = time.monotonic()
+
+            try:
+                report.composed, report.empty = self.compose(day, now, workers=workers, renew=renew)
+            except WorkerFailed as exc:  # what was composed is in the outbox: send it
+                report.error = str(exc)
+            # what this run enqueued is due too, however long composing took
+            due_at = now + timedelta(seconds=time.monotonic() - started + 1)
             with SmtpConnection(settings) as smtp:
-                for row in self.outbox.due(now):
-                    if time.monotonic() - renewed > RENEW_EVERY:
-                        lock.renew()
-                        renewed = time.monotonic()
+                for row in self.outbox.due(due_at):
+                    renew()
                     outcome = self._deliver(smtp, sender.addr_spec, row, now)
                     setattr(report, outcome, getattr(report, outcome) + 1)
                     if progress:

@@ -5,13 +5,26 @@ engine (`paperfeed.recommend`); nothing here knows of HTTP or the command line."
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from paperfeed.accounts import EXPORT_SECTIONS, User
-from paperfeed.personal.collections import Collection, Collections, Membership, SavedPaper
+from paperfeed.errors import NotFound
+from paperfeed.personal.collections import (
+    Collection,
+    Collections,
+    Membership,
+    SavedPaper,
+    SavedSnapshot,
+)
 from paperfeed.personal.feedback import Feedback
 from paperfeed.personal.importing import EntryReport, LibraryImport, import_into_collection
-from paperfeed.personal.names import MAX_COLLECTION_CHARS, MAX_NOTE_CHARS, check_collection_name
+from paperfeed.personal.names import (
+    MAX_COLLECTION_CHARS,
+    MAX_NOTE_CHARS,
+    check_collection_name,
+    name_key,
+)
 from paperfeed.personal.settings import Settings
 from paperfeed.personal.tokens import FeedTokens
 from paperfeed.store.db import Database
@@ -25,6 +38,7 @@ __all__ = [
     "FeedTokens",
     "Feedback",
     "LibraryImport",
+    "LibrarySnapshot",
     "Membership",
     "Personal",
     "SavedPaper",
@@ -32,6 +46,26 @@ __all__ = [
     "check_collection_name",
     "import_into_collection",
 ]
+
+
+@dataclass
+class LibrarySnapshot:
+    """What recommending from a user's stored library reads, read once for several requests in
+    a row (the digest's For you sections, one per collection): the collections, every saved
+    paper, the dismissals and the papers already sent."""
+
+    user_id: str
+    collections: list[Collection]
+    saved: SavedSnapshot
+    dismissed: set[str]
+    sent: set[str]
+
+    def collection(self, name: str) -> Collection:
+        key = name_key(name)
+        for c in self.collections:
+            if name_key(c.name) == key:
+                return c
+        raise NotFound(f"no collection named {check_collection_name(name)!r}")
 
 
 class Personal:
@@ -42,6 +76,12 @@ class Personal:
         self.feedback = Feedback(db)
         self.tokens = FeedTokens(db)
         self.settings = Settings(db)
+
+    def snapshot(self, user_id: str) -> LibrarySnapshot:
+        return LibrarySnapshot(
+            user_id, self.collections.of_user(user_id), self.collections.saved_snapshot(user_id),
+            self.feedback.dismissed_ids(user_id), self.feedback.sent_ids(user_id),
+        )
 
 
 def _export(db: Database, user: User) -> dict[str, Any]:

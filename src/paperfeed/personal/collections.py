@@ -211,6 +211,31 @@ class Collections:
     def saved_ids(self, user_id: str, name: str | None = None) -> list[str]:
         return [m.paper_id for m in self.memberships(user_id, name)]
 
+    def saved_snapshot(self, user_id: str) -> SavedSnapshot:
+        """Every saved paper of the user in one read, for several look-ups in a row (the
+        digest's sections, one per collection)."""
+        rows = self.db.query(
+            "SELECT paper_id, added_at, collection_id FROM collection_papers WHERE user_id = ?",
+            (user_id,),
+        )
+        return SavedSnapshot([(str(p), str(a), str(c)) for p, a, c in rows])
+
+
+@dataclass
+class SavedSnapshot:
+    """(paper id, added at, collection id) of each of a user's saved papers, read once."""
+
+    rows: list[tuple[str, str, str]]
+
+    def saved_ids(self, collection_id: str | None = None) -> list[str]:
+        """As `Collections.saved_ids`: the papers of one collection (by id) or of all, most
+        recently saved first (a paper in several collections: when it was first saved there)."""
+        first: dict[str, str] = {}
+        for pid, added, cid in self.rows:
+            if collection_id is None or cid == collection_id:
+                first[pid] = min(first.get(pid, added), added)
+        return [pid for pid, _ in sorted(first.items(), key=lambda t: (t[1], t[0]), reverse=True)]
+
 
 @dataclass(slots=True)
 class SavedPaper:

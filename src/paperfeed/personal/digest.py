@@ -37,13 +37,16 @@ class LibraryForYou:
         self, user_id: str, exclude: set[str], among: Sequence[str] | None = None
     ) -> list[tuple[str, list[tuple[str, list[str]]]]]:
         chosen = set(self.personal.settings.digest_collections(user_id))
+        if not chosen:
+            return []
         taken = set(exclude)
         out: list[tuple[str, list[tuple[str, list[str]]]]] = []
-        for c in self.personal.collections.of_user(user_id):
+        snapshot = self.personal.snapshot(user_id)  # read once for the user's sections
+        for c in snapshot.collections:
             if c.id not in chosen or not c.size:
                 continue
             hits = self.recommend(collection=c.name, user=user_id,
-                                  limit=PER_COLLECTION + len(taken), among=among)
+                                  limit=PER_COLLECTION + len(taken), among=among, snapshot=snapshot)
             picked = [(h.paper.id, list(h.reasons)) for h in hits if h.paper.id not in taken][:PER_COLLECTION]
             taken.update(pid for pid, _ in picked)
             if picked:
