@@ -1,8 +1,8 @@
 """The header's menu in a real browser (Playwright driving Debian's Chromium against the real app
-on uvicorn): at a phone's 390 px, a tablet's 820 and on a desktop, signed out and signed in, light and dark, every
-menu item is on the screen, whole and clickable where it stands (not clipped by the viewport, nor
-hidden in a sideways-scrolling strip without a scroll bar). Screenshots of the header go to
-`test-artifacts/screenshots/header/`."""
+on uvicorn): at a phone's 390 px, a tablet's 820 and on a desktop, signed out and signed in, light
+and dark, every menu item is on the screen, whole and clickable where it stands (not clipped by
+the viewport, nor hidden in a sideways-scrolling strip without a scroll bar). Screenshots of the
+header go to `test-artifacts/screenshots/header/`."""
 
 from __future__ import annotations
 
@@ -35,6 +35,9 @@ ITEMS = """() => Array.from(document.querySelectorAll('header.site nav a'))
             nav: {left: nav.left, right: nav.right, top: nav.top, bottom: nav.bottom},
             width: window.innerWidth, hit: hit !== null && (hit === a || a.contains(hit))};
   })"""
+
+NAV_FITS = """() => { const n = document.querySelector('header.site nav');
+                      return n.scrollWidth <= n.clientWidth; }"""
 
 
 @pytest.fixture(scope="module")
@@ -103,7 +106,8 @@ def test_every_menu_item_is_on_the_screen(
         expected |= {"Search"} if phone else set()  # wider screens have the search box instead
         assert {i["text"] for i in items} == expected, items
         for item in items:
-            assert 0 <= item["left"] and item["right"] <= item["width"], f"{path}: {item['text']} leaves the screen: {item}"
+            on_screen = item["left"] >= 0 and item["right"] <= item["width"]
+            assert on_screen, f"{path}: {item['text']} leaves the screen: {item}"
             nav = item["nav"]
             assert nav["left"] - 0.5 <= item["left"] and item["right"] <= nav["right"] + 0.5, (
                 f"{path}: {item['text']} is clipped by the menu: {item}"
@@ -111,9 +115,7 @@ def test_every_menu_item_is_on_the_screen(
             assert item["hit"], f"{path}: {item['text']} cannot be clicked where it stands: {item}"
         # Nothing scrolls sideways: not the page, not the menu.
         assert page.evaluate("document.documentElement.scrollWidth") <= VIEWPORTS[width]["width"]
-        assert page.evaluate(
-            "() => { const n = document.querySelector('header.site nav'); return n.scrollWidth <= n.clientWidth }"
-        ), f"{path}: the menu scrolls sideways"
+        assert page.evaluate(NAV_FITS), f"{path}: the menu scrolls sideways"
     # The last item (where a cut-off menu loses things) takes the reader to its page.
     page.goto("/")
     page.locator("header.site nav a", has_text="Email digest").click()
