@@ -8,9 +8,10 @@ key), and it is emptied whenever the store's `change_token()` moves:
 - SQLite: `PRAGMA data_version` of a connection the store keeps for this alone. It changes when
   any other connection commits: this process's other threads (an upvote), another web worker, a
   concurrent `paperfeed import`. Reading it costs a few microseconds.
-- PostgreSQL: the server's WAL insert position, which moves with every committed write anywhere
-  in the cluster (also with some that change no papers, e.g. a login, vacuum, or the hint bits
-  that the first reads after an import set: the cache is then emptied needlessly, never stale).
+- PostgreSQL: the store's data version (`store.postgres.data_version`), counters that triggers
+  bump in the transaction of every write to what a search answers from (papers and their keyword
+  statistics, vector sets, local upvotes), visible when it commits, as the data is. A log-in, a
+  comment, vacuum, hint bits or another database on the same server move nothing.
 
 `size` bounds the papers held, not the entries (a page 50 deep holds 1,000 papers: counting
 entries would let a crawler fill gigabytes). A result is stored only when the token did not move

@@ -15,7 +15,7 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from paperfeed import feeds, ratelimit
+from paperfeed import feeds
 from paperfeed.digest.compose import (
     Composer,
     DigestContent,
@@ -28,11 +28,10 @@ from paperfeed.digest.compose import (
 from paperfeed.digest.foryou import ForYou
 from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
-from paperfeed.digest.subscriptions import Subscriber, Subscriptions, check_email
+from paperfeed.digest.subscriptions import Subscriber, Subscriptions
 from paperfeed.digest.tokens import LinkExpired, Tokens
 from paperfeed.digest.workers import Job, WorkerFailed, compose_in_workers, workers_for
 from paperfeed.errors import InvalidInput
-from paperfeed.ratelimit import RateLimiter
 
 if TYPE_CHECKING:
     from paperfeed.accounts import Accounts
@@ -285,16 +284,11 @@ class Digests:
         frequency: str = "weekdays",
         confirmed: bool = False,
         admin: bool = False,
-        client: str | None = None,
     ) -> tuple[Subscriber, bool]:
         """Add or update a subscriber; unless confirmed (or already active), email it the
         double opt-in link. Returns (subscriber, whether a confirmation email went out).
-        Only an admin (`admin=True`, the CLI) can change an active subscription: on the web,
-        knowing an address is not enough.
-
-        A stranger's request (`client` given: the web) is rate-limited: an address gets at most
-        a few confirmation emails a day (further requests change nothing and send nothing, with
-        the same answer), and a client can have only so many sent an hour (RateLimited)."""
+        Only an admin (`admin=True`, the CLI) can change an active subscription. A stranger's
+        request (the web) goes through `digest.requests`, rate-limited."""
         existing = self._find(email)
         if existing is not None and existing.status == "active" and not (confirmed or admin):
             return existing, False
@@ -303,24 +297,12 @@ class Digests:
                 "no SMTP server configured (PAPERFEED_SMTP_URL) to send the confirmation email; "
                 "an admin can add a subscriber with --confirmed"
             )
-        if client is not None and not (confirmed or admin):
-            address = check_email(email)
-            limiter = RateLimiter(self.store.db)
-            if limiter.exhausted(ratelimit.CONFIRM_MAILS_PER_ADDRESS, address):
-                return existing or self._pending_stub(address), False
-            limiter.check(ratelimit.CONFIRM_MAILS_PER_CLIENT, client)
-            limiter.check(ratelimit.CONFIRM_MAILS_PER_ADDRESS, address)
         sub = self.subscribers.add(email, topics, name=name, trending=trending,
                                    frequency=frequency, confirmed=confirmed)
         if sub.status == "active":
             return sub, False
         self.send_confirmation(sub)
         return sub, True
-
-    @staticmethod
-    def _pending_stub(address: str) -> Subscriber:
-        """What the web is told about an address it may not email again yet (it shows nothing)."""
-        return Subscriber("", address, None, "pending", True, "weekdays", "", None, "")
 
     def _find(self, email: str) -> Subscriber | None:
         from paperfeed.errors import NotFound

@@ -1,8 +1,10 @@
 """Email digest subscriptions on the web.
 
 - `GET/POST /subscribe`: the form (email, topics, trending, frequency); the POST emails a signed
-  confirmation link (double opt-in). The answer is the same whether or not the address was known,
-  and an active subscription cannot be changed by someone who merely knows its address.
+  confirmation link (double opt-in), within the limits of `digest.requests`. The answer is the
+  same whether or not the address was known, and an active subscription cannot be changed by
+  someone who merely knows its address; only a requester who asked for the address before is
+  told when its latest link went out and when to ask again.
 - `GET /subscribe/confirm?token=`: the link in that email: a page with a button, whose
   `POST /subscribe/confirm?token=` makes the subscription active.
 - `POST /unsubscribe?token=`: RFC 8058 one-click unsubscribe, what mail clients POST
@@ -13,11 +15,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Form, Request
 from fastapi.responses import HTMLResponse, Response
 
+from paperfeed.digest import requests
 from paperfeed.digest.tokens import LinkExpired
 from paperfeed.errors import InvalidInput
 from paperfeed.ratelimit import RateLimited
@@ -58,15 +62,24 @@ def subscribe(
         return unavailable
     topic_list = [t for t in topics.splitlines() if t.strip()]
     try:
-        library(request).digests.subscribe(
-            email, topic_list, trending=trending is not None, frequency=frequency,
-            client=request.client.host if request.client else "",
+        reminder = requests.request(
+            library(request).digests, email, topic_list, trending=trending is not None,
+            frequency=frequency, client=request.client.host if request.client else "",
         )
     except InvalidInput as exc:
         context = {"sent": False, "error": str(exc), "email": email, "topics": topics}
         status = 429 if isinstance(exc, RateLimited) else 400
         return render(request, "subscribe.html", context, status_code=status)
-    return render(request, "subscribe.html", {"sent": True, "error": None, "email": "", "topics": ""})
+    context = {
+        "sent": True, "error": None, "email": "", "topics": "",
+        "cooldown_minutes": int(requests.COOLDOWN.window.total_seconds() // 60),
+        "reminder": reminder and {"sent_at": _utc(reminder.sent_at), "again_at": _utc(reminder.again_at)},
+    }
+    return render(request, "subscribe.html", context)
+
+
+def _utc(when: datetime) -> str:
+    return f"{when.astimezone(UTC):%Y-%m-%d %H:%M} UTC"
 
 
 # The links in emails. Opening one (GET, or HEAD: mail scanners and link previews fetch them)
@@ -81,7 +94,8 @@ def _link_page(request: Request, token: str, action: str) -> Response:
         sub = digests.confirming(token) if action == "confirm" else digests.unsubscribing(token)
     except LinkExpired as exc:
         return _expired(request, exc)
-    context = {"action": f"ask-{action}", "email": sub.email, "token": token}
+    context = {"action": f"ask-{action}", "email": sub.email, "token": token,
+               "sub": sub if action == "confirm" else None}  # what confirming agrees to
     return render(request, "subscribe_done.html", context)
 
 

@@ -27,6 +27,7 @@ from paperfeed.store.base import Filters, UpsertCounts
 from paperfeed.store.common import SqlStore
 from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, split_statements
 from paperfeed.store.merge import plan_upsert
+from paperfeed.store.postgres import data_version
 from paperfeed.store.postgres.keyword import (
     INDEXES,
     KEYWORD_COLUMNS,
@@ -265,6 +266,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
                 for statement in split_statements(script):
                     conn.execute(to_pyformat(statement))
                 conn.execute("INSERT INTO schema_migrations (name) VALUES (%s)", (name,))
+            data_version.setup(conn)  # after every table it counts exists
 
     @property
     def db(self) -> Database:
@@ -398,17 +400,13 @@ class PostgresStore(PostgresKeyword, SqlStore):
             "database_bytes": size,
             "schema_version": self.schema_version,
         }
-    def change_token(self) -> str | None:
-        """The server's WAL insert position: it moves with every write committed anywhere in the
-        cluster (and with some that change no papers, which only empties a cache needlessly).
-        None on a standby, where it cannot be read. See `paperfeed.search_cache`."""
-        import psycopg
+    def change_token(self) -> tuple[int, ...]:
+        """The store's data version (`store.postgres.data_version`): it moves, when the write
+        commits, with every change to what a search answers from (papers, vectors, local
+        votes), and with nothing else. See `paperfeed.search_cache`."""
+        with self.connection() as conn:
+            return data_version.read(conn)
 
-        try:
-            row = self._fetchone("SELECT pg_current_wal_insert_lsn()::text")
-        except psycopg.Error:
-            return None
-        return row[0] if row else None
     def integrity(self) -> dict[str, int]:
         """Row counts of the table and of papers with keyword tokens (equal unless a bulk load or
         a copy was interrupted before `heal`)."""

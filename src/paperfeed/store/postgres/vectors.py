@@ -22,6 +22,7 @@ import numpy as np
 
 from paperfeed.embed.vectors import Fingerprint
 from paperfeed.store.base import Filters
+from paperfeed.store.postgres import data_version
 from paperfeed.store.postgres.sql import pg_filter_sql
 from paperfeed.store.postgres.store import PostgresStore
 from paperfeed.store.vector_common import (
@@ -48,6 +49,18 @@ def _halfvec(vector: np.ndarray) -> Any:
     from pgvector import HalfVector
 
     return HalfVector(np.asarray(vector, dtype=np.float32))
+
+
+def _keep_set_table(conn: Any, table: str) -> None:
+    """What a set table has besides its rows, the parts it does not have yet: its indexes
+    (write numbers, HNSW) and its trigger moving the store's data version (the search cache's
+    key)."""
+    conn.execute(f"CREATE INDEX IF NOT EXISTS {table}_seq ON {table}(seq)")
+    conn.execute(
+        f"CREATE INDEX IF NOT EXISTS {table}_hnsw ON {table} USING hnsw (vector halfvec_ip_ops) "
+        f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
+    )
+    data_version.keep_set(conn, table)
 
 
 class AdvisoryLock:
@@ -78,6 +91,10 @@ class PgVectorSets(SqlVectorSets):
                 conn.execute(f"ALTER TABLE embeddings RENAME TO {table}")
                 conn.execute(f"ALTER INDEX IF EXISTS embeddings_seq RENAME TO {table}_seq")
                 conn.execute(f"ALTER INDEX IF EXISTS embeddings_hnsw RENAME TO {table}_hnsw")
+                # `paperfeed migrate` of the one-table version dropped the HNSW index while it
+                # copied vectors and made it at the end: an interrupted run left a table
+                # without it, which the set must not inherit (nor lack its trigger).
+                _keep_set_table(conn, table)
 
             adopt_legacy_table(conn, "%s", rename)
 
@@ -134,11 +151,7 @@ class PgVectors(SqlVectors):
             f"CREATE TABLE IF NOT EXISTS {t} (paper_pk BIGINT PRIMARY KEY REFERENCES papers(pk) "
             f"ON DELETE CASCADE, seq BIGINT NOT NULL, vector halfvec({int(dim)}) NOT NULL)"
         )
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_seq ON {t}(seq)")
-        conn.execute(
-            f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (vector halfvec_ip_ops) "
-            f"WITH (m = {HNSW_M}, ef_construction = {HNSW_EF_CONSTRUCTION})"
-        )
+        _keep_set_table(conn, t)
 
     # -- the backend's spellings ----------------------------------------------------------------
 
