@@ -7,6 +7,8 @@
     python benchmarks/bench_encoders.py memory
     python benchmarks/bench_encoders.py graphs A.onnx B.onnx ... [--texts 32]  # candidates, one run
     python benchmarks/bench_encoders.py profile A.onnx [--texts 24]   # onnxruntime per-op totals
+    python benchmarks/bench_encoders.py options [--texts 32]   # session settings, shipped graph
+    python benchmarks/bench_encoders.py gemm                   # multiply-adds/s the CPU delivers
     python benchmarks/bench_encoders.py quality
 
 Texts are the real sample abstracts (title. abstract, the 86 papers of the two bundled pages),
@@ -30,6 +32,7 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -333,10 +336,224 @@ def profile(path: str, n: int) -> dict:
                       for op, v in sorted(per_op.items(), key=lambda kv: -kv[1]) if v / total > 0.001}}
 
 
+# -- session settings and the arithmetic -----------------------------------------------------
+
+
+def _options_of(name: str, threads: int, optimised: Path) -> tuple[Path | None, dict]:
+    """(graph to load instead of the shipped one, settings) of a session-settings variant."""
+    import onnxruntime as ort
+
+    level = {"BASIC": ort.GraphOptimizationLevel.ORT_ENABLE_BASIC,
+             "EXTENDED": ort.GraphOptimizationLevel.ORT_ENABLE_EXTENDED,
+             "ALL": ort.GraphOptimizationLevel.ORT_ENABLE_ALL,
+             "NONE": ort.GraphOptimizationLevel.ORT_DISABLE_ALL}
+    base: dict = {"level": level["ALL"], "intra": threads, "inter": 1,
+                  "mode": ort.ExecutionMode.ORT_SEQUENTIAL, "config": {}}
+    variants: dict[str, tuple[Path | None, dict]] = {
+        "shipped (ALL, 2 threads, spinning)": (None, {}),
+        "EXTENDED": (None, {"level": level["EXTENDED"]}),
+        "BASIC": (None, {"level": level["BASIC"]}),
+        "offline-optimised graph (ALL, saved), loaded with optimisations off": (
+            optimised, {"level": level["NONE"]}),
+        "intra-op spinning off": (None, {"config": {"session.intra_op.allow_spinning": "0"}}),
+        "inter_op 2, ORT_PARALLEL": (None, {"inter": 2, "mode": ort.ExecutionMode.ORT_PARALLEL}),
+        "intra-op thread pinned to core 2 (+ caller on core 1)": (
+            None, {"config": {"session.intra_op_thread_affinities": "2"}, "pin": True}),
+        "denormals as zero": (None, {"config": {"session.set_denormal_as_zero": "1"}}),
+        "1 thread each, 2 sessions in parallel over the texts": (None, {"intra": 1, "split": 2}),
+        "shipped settings, 8 texts a run": (None, {"batch": 8}),
+    }
+    path, change = variants[name]
+    return path, {**base, **change}
+
+
+OPTION_VARIANTS = (
+    "shipped (ALL, 2 threads, spinning)", "EXTENDED", "BASIC",
+    "offline-optimised graph (ALL, saved), loaded with optimisations off", "intra-op spinning off",
+    "inter_op 2, ORT_PARALLEL", "intra-op thread pinned to core 2 (+ caller on core 1)",
+    "denormals as zero", "1 thread each, 2 sessions in parallel over the texts",
+    "shipped settings, 8 texts a run",
+)
+
+
+class _Variant:
+    """One session-settings variant of the shipped graph, encoding like OnnxEncoder (batch 1
+    unless the variant says otherwise)."""
+
+    def __init__(self, name: str, threads: int, optimised: Path) -> None:
+        import onnxruntime as ort
+
+        from paperfeed.embed.onnx import MODEL_FILE, OnnxEncoder
+
+        path, o = _options_of(name, threads, optimised)
+        self.pin = bool(o.get("pin"))
+        self.encoders = []
+        for _ in range(int(o.get("split", 1))):
+            enc = OnnxEncoder(MODEL_FILE, batch=int(o.get("batch", 1)))
+            options = ort.SessionOptions()
+            options.intra_op_num_threads = o["intra"]
+            options.inter_op_num_threads = o["inter"]
+            options.execution_mode = o["mode"]
+            options.graph_optimization_level = o["level"]
+            options.log_severity_level = 3
+            for key, value in o["config"].items():
+                options.add_session_config_entry(key, value)
+            enc._session = ort.InferenceSession(str(path or MODEL_FILE), options,
+                                                providers=["CPUExecutionProvider"])
+            self.encoders.append(enc)
+
+    def encode(self, texts: list[str]) -> np.ndarray:
+        if len(self.encoders) == 1:
+            if not self.pin:
+                return self.encoders[0].encode(texts)
+            me = threading.get_native_id()
+            before = os.sched_getaffinity(me)
+            os.sched_setaffinity(me, {0})
+            try:
+                return self.encoders[0].encode(texts)
+            finally:
+                os.sched_setaffinity(me, before)
+        from concurrent.futures import ThreadPoolExecutor
+
+        parts = np.array_split(np.arange(len(texts)), len(self.encoders))
+        with ThreadPoolExecutor(len(self.encoders)) as pool:
+            outs = list(pool.map(lambda ep: ep[0].encode([texts[i] for i in ep[1]]),
+                                 zip(self.encoders, parts, strict=True)))
+        return np.concatenate(outs)
+
+
+def options(n: int, runs: int) -> dict:
+    """The shipped graph under different onnxruntime session settings, side by side in one
+    process (batch 1), interleaved, median abstracts/s; and each one's smallest / mean cosine to
+    sentence-transformers' vectors over the 86 sample abstracts."""
+    import onnxruntime as ort
+
+    from paperfeed.embed.onnx import MODEL_FILE, default_threads
+
+    threads = default_threads()
+    optimised = ROOT / "build/onnx/minilm-int8-ort-optimised.onnx"
+    if not optimised.exists():
+        so = ort.SessionOptions()
+        so.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        so.optimized_model_filepath = str(optimised)
+        ort.InferenceSession(str(MODEL_FILE), so, providers=["CPUExecutionProvider"])
+    texts = texts_of(n)
+    variants = {name: _Variant(name, threads, optimised) for name in OPTION_VARIANTS}
+    for v in variants.values():
+        v.encode(texts[:4])
+    rates: dict[str, list[float]] = {name: [] for name in variants}
+    before = load()
+    for r in range(runs):
+        for name in OPTION_VARIANTS if r % 2 == 0 else OPTION_VARIANTS[::-1]:
+            t = time.perf_counter()
+            variants[name].encode(texts)
+            rates[name].append(n / (time.perf_counter() - t))
+        print(f"round {r + 1} done (load {load()})", flush=True)
+    out = {"texts": n, "runs": runs, "threads": threads, "load_before": before,
+           "load_after": load(), "variants": {}}
+    checks = {"pages": sample_texts(), "build check": build_check_texts()}
+    references = {k: _reference(t) for k, t in checks.items()}
+    for name, v in variants.items():
+        row: dict = {"abstracts_per_s": round(statistics.median(rates[name]), 1),
+                     "all": [round(x, 1) for x in rates[name]]}
+        for k, texts in checks.items():
+            cos = np.sum(v.encode(texts) * references[k], axis=1)
+            row[f"min / mean cos ({k})"] = [round(float(cos.min()), 4), round(float(cos.mean()), 4)]
+        out["variants"][name] = row
+    return out
+
+
+def build_check_texts() -> list[str]:
+    """The 86 abstracts as `scripts/build_onnx.py --check` reads them (tests/fixtures/beir: the
+    same papers, built from the fixture's files)."""
+    sys.path.insert(0, str(ROOT / "scripts"))
+    from build_onnx import sample_texts as build_texts
+
+    return build_texts()
+
+
+def macs_per_abstract(tokens: int = 256, layers: int = 6, d: int = 384, ffn: int = 1536) -> dict:
+    """Multiply-adds of one MiniLM forward pass at `tokens` tokens: the linear layers (Q, K, V,
+    attention output, FFN in and out) and the attention's scores and weighted sum."""
+    linear = layers * tokens * (4 * d * d + 2 * d * ffn)
+    attention = layers * 2 * tokens * tokens * d
+    return {"linear": linear, "attention": attention, "total": linear + attention}
+
+
+def gemm(runs: int) -> dict:
+    """What the CPU delivers on the model's largest GEMM shape (256 x 384 -> 1536, the FFN's
+    first projection) through onnxruntime's own kernels, 1 and 2 threads: fp32 `MatMul`, the
+    int8 `DynamicQuantizeMatMul` the shipped graph uses (activations quantised on the fly) and
+    the block-quantised 8-bit `MatMulNBits`, in multiply-adds per second; then the abstracts/s
+    those rates allow at 256 tokens if every multiply-add of the model ran at them (an upper
+    bound: layer norms, GELU, softmax excluded)."""
+    import onnxruntime as ort
+    from onnx import TensorProto, helper, numpy_helper
+
+    m, k, n = 256, 384, 1536
+    rng = np.random.default_rng(0)
+    w = rng.standard_normal((k, n)).astype(np.float32) * 0.05
+    a = rng.standard_normal((1, m, k)).astype(np.float32)
+    x = helper.make_tensor_value_info("A", TensorProto.FLOAT, [1, m, k])
+    y = helper.make_tensor_value_info("Y", TensorProto.FLOAT, [1, m, n])
+    scale = np.abs(w).max(axis=0) / 127
+    wq = np.round(w / scale).astype(np.int8)
+    graphs = {
+        "fp32 MatMul": helper.make_graph(
+            [helper.make_node("MatMul", ["A", "W"], ["Y"])], "g", [x], [y],
+            [numpy_helper.from_array(w, "W")]),
+        "int8 DynamicQuantizeMatMul (per channel)": helper.make_graph(
+            [helper.make_node("DynamicQuantizeMatMul", ["A", "W", "S", "Z"], ["Y"],
+                              domain="com.microsoft")], "g", [x], [y],
+            [numpy_helper.from_array(wq, "W"), numpy_helper.from_array(scale.astype(np.float32), "S"),
+             numpy_helper.from_array(np.zeros(n, dtype=np.int8), "Z")]),
+    }
+    block = 32  # MatMulNBits: 8-bit weights in blocks of 32 along K, int8 compute (level 4)
+    blocks = w.T.reshape(n, k // block, block)
+    bscale = np.abs(blocks).max(axis=2) / 127
+    graphs["int8 MatMulNBits (8 bits, blocks of 32, accuracy_level 4)"] = helper.make_graph(
+        [helper.make_node("MatMulNBits", ["A", "B", "S"], ["Y"], domain="com.microsoft", K=k, N=n,
+                          bits=8, block_size=block, accuracy_level=4)], "g", [x], [y],
+        [numpy_helper.from_array((np.round(blocks / bscale[..., None]) + 128).astype(np.uint8), "B"),
+         numpy_helper.from_array(bscale.reshape(-1).astype(np.float32), "S")])
+    ops = float(m * k * n)
+    out: dict = {"shape": f"{m}x{k} @ {k}x{n}", "load_before": load(), "gmacs_per_s": {}}
+    for name, g in graphs.items():
+        model = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17),
+                                                    helper.make_opsetid("com.microsoft", 1)])
+        model.ir_version = 8
+        for threads in (1, 2):
+            so = ort.SessionOptions()
+            so.intra_op_num_threads = threads
+            so.log_severity_level = 3
+            sess = ort.InferenceSession(model.SerializeToString(), so,
+                                        providers=["CPUExecutionProvider"])
+            for _ in range(20):
+                sess.run(None, {"A": a})
+            meds = []
+            for _ in range(runs):
+                t = time.perf_counter()
+                for _ in range(100):
+                    sess.run(None, {"A": a})
+                meds.append(100 * ops / (time.perf_counter() - t) / 1e9)
+            out["gmacs_per_s"][f"{name}, {threads} thread(s)"] = round(statistics.median(meds), 1)
+    macs = macs_per_abstract()
+    out["macs_per_abstract_256"] = macs
+    best8 = out["gmacs_per_s"]["int8 DynamicQuantizeMatMul (per channel), 2 thread(s)"]
+    best32 = out["gmacs_per_s"]["fp32 MatMul, 2 thread(s)"]
+    out["bound_abstracts_per_s"] = {
+        "linear int8 + attention fp32, at the measured rates": round(
+            1e9 / (macs["linear"] / best8 + macs["attention"] / best32), 1),
+        "everything at the int8 rate": round(best8 * 1e9 / macs["total"], 1),
+    }
+    out["load_after"] = load()
+    return out
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("what", choices=["speed", "sweep", "memory", "quality", "graphs", "profile",
-                                         "_quality", "_memory"])
+                                         "options", "gemm", "_quality", "_memory"])
     parser.add_argument("variant", nargs="*", help="graphs / profile: .onnx files")
     parser.add_argument("--texts", type=int, default=516)
     parser.add_argument("--runs", type=int, default=3)
@@ -356,6 +573,10 @@ def main() -> None:
         result = graphs(args.variant, args.texts, args.runs)
     elif args.what == "profile":
         result = profile(args.variant[0], args.texts)
+    elif args.what == "options":
+        result = options(args.texts, args.runs)
+    elif args.what == "gemm":
+        result = gemm(args.runs)
     else:
         result = quality()
     print(json.dumps({"started": started, args.what: result}, indent=2))

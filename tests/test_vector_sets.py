@@ -360,3 +360,40 @@ def test_serve_fills_the_quality_set_in_the_background(home: Path) -> None:
         except subprocess.TimeoutExpired:
             server.kill()
             server.wait(timeout=60)
+
+
+def test_the_background_embedder_fills_with_its_own_one_thread_session(home: Path) -> None:
+    """`serve`'s embedder encodes with its own single-threaded onnxruntime session (the work runs
+    in its low-priority thread, leaving the other core to requests): the same model, so the
+    vectors are the shared session's, and the set switches once complete."""
+    import threading
+
+    from paperfeed.embed import get_encoder, paper_text
+    from paperfeed.embed.background import BackgroundEmbedder
+
+    import_sample(home)
+    get_encoder.cache_clear()
+    with quality_lib(home) as lib:
+        embedder = BackgroundEmbedder(lib.semantic, poll=3600, pause=0.0, threads=1, nice=12).start()
+        try:
+            thread = next(t for t in threading.enumerate() if t.name == "embedder")
+            deadline = time.monotonic() + 600
+            while lib.semantic.active_name() != QUALITY and time.monotonic() < deadline:
+                time.sleep(0.1)
+            niceness = os.getpriority(os.PRIO_PROCESS, thread.native_id or 0)
+        finally:
+            embedder.stop(timeout=120)
+        assert embedder.error is None
+        assert lib.semantic.active_name() == QUALITY and set_count(home, QUALITY) == 86
+        own = os.getpriority(os.PRIO_PROCESS, 0)  # raising a priority takes root
+        assert niceness == (12 if os.geteuid() == 0 or own <= 12 else own)
+        assert embedder._own is not None and embedder._own.threads == 1
+        store = lib.semantic.vector_set(QUALITY).vectors
+        assert store.count_missing() == 0
+        keys, stored = next(iter(store.iter_vectors()))
+        papers = lib.store.get_by_keys([int(k) for k in keys])
+        texts = [paper_text(papers[int(k)].title, papers[int(k)].abstract) for k in keys]
+        shared = get_encoder(QUALITY)
+        assert shared is not embedder._own
+        cosines = (stored * shared.encode(texts)).sum(axis=1)
+        assert len(keys) == 86 and cosines.min() > 0.999

@@ -140,7 +140,8 @@ SETTINGS: tuple[Setting, ...] = (
             "an int8 ONNX model for `minilm-int8` (a .onnx file with tokenizer.json beside it); "
             "default: the bundled one"),
     Setting("PAPERFEED_ONNX_THREADS", "onnx_threads", int, None,
-            "onnxruntime's threads for `minilm-int8`; default: the usable cores, at most 4", 1),
+            "onnxruntime's threads for `minilm-int8`; default: the usable cores, at most 4 "
+            "(`serve`'s background embedder keeps to its own one-thread session)", 1),
     Setting("PAPERFEED_MAX_RECORD_BYTES", "max_record_bytes", int, 16 * 1024 * 1024,
             "the longest record (line) of a JSON-lines snapshot accepted, in bytes", 1024),
     Setting("PAPERFEED_MAX_DOCUMENT_BYTES", "max_document_bytes", int, 256 * 1024 * 1024,

@@ -114,8 +114,10 @@ class VectorSet:
         self.ensure()
         return self._keep(rows, self._encode_rows(rows))
 
-    def _encode_rows(self, rows: Sequence[tuple[int, str, str]]) -> np.ndarray:
-        return self.encoder.encode([paper_text(t, a) for _, t, a in rows])
+    def _encode_rows(
+        self, rows: Sequence[tuple[int, str, str]], encoder: Encoder | None = None
+    ) -> np.ndarray:
+        return (encoder or self.encoder).encode([paper_text(t, a) for _, t, a in rows])
 
     def _keep(self, rows: Sequence[tuple[int, str, str]], vecs: np.ndarray) -> int:
         keys = np.array([r[0] for r in rows], dtype=np.uint64)
@@ -137,14 +139,17 @@ class VectorSet:
         *,
         newest_first: bool = False,
         between: Callable[[], bool] | None = None,
+        encoder: Encoder | None = None,
     ) -> int:
         """Embed every paper of the store that lacks a vector in this set, `batch` papers per
         encoder call. `newest_first`: the most recently added papers first. `between` runs after
-        each batch (the background embedder yields there) and stops the run by returning False."""
+        each batch (the background embedder yields there) and stops the run by returning False.
+        `encoder`: the same model loaded another way (the background embedder's one-thread
+        session), used instead of the set's own."""
         self.ensure()
         self.index.sync()
         if newest_first:
-            return self._embed_newest(progress, batch, between)
+            return self._embed_newest(progress, batch, between, encoder)
         done = 0
         after = 0
         # Two stages on two cores: a worker thread encodes the next batch (the tokenizer and the
@@ -156,7 +161,7 @@ class VectorSet:
                 rows = self.vectors.missing(batch, after_key=after)
                 if rows:
                     after = rows[-1][0]
-                    upcoming = (rows, encoding.submit(self._encode_rows, rows))
+                    upcoming = (rows, encoding.submit(self._encode_rows, rows, encoder))
                 if pending is not None:
                     kept = self._keep(pending[0], pending[1].result())
                     done += kept
@@ -173,13 +178,14 @@ class VectorSet:
         return done
 
     def _embed_newest(
-        self, progress: IndexProgress | None, batch: int, between: Callable[[], bool] | None
+        self, progress: IndexProgress | None, batch: int, between: Callable[[], bool] | None,
+        encoder: Encoder | None,
     ) -> int:
         done = 0
         before: int | None = None
         while rows := self.vectors.missing_newest(batch, before_key=before):
             before = rows[-1][0]
-            kept = self._keep(rows, self._encode_rows(rows))
+            kept = self._keep(rows, self._encode_rows(rows, encoder))
             done += kept
             if progress:
                 progress(kept)
@@ -437,10 +443,12 @@ class SemanticEngine:
         *,
         newest_first: bool = False,
         between: Callable[[], bool] | None = None,
+        encoder: Callable[[str], Encoder | None] | None = None,
     ) -> dict[str, int]:
         """Complete the static set, then the target set, then switch to it: vectors embedded per
         set. The target's encoder failing to load raises EncoderUnavailable (the static set stays
-        active)."""
+        active). `encoder(name)`: another loading of the target's model to fill it with (None:
+        the shared one)."""
         done = {self.default_encoder: self.static.embed_missing(progress, batch)}
         if self.sets.active() is None:
             self.sets.activate(self.default_encoder)
@@ -449,7 +457,8 @@ class SemanticEngine:
             get_encoder(name)  # a missing or corrupt model file fails here, before any work
             self._unavailable.pop(name, None)
             done[name] = self.vector_set(name).embed_missing(
-                progress, batch, newest_first=newest_first, between=between
+                progress, batch, newest_first=newest_first, between=between,
+                encoder=encoder(name) if encoder is not None else None,
             )
         self.settle(name)
         return done
