@@ -155,6 +155,18 @@ def test_keyword_rows_follow_updates_and_deletes(pg_server) -> None:
         assert "retriev" in rows["2502.00001"][0] and "spars" not in rows["2502.00001"][0]
         assert [store.get_by_keys([k])[k].id for k, _ in store.keyword_keys(["retrieval"])] == [
             "2502.00001"]
+        # New votes only: the keyword row is not rewritten (same row version), the counts hold.
+        with store.connection() as conn:
+            version = conn.execute("SELECT k.xmin::text FROM paper_kw k JOIN papers p "
+                                   "ON p.pk = k.pk WHERE p.id = '2502.00003'").fetchone()[0]
+        voted = store.get_many(["2502.00003"])["2502.00003"]
+        voted.upvotes = (voted.upvotes or 0) + 41
+        assert store.upsert([voted]).updated == 1
+        with store.connection() as conn:
+            assert conn.execute("SELECT k.xmin::text FROM paper_kw k JOIN papers p "
+                                "ON p.pk = k.pk WHERE p.id = '2502.00003'").fetchone()[0] == version
+        assert store.get_many(["2502.00003"])["2502.00003"].upvotes == voted.upvotes
+        assert stats(store) == recounted(store)
         assert store.keyword_keys(["sparse", "attention"], limit=10) and all(
             store.get_by_keys([k])[k].id != "2502.00001"
             for k, _ in store.keyword_keys(["sparse", "attention"], limit=10))

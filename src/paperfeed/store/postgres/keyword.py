@@ -63,11 +63,6 @@ KEYWORD_TABLE_SQL = """
     ) WITH (toast_tuple_target = 8160);
 """
 COPY_KEYWORDS = f"COPY paper_kw (pk, {', '.join(KEYWORD_COLUMNS)}) FROM STDIN"
-UPSERT_KEYWORDS = (
-    f"INSERT INTO paper_kw (pk, {', '.join(KEYWORD_COLUMNS)}) VALUES (%s, %s, %s, %s, %s) "
-    "ON CONFLICT (pk) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in KEYWORD_COLUMNS)
-)
 _FIELD_MAX = (255, 0x7FFF, 255)  # per-field counts kept: title, abstract, authors (`pack_tf`)
 
 

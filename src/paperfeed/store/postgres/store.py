@@ -31,7 +31,6 @@ from paperfeed.store.postgres.keyword import (
     COPY_KEYWORDS,
     INDEXES,
     KEYWORD_TABLE_SQL,
-    UPSERT_KEYWORDS,
     PostgresKeyword,
     StatsDelta,
     fill_keyword_rows,
@@ -313,27 +312,35 @@ class PostgresStore(PostgresKeyword, SqlStore):
             new, new_keys = plan.new, plan.new_keys
             updates = {pk: _row(p) for pk, p in plan.changed.items()}
             new_rows = [_row(p, new_keys.get(pid)) for pid, p in new.items()]
+            pks = [r[0] for r in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('papers', 'pk')) "
+                "FROM generate_series(1, %s)", (len(new_rows),))] if new_rows else []
+            # Keyword rows to write: the new papers', and those of changed papers whose tokens
+            # changed (an update of votes or links leaves them as they are).
+            keywords = dict(zip(pks, (kw for _, kw in new_rows), strict=True))
+            delta = StatsDelta()
+            for pk, (_, kw) in updates.items():
+                was = paper_keyword_row(old[pk])
+                if kw != was:
+                    keywords[pk] = kw
+                    delta.add(kw)
+                    delta.add(was, -1)
             if not self._bulk:  # a bulk load rebuilds the statistics at its end
-                delta = StatsDelta()
                 for _, kw in new_rows:
                     delta.add(kw)
-                for pk, (_, kw) in updates.items():
-                    delta.add(kw)
-                    delta.add(paper_keyword_row(old[pk]), -1)
                 delta.apply(conn)
             with conn.cursor() as cur:
                 if updates:
                     cur.executemany(_UPDATE, [(*r, now_, pk) for pk, (r, _) in updates.items()])
-                    cur.executemany(UPSERT_KEYWORDS, [(pk, *kw) for pk, (_, kw) in updates.items()])
+                    cur.execute("DELETE FROM paper_kw WHERE pk = ANY(%s)",
+                                ([pk for pk in updates if pk in keywords],))
                 if new:  # COPY: several times faster than row-by-row INSERTs
-                    pks = [r[0] for r in conn.execute(
-                        "SELECT nextval(pg_get_serial_sequence('papers', 'pk')) "
-                        "FROM generate_series(1, %s)", (len(new_rows),))]
                     with cur.copy(_COPY) as copy:
                         for pk, (row, _) in zip(pks, new_rows, strict=True):
                             copy.write_row((pk, *row, now_, now_))
+                if keywords:
                     with cur.copy(COPY_KEYWORDS) as copy:
-                        for pk, (_, kw) in zip(pks, new_rows, strict=True):
+                        for pk, kw in keywords.items():
                             copy.write_row((pk, *kw))
             counts.imported = len(new)
             counts.changed_ids = [*new, *(r[0] for r, _ in updates.values())]
