@@ -19,6 +19,11 @@ over the queries either engine answers.
 `--stage build` imports and indexes only (run it outside the bench lock), recording the databases
 in `<work>/build.json`; `--stage query` runs the rounds on them (take the lock for that); `all`
 (the default) does both. A tree already built in `<work>` is not built again.
+
+`--server-port P`: use a server already running on 127.0.0.1:P (its settings are its own; e.g.
+stores made by `paperfeed migrate` from a big SQLite library, listed in `<work>/build.json` by
+hand) instead of starting one. Each round rotates the trees' order, so none always runs first;
+each worker run records the load average.
 """
 
 from __future__ import annotations
@@ -81,6 +86,8 @@ for mode in ("keyword", "hybrid"):
     out[mode] = {"p50_ms": float(np.percentile(lat, 50)), "p99_ms": float(np.percentile(lat, 99)),
                  "agreement": sum(agree) / max(len(agree), 1), "answered": len(agree)}
 pg.close(); sq.close()
+import os
+out["load"] = os.getloadavg()
 print(json.dumps(out))
 '''
 
@@ -154,6 +161,7 @@ def main() -> None:
     ap.add_argument("--pg-root", type=Path, help="kept PostgreSQL cluster (default: <work>/pg)")
     ap.add_argument("--stage", choices=("build", "query", "all"), default="all")
     ap.add_argument("--sqlite-home", type=Path, help="an SQLite library already built (the reference)")
+    ap.add_argument("--server-port", type=int, help="a PostgreSQL server already running")
     ap.add_argument("--import-only", action="store_true",
                     help="build: import the trees, no vectors (for the import rate alone)")
     args = ap.parse_args()
@@ -164,7 +172,10 @@ def main() -> None:
 
     work = (args.work or Path(tempfile.mkdtemp(prefix="bench-kw-engines-"))).resolve()
     work.mkdir(parents=True, exist_ok=True)
-    server = PgServer(durable=True, settings=PG_SETTINGS, root=args.pg_root or work / "pg").start()
+    server: Any = (
+        _Running(args.server_port) if args.server_port else
+        PgServer(durable=True, settings=PG_SETTINGS, root=args.pg_root or work / "pg").start()
+    )
     try:
         report: dict = {"setup": {"papers": args.papers, "rounds": args.rounds,
                                   "queries": args.queries, "load_start": os.getloadavg(),
@@ -187,12 +198,30 @@ def main() -> None:
         server.stop()
 
 
+class _Running:
+    """A server someone else started and stops."""
+
+    def __init__(self, port: int) -> None:
+        self.port = port
+
+    def url(self, database: str) -> str:
+        return f"postgresql://postgres@127.0.0.1:{self.port}/{database}"
+
+    def new_database(self) -> str:
+        raise SystemExit("--server-port: list the databases in <work>/build.json (no builds)")
+
+    def stop(self) -> None:
+        pass
+
+
 def rounds(trees: dict[str, str], urls: dict[str, str], homes: dict[str, Path], sq_home: Path,
            n: int, queries: int) -> dict[str, list[dict]]:
     """`n` rounds, each running every tree's worker in a fresh process, trees alternating."""
     runs: dict[str, list[dict]] = {}
-    for _ in range(n):
-        for name, src in trees.items():
+    names = list(trees)
+    for i in range(n):
+        for name in names[i % len(names):] + names[:i % len(names)]:
+            src = trees[name]
             env = {**os.environ, "PYTHONPATH": src, "HF_HUB_OFFLINE": "1"}
             done = subprocess.run(
                 [sys.executable, "-c", WORKER, urls[name], str(homes[name]), str(sq_home),
@@ -210,6 +239,7 @@ def finish(report: dict, runs: dict[str, list[dict]], out: Path | None) -> None:
             report.setdefault(name, {})[mode] = {
                 k: round(statistics.median(r[mode][k] for r in got), 3) for k in got[0][mode]
             }
+        report[name]["runs"] = got
     report["setup"]["load_end"] = os.getloadavg()
     text = json.dumps(report, indent=2)
     print(text)

@@ -1,5 +1,6 @@
-"""PostgreSQL keyword search on the shared tokens: the term statistics stay exact through
-upserts, updates, deletes and bulk loads, and a store made before them is migrated in place."""
+"""PostgreSQL keyword search on the shared tokens: the keyword rows and term statistics stay
+exact through upserts, updates, deletes and bulk loads, and stores made before them (tsvector
+columns; token columns on the paper rows) are migrated in place."""
 
 from __future__ import annotations
 
@@ -11,7 +12,13 @@ from conftest import SAMPLE_DIR
 from paperfeed.config import Config
 from paperfeed.library import Library
 from paperfeed.records import make_paper
-from paperfeed.store.postgres.store import KEYWORD_MIGRATION, MIGRATIONS, PostgresStore
+from paperfeed.store.postgres.keyword import keyword_row, paper_keyword_row
+from paperfeed.store.postgres.store import (
+    KEYWORD_MIGRATION,
+    KEYWORD_TABLE_MIGRATION,
+    MIGRATIONS,
+    PostgresStore,
+)
 from paperfeed.store.rows import COLUMNS, now, paper_to_row
 
 
@@ -27,8 +34,8 @@ def recounted(store: PostgresStore) -> tuple[dict[str, tuple[int, int]], tuple[i
     with store.connection() as conn:
         df = {r[0]: (r[1], r[2]) for r in conn.execute(
             "SELECT t, count(*), count(*) FILTER (WHERE tf & 255 > 0) "
-            "FROM papers, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t")}
-        totals = conn.execute("SELECT count(*), coalesce(sum(kw_len), 0) FROM papers").fetchone()
+            "FROM paper_kw, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t")}
+        totals = conn.execute("SELECT count(*), coalesce(sum(kw_len), 0) FROM paper_kw").fetchone()
     return df, tuple(totals)
 
 
@@ -61,7 +68,7 @@ def test_nul_characters_in_paper_text_are_stored_and_found(pg_server) -> None:
         paper = store.get_many(["2501.00009"])["2501.00009"]
         assert paper.title == "Null\ufffdbytes in titles"
         with store.connection() as conn:
-            terms = conn.execute("SELECT kw_terms FROM papers").fetchone()[0]
+            terms = conn.execute("SELECT kw_terms FROM paper_kw").fetchone()[0]
         assert {"null", "byte", "zero", "width", "token"} <= set(terms)
         assert not any("\x00" in t or "\ufffd" in t for t in terms)
         assert [k for k, _ in store.keyword_keys(["bytes", "width"])] == [paper_pk(store)]
@@ -82,7 +89,7 @@ def test_bulk_load_rebuilds_indexes_and_statistics(pg_server, tmp_path: Path) ->
         assert isinstance(store, PostgresStore)
         with store.connection() as conn:
             indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
-        assert {"papers_kw", "papers_kw_title"} <= indexes
+        assert {"paper_kw_terms", "paper_kw_title"} <= indexes
         got = stats(store)
         assert got == recounted(store) and got[1][0] == store.count() > 80
         assert not store.heal()
@@ -118,5 +125,122 @@ def test_a_store_from_before_the_token_columns_is_migrated(pg_server, tmp_path: 
         assert stats(store) == recounted(store)
         for q, keys in expected.items():
             assert keys and store.keyword_keys(q.split()) == keys
+    finally:
+        store.close()
+
+
+def keyword_rows(store: PostgresStore) -> dict[str, tuple[object, ...]]:
+    """Each paper's keyword row, by paper id (papers without one are missing)."""
+    with store.connection() as conn:
+        return {r[0]: tuple(r[1:]) for r in conn.execute(
+            "SELECT p.id, k.kw_terms, k.kw_tf, k.kw_len, k.kw_title "
+            "FROM papers p JOIN paper_kw k ON k.pk = p.pk")}
+
+
+def test_keyword_rows_follow_updates_and_deletes(pg_server) -> None:
+    """One keyword row per paper, always the tokens of its current fields: a new version's
+    text replaces the old tokens, an unchanged re-import leaves them, a delete removes them."""
+    store = PostgresStore(pg_server.new_database())
+    try:
+        first = [make_paper(title=f"Sparse attention {i}", arxiv_id=f"2502.0000{i}", source="t",
+                            abstract=f"Attention heads, pruned {i} times.") for i in range(4)]
+        store.upsert(first)
+        newer = make_paper(title="Dense retrieval", arxiv_id="2502.00001", source="t",
+                           abstract="Retrieval with dense vectors.", version=2)
+        store.upsert([newer, first[2]])
+        rows = keyword_rows(store)
+        assert set(rows) == {p.id for p in first}
+        current = store.get_many(list(rows))
+        assert all(rows[i] == paper_keyword_row(current[i]) for i in rows)
+        assert "retriev" in rows["2502.00001"][0] and "spars" not in rows["2502.00001"][0]
+        assert [store.get_by_keys([k])[k].id for k, _ in store.keyword_keys(["retrieval"])] == [
+            "2502.00001"]
+        # New votes only: the keyword row is not rewritten (same row version), the counts hold.
+        with store.connection() as conn:
+            version = conn.execute("SELECT k.xmin::text FROM paper_kw k JOIN papers p "
+                                   "ON p.pk = k.pk WHERE p.id = '2502.00003'").fetchone()[0]
+        voted = store.get_many(["2502.00003"])["2502.00003"]
+        voted.upvotes = (voted.upvotes or 0) + 41
+        assert store.upsert([voted]).updated == 1
+        with store.connection() as conn:
+            assert conn.execute("SELECT k.xmin::text FROM paper_kw k JOIN papers p "
+                                "ON p.pk = k.pk WHERE p.id = '2502.00003'").fetchone()[0] == version
+        assert store.get_many(["2502.00003"])["2502.00003"].upvotes == voted.upvotes
+        assert stats(store) == recounted(store)
+        assert store.keyword_keys(["sparse", "attention"], limit=10) and all(
+            store.get_by_keys([k])[k].id != "2502.00001"
+            for k, _ in store.keyword_keys(["sparse", "attention"], limit=10))
+        assert store.delete(["2502.00000", "2502.00001", "no-such-id"]) == 2
+        assert set(keyword_rows(store)) == {"2502.00002", "2502.00003"}
+        assert store.integrity() == {"papers": 2, "fts_rows": 2}
+        assert stats(store) == recounted(store)
+        # A paper deleted by other SQL takes its keyword row with it.
+        store.execute("DELETE FROM papers WHERE id = %s", ("2502.00002",))
+        assert set(keyword_rows(store)) == {"2502.00003"}
+    finally:
+        store.close()
+
+
+def test_a_store_with_token_columns_on_the_paper_rows_is_migrated(pg_server, tmp_path: Path) -> None:
+    """A database at the schema before the side table (token arrays on the paper rows, as the
+    previous release wrote them, with their GIN indexes): opening it moves every paper's arrays
+    into `paper_kw` as they were, drops the old columns and indexes, keeps the term statistics,
+    and ranks as before."""
+    old_url, fresh_url = pg_server.new_database(), pg_server.new_database()
+    with Library(Config.from_env(home=tmp_path / "fresh", database_url=fresh_url)) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")), index=False)
+        papers = [lib.store.get_by_keys([k])[k] for k in range(1, lib.store.count() + 1)]
+        queries = ("language models", "video diffusion", "reinforcement learning agents")
+        expected = {q: lib.store.keyword_keys(q.split()) for q in queries}
+    with psycopg.connect(old_url, autocommit=True) as conn:
+        conn.execute("CREATE TABLE schema_version (version INTEGER NOT NULL)")
+        for number, script in enumerate(
+            MIGRATIONS[: MIGRATIONS.index(KEYWORD_TABLE_MIGRATION)], start=1
+        ):
+            conn.execute(script)
+            conn.execute("INSERT INTO schema_version VALUES (%s)", (number,))
+        # What the previous release wrote: the row with its keyword columns, GIN on both arrays,
+        # statistics counted from the rows.
+        conn.execute("CREATE INDEX papers_kw ON papers USING gin(kw_terms)")
+        conn.execute("CREATE INDEX papers_kw_title ON papers USING gin(kw_title)")
+        stamp = now()
+        with conn.cursor() as cur, cur.copy(
+            f"COPY papers ({', '.join(COLUMNS)}, kw_terms, kw_tf, kw_len, kw_title, added_at, "
+            "changed_at) FROM STDIN"
+        ) as copy:
+            for p in papers:
+                row = list(paper_to_row(p))
+                row[5] = row[5].decode() if isinstance(row[5], bytes) else row[5]
+                copy.write_row((*row, *keyword_row(p.title, p.abstract, p.author_names), stamp,
+                                stamp))
+        conn.execute(
+            "INSERT INTO kw_df SELECT t, count(*), count(*) FILTER (WHERE tf & 255 > 0) "
+            "FROM papers, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t")
+        conn.execute("UPDATE kw_totals SET docs = (SELECT count(*) FROM papers), "
+                     "tokens = (SELECT sum(kw_len) FROM papers)")
+        before = {r[0]: tuple(r[1:]) for r in conn.execute(
+            "SELECT id, kw_terms, kw_tf, kw_len, kw_title FROM papers")}
+        old_stats = sorted(conn.execute("SELECT * FROM kw_df").fetchall())
+    store = PostgresStore(old_url)
+    try:
+        assert store.schema_version == len(MIGRATIONS)
+        assert keyword_rows(store) == before and len(before) == len(papers) > 80
+        with store.connection() as conn:
+            columns = {r[0] for r in conn.execute(
+                "SELECT column_name FROM information_schema.columns WHERE table_name = 'papers'")}
+            indexes = {r[0] for r in conn.execute("SELECT indexname FROM pg_indexes")}
+            assert sorted(conn.execute("SELECT * FROM kw_df").fetchall()) == old_stats
+        assert not columns & {"kw_terms", "kw_tf", "kw_len", "kw_title"}
+        assert {"paper_kw_terms", "paper_kw_title"} <= indexes
+        assert not indexes & {"papers_kw", "papers_kw_title"}
+        assert stats(store) == recounted(store)
+        assert not store.heal()
+        for q, keys in expected.items():
+            assert keys and store.keyword_keys(q.split()) == keys
+        # and it goes on as a store made at this schema: writes keep the keyword rows in step
+        store.upsert([make_paper(title="Language models of rivers", arxiv_id="2503.00001",
+                                 source="t", abstract="Rivers.")])
+        assert stats(store) == recounted(store)
+        assert len(keyword_rows(store)) == len(papers) + 1
     finally:
         store.close()

@@ -4,7 +4,7 @@ when data a search answers from changes. The search cache keys on them (`change_
 One row per kind in `data_version`, bumped by statement-level triggers (so every writer counts:
 this code, `paperfeed migrate`'s COPY, an older or newer app server, a hand-run SQL statement):
 
-- `papers`: the papers table and its keyword statistics (`kw_df`, `kw_totals`);
+- `papers`: the papers table, its keyword rows (`paper_kw`) and statistics (`kw_df`, `kw_totals`);
 - `votes`: `paper_votes`, the local upvotes every result shows (and `min_upvotes` filters on);
 - `vectors`: each vector set's table (`vec_<encoder>`, given its trigger when it is made), and the
   meta keys naming the sets and the active one (`vector_*`).
@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import Any
 
 KINDS = ("papers", "vectors", "votes")
-TABLES = {"papers": "papers", "kw_df": "papers", "kw_totals": "papers", "paper_votes": "votes"}
+TABLES = {"papers": "papers", "paper_kw": "papers", "kw_df": "papers", "kw_totals": "papers",
+          "paper_votes": "votes"}
 VECTOR_META = "vector_"  # meta keys of the vector sets (store.vector_common)
 
 _SETUP = [

@@ -1,12 +1,17 @@
 """PostgreSQL keyword search: the same tokens and the same BM25 as SQLite's FTS5.
 
 Each paper's title, abstract and author names go through the shared tokenizer (`store.tokens`,
-FTS5's own tokens) in Python; the paper row keeps
+FTS5's own tokens) in Python; its row in `paper_kw` (one per paper, by `pk`, written in the
+same transaction as the paper) keeps
 
 - `kw_terms text[]`: its distinct tokens (GIN-indexed: the posting lists), and `kw_title text[]`,
   those of the title (GIN-indexed, for the title-only step);
 - `kw_tf int[]`: per `kw_terms` entry its count in each field, packed (`pack_tf`);
 - `kw_len int`: its number of tokens, all fields (BM25's document length).
+
+Ranking reads every match's arrays: in their own narrow table (~2 KB a row, the arrays inline and
+uncompressed, several rows a page) that is a fraction of the pages the wide paper rows (one a page
+on long abstracts) cost; the paper rows are read only for filters and for the hits shown.
 
 Term statistics live in `kw_df` (per token: papers holding it anywhere, and in the title) and
 `kw_totals` (papers, tokens), changed in the same transaction as the rows they count (a bulk load
@@ -45,7 +50,19 @@ TITLE_BUDGET = 20_000
 COMMON_FRACTION = 0.01
 COMMON_WINDOW = 10_000
 TERM_STATS_MIN_DOCS = 20_000
+KEYWORD_TABLE = "paper_kw"
 KEYWORD_COLUMNS = ("kw_terms", "kw_tf", "kw_len", "kw_title")
+# A paper's keyword row; `toast_tuple_target`: rows up to a page stay inline and uncompressed
+# (ranking reads each match's arrays; a TOAST lookup or a decompression per match is what the
+# narrow table is there to avoid).
+KEYWORD_TABLE_SQL = """
+    CREATE TABLE paper_kw (
+        pk BIGINT PRIMARY KEY REFERENCES papers(pk) ON DELETE CASCADE,
+        kw_terms TEXT[] NOT NULL, kw_tf INTEGER[] NOT NULL, kw_len INTEGER NOT NULL,
+        kw_title TEXT[] NOT NULL
+    ) WITH (toast_tuple_target = 8160);
+"""
+COPY_KEYWORDS = f"COPY paper_kw (pk, {', '.join(KEYWORD_COLUMNS)}) FROM STDIN"
 _FIELD_MAX = (255, 0x7FFF, 255)  # per-field counts kept: title, abstract, authors (`pack_tf`)
 
 
@@ -119,33 +136,29 @@ REBUILD_STATS = [
     "DELETE FROM kw_df",
     "INSERT INTO kw_df (token, docs, title_docs) "
     "SELECT t, count(*), count(*) FILTER (WHERE tf & 255 > 0) "
-    "FROM papers, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t",
-    "UPDATE kw_totals SET docs = (SELECT count(*) FROM papers), "
-    "tokens = (SELECT coalesce(sum(kw_len), 0) FROM papers)",
+    "FROM paper_kw, unnest(kw_terms, kw_tf) AS u(t, tf) GROUP BY t",
+    "UPDATE kw_totals SET docs = (SELECT count(*) FROM paper_kw), "
+    "tokens = (SELECT coalesce(sum(kw_len), 0) FROM paper_kw)",
 ]
-INDEXES = {"papers_kw": "kw_terms", "papers_kw_title": "kw_title"}
+INDEXES = {"paper_kw_terms": "kw_terms", "paper_kw_title": "kw_title"}  # GIN, on paper_kw
 
 
 def fill_keyword_rows(conn: Any, batch: int = 2_000) -> int:
-    """Compute the keyword columns of rows that have none (rows written before they existed, or
-    copied in by `paperfeed.migrate`); returns how many."""
+    """Keyword rows for papers that have none (papers written before they existed, or copied in
+    by `paperfeed.migrate`); returns how many."""
     done = 0
     after = 0
     while True:
         rows = conn.execute(
-            "SELECT pk, title, abstract, author_names FROM papers "
-            "WHERE kw_terms IS NULL AND pk > %s ORDER BY pk LIMIT %s",
+            "SELECT p.pk, p.title, p.abstract, p.author_names FROM papers p WHERE p.pk > %s "
+            "AND NOT EXISTS (SELECT 1 FROM paper_kw k WHERE k.pk = p.pk) ORDER BY p.pk LIMIT %s",
             (after, batch),
         ).fetchall()
         if not rows:
             return done
-        values = [(*keyword_row(r[1], r[2], r[3]), r[0]) for r in rows]
-        with conn.cursor() as cur:
-            cur.executemany(
-                "UPDATE papers SET kw_terms = %s, kw_tf = %s, kw_len = %s, kw_title = %s "
-                "WHERE pk = %s",
-                values,
-            )
+        with conn.cursor() as cur, cur.copy(COPY_KEYWORDS) as copy:
+            for r in rows:
+                copy.write_row((r[0], *keyword_row(r[1], r[2], r[3])))
         done += len(rows)
         after = rows[-1][0]
 
@@ -193,7 +206,7 @@ class PostgresKeyword:
         `pg_attribute` rows their planning reads. (A role without the right to vacuum the
         catalogs gets a warning and the searches do that pruning, as before.)"""
         with self.connection() as conn:
-            conn.execute("VACUUM (ANALYZE) papers, kw_df, kw_totals")
+            conn.execute("VACUUM (ANALYZE) papers, paper_kw, kw_df, kw_totals")
             conn.execute("VACUUM pg_catalog.pg_statistic, pg_catalog.pg_attribute")
 
     def term_fractions(self, terms: Sequence[str]) -> dict[str, float] | None:
@@ -237,14 +250,14 @@ class PostgresKeyword:
         first, then those with every word anywhere; scored limit, limit - 1, ... The papers are
         walked newest first by key, stopping at `limit` matches (`OFFSET 0` keeps the planner
         from reading the common words' whole posting lists from the GIN index instead)."""
-        top = conn.execute("SELECT coalesce(max(pk), 0) FROM papers").fetchone()[0]
-        where, params = pg_filter_sql(filters)
+        top = conn.execute("SELECT coalesce(max(pk), 0) FROM paper_kw").fetchone()[0]
+        join, where, params = _filtered(filters)
         found: list[int] = []
         for column in ("kw_title", "kw_terms"):
             rows = conn.execute(
-                "SELECT p.pk FROM (SELECT * FROM papers WHERE pk > %s ORDER BY pk DESC OFFSET 0) p "
-                f"WHERE p.{column} @> %s::text[]{where} AND NOT p.pk = ANY(%s) "
-                "ORDER BY p.pk DESC LIMIT %s",
+                "SELECT k.pk FROM (SELECT * FROM paper_kw WHERE pk > %s ORDER BY pk DESC OFFSET 0) "
+                f"k{join} WHERE k.{column} @> %s::text[]{where} AND NOT k.pk = ANY(%s) "
+                "ORDER BY k.pk DESC LIMIT %s",
                 [top - COMMON_WINDOW, toks, *params, found, limit - len(found)],
             ).fetchall()
             found += [r[0] for r in rows]
@@ -266,16 +279,16 @@ class PostgresKeyword:
         the newest `limit` matches, scored."""
         column, op = {"all": ("kw_terms", "@>"), "any": ("kw_terms", "&&"),
                       "title": ("kw_title", "@>")}[match]
-        where, params = pg_filter_sql(filters)
-        base = f"FROM papers p WHERE p.{column} {op} %s::text[]{where}"
+        join, where, params = _filtered(filters)
+        base = f"FROM paper_kw k{join} WHERE k.{column} {op} %s::text[]{where}"
         args = [toks, *params]
         lateral, score = self._score_sql(stats, len(toks), [t for t in toks],
                                          title_only=match == "title")
         if budget is None:
             rows = conn.execute(
-                f"SELECT m.pk, {score.replace('p.', 'm.')} FROM "
-                f"(SELECT p.pk, p.kw_terms, p.kw_tf, p.kw_len {base} ORDER BY p.pk DESC LIMIT %s) m "
-                f"{lateral.replace('p.', 'm.')}",
+                f"SELECT m.pk, {score.replace('k.', 'm.')} FROM "
+                f"(SELECT k.pk, k.kw_terms, k.kw_tf, k.kw_len {base} ORDER BY k.pk DESC LIMIT %s) m "
+                f"{lateral.replace('k.', 'm.')}",
                 [*args, limit, *toks],
             ).fetchall()
             return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
@@ -285,9 +298,9 @@ class PostgresKeyword:
             ).fetchone()[0]
             if n > budget:
                 return None
-        base = base.replace("FROM papers p WHERE", f"FROM papers p {lateral} WHERE", 1)
+        base = base.replace(" WHERE ", f" {lateral} WHERE ", 1)
         rows = conn.execute(
-            f"SELECT p.pk, {score} AS score {base} ORDER BY score DESC, p.pk LIMIT %s",
+            f"SELECT k.pk, {score} AS score {base} ORDER BY score DESC, k.pk LIMIT %s",
             [*toks, *args, limit],
         ).fetchall()
         return [(r[0], float(r[1])) for r in rows]
@@ -296,14 +309,14 @@ class PostgresKeyword:
     def _score_sql(
         stats: _Stats, n: int, toks: list[str], *, title_only: bool
     ) -> tuple[str, str]:
-        """(a LATERAL join reading each word's packed counts from `p.kw_*`, one `%s` per word;
+        """(a LATERAL join reading each word's packed counts from `k.kw_*`, one `%s` per word;
         the BM25 of the row over them): see the module docstring. Only numbers computed here
         are spelled into the SQL."""
         avglen = stats.tokens / stats.docs if stats.docs else 1.0
-        norm = f"({K1 * (1 - B):.9f} + {K1 * B / max(avglen, 1e-9):.12f} * p.kw_len)"
+        norm = f"({K1 * (1 - B):.9f} + {K1 * B / max(avglen, 1e-9):.12f} * k.kw_len)"
         wt, wa, wu = WEIGHTS
         lateral = "CROSS JOIN LATERAL (SELECT " + ", ".join(
-            f"p.kw_tf[array_position(p.kw_terms, %s::text)] AS tf{i}" for i in range(n)
+            f"k.kw_tf[array_position(k.kw_terms, %s::text)] AS tf{i}" for i in range(n)
         ) + ") x"
         parts = []
         for i, t in enumerate(toks):
@@ -314,6 +327,13 @@ class PostgresKeyword:
                  f"({wt} * ({tf} & 255) + {wu} * (({tf} >> 8) & 255) + {wa} * ({tf} >> 16))")
             parts.append(f"coalesce({idf:.12f} * {f} * {K1 + 1} / ({f} + {norm}), 0)")
         return lateral, " + ".join(parts)
+
+
+def _filtered(filters: Filters) -> tuple[str, str, list[Any]]:
+    """(the join to the paper rows, when there are filters: they test the paper's columns; the
+    conditions; their parameters)."""
+    where, params = pg_filter_sql(filters)
+    return (" JOIN papers p ON p.pk = k.pk" if where else ""), where, params
 
 
 def _most_matches(stats: _Stats, toks: list[str], match: Literal["all", "any", "title"]) -> int:

@@ -6,8 +6,8 @@
   imports running at once merge one after the other exactly as SQLite's `BEGIN IMMEDIATE` would;
   readers never wait.
 - Keyword search (`store.postgres.keyword`): the shared tokenizer's tokens (`store.tokens`) in GIN-
-  indexed arrays, ranked by BM25 with FTS5's field weights 5:1:2 from term statistics kept in
-  tables, as SQLite ranks.
+  indexed arrays of a narrow side table (`paper_kw`, one row per paper), ranked by BM25 with
+  FTS5's field weights 5:1:2 from term statistics kept in tables, as SQLite ranks.
 - Versioned schema migrations (`MIGRATIONS`, recorded in `schema_version`) and the portable feature
   migrations of `store.db`, applied under an advisory lock so app servers starting together do not
   race.
@@ -29,8 +29,9 @@ from paperfeed.store.db import FEATURE_MIGRATIONS, Database, Row, Transaction, s
 from paperfeed.store.merge import plan_upsert
 from paperfeed.store.postgres import data_version
 from paperfeed.store.postgres.keyword import (
+    COPY_KEYWORDS,
     INDEXES,
-    KEYWORD_COLUMNS,
+    KEYWORD_TABLE_SQL,
     PostgresKeyword,
     StatsDelta,
     fill_keyword_rows,
@@ -54,6 +55,16 @@ KEYWORD_MIGRATION = """
     CREATE TABLE kw_totals (one BOOLEAN PRIMARY KEY DEFAULT true CHECK (one),
                             docs BIGINT NOT NULL, tokens BIGINT NOT NULL);
     INSERT INTO kw_totals (docs, tokens) VALUES (0, 0);
+"""
+# The keyword columns move from the wide paper rows into their own narrow table (ranking reads
+# every match's arrays: several keyword rows a page instead of one paper a page). Moved, not
+# recomputed; the dropped columns' space in the paper rows is reused as rows are rewritten
+# (`VACUUM FULL papers` gives it back at once). The indexes are built by `_fill_keywords`.
+KEYWORD_TABLE_MIGRATION = KEYWORD_TABLE_SQL + """
+    INSERT INTO paper_kw (pk, kw_terms, kw_tf, kw_len, kw_title)
+        SELECT pk, kw_terms, kw_tf, kw_len, kw_title FROM papers WHERE kw_terms IS NOT NULL;
+    ALTER TABLE papers DROP COLUMN kw_terms, DROP COLUMN kw_tf, DROP COLUMN kw_len,
+        DROP COLUMN kw_title;
 """
 
 MIGRATIONS: list[str] = [
@@ -163,23 +174,23 @@ MIGRATIONS: list[str] = [
     """,
     # 6: keyword search on the shared tokenizer's tokens, ranked by BM25 (store.postgres.keyword).
     KEYWORD_MIGRATION,
+    # 7: those tokens in their own narrow table.
+    KEYWORD_TABLE_MIGRATION,
 ]
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
-_WRITTEN = (*COLUMNS, *KEYWORD_COLUMNS)
-_COPY = f"COPY papers ({', '.join(_WRITTEN)}, added_at, changed_at) FROM STDIN"
+_COPY = f"COPY papers (pk, {', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"
 _UPDATE = (
-    "UPDATE papers SET " + ", ".join(f"{c} = %s" for c in _WRITTEN) + ", changed_at = %s WHERE pk = %s"
+    "UPDATE papers SET " + ", ".join(f"{c} = %s" for c in COLUMNS) + ", changed_at = %s WHERE pk = %s"
 )
 
 
-def _row(p: Paper, key: str | None = None) -> tuple[Any, ...]:
-    """The written columns (`_WRITTEN`) of a paper: its row and its keyword columns."""
+def _row(p: Paper, key: str | None = None) -> tuple[tuple[Any, ...], tuple[Any, ...]]:
+    """(the paper's row, `COLUMNS`; its keyword row, `KEYWORD_COLUMNS`)."""
     row = list(paper_to_row(p, key))
     row[5] = row[5].decode() if isinstance(row[5], bytes) else row[5]  # authors JSON as text
     # Tokens are runs of letters and digits, never NUL: only the paper's own fields need
     # `nul_free` (walking every token of the arrays cost a Python call per token).
-    return (*nul_free(row), *paper_keyword_row(p))
-
+    return tuple(nul_free(row)), paper_keyword_row(p)
 
 
 class PostgresStore(PostgresKeyword, SqlStore):
@@ -253,11 +264,14 @@ class PostgresStore(PostgresKeyword, SqlStore):
             conn.execute("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)")
             row = conn.execute("SELECT max(version) FROM schema_version").fetchone()
             version = row[0] or 0
+            fill = restat = False
             for number, script in enumerate(MIGRATIONS[version:], start=version + 1):
                 conn.execute(script)
-                if script is KEYWORD_MIGRATION:
-                    _fill_keywords(conn)
+                fill = fill or script is KEYWORD_MIGRATION or script is KEYWORD_TABLE_MIGRATION
+                restat = restat or script is KEYWORD_MIGRATION
                 conn.execute("INSERT INTO schema_version (version) VALUES (%s)", (number,))
+            if fill:  # keyword rows the migrations could not move, the indexes (statistics: the
+                _fill_keywords(conn, restat=restat)  # rows moved are the rows they counted)
             conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
             done = {r[0] for r in conn.execute("SELECT name FROM schema_migrations")}
             for name, script in FEATURE_MIGRATIONS:
@@ -298,25 +312,40 @@ class PostgresStore(PostgresKeyword, SqlStore):
             old = {r[0]: row_to_paper(r) for r in rows}
             plan = plan_upsert(papers, keys, ((r[0], r[1], r[2], old[r[0]]) for r in rows))
             new, new_keys = plan.new, plan.new_keys
-            updates = [(*_row(p), now_, pk) for pk, p in plan.changed.items()]
+            updates = {pk: _row(p) for pk, p in plan.changed.items()}
             new_rows = [_row(p, new_keys.get(pid)) for pid, p in new.items()]
+            pks = [r[0] for r in conn.execute(
+                "SELECT nextval(pg_get_serial_sequence('papers', 'pk')) "
+                "FROM generate_series(1, %s)", (len(new_rows),))] if new_rows else []
+            # Keyword rows to write: the new papers', and those of changed papers whose tokens
+            # changed (an update of votes or links leaves them as they are).
+            keywords = dict(zip(pks, (kw for _, kw in new_rows), strict=True))
+            delta = StatsDelta()
+            for pk, (_, kw) in updates.items():
+                was = paper_keyword_row(old[pk])
+                if kw != was:
+                    keywords[pk] = kw
+                    delta.add(kw)
+                    delta.add(was, -1)
             if not self._bulk:  # a bulk load rebuilds the statistics at its end
-                delta = StatsDelta()
-                for row in new_rows:
-                    delta.add(row[-len(KEYWORD_COLUMNS):])
-                for pk, update in zip(plan.changed, updates, strict=True):
-                    delta.add(update[len(COLUMNS):len(_WRITTEN)])
-                    delta.add(paper_keyword_row(old[pk]), -1)
+                for _, kw in new_rows:
+                    delta.add(kw)
                 delta.apply(conn)
             with conn.cursor() as cur:
                 if updates:
-                    cur.executemany(_UPDATE, updates)
+                    cur.executemany(_UPDATE, [(*r, now_, pk) for pk, (r, _) in updates.items()])
+                    cur.execute("DELETE FROM paper_kw WHERE pk = ANY(%s)",
+                                ([pk for pk in updates if pk in keywords],))
                 if new:  # COPY: several times faster than row-by-row INSERTs
                     with cur.copy(_COPY) as copy:
-                        for row in new_rows:
-                            copy.write_row((*row, now_, now_))
+                        for pk, (row, _) in zip(pks, new_rows, strict=True):
+                            copy.write_row((pk, *row, now_, now_))
+                if keywords:
+                    with cur.copy(COPY_KEYWORDS) as copy:
+                        for pk, kw in keywords.items():
+                            copy.write_row((pk, *kw))
             counts.imported = len(new)
-            counts.changed_ids = [*new, *(u[0] for u in updates)]
+            counts.changed_ids = [*new, *(r[0] for r, _ in updates.values())]
             counts.updated = len(updates)
             counts.unchanged = plan.touched - len(updates)
         return counts
@@ -324,16 +353,18 @@ class PostgresStore(PostgresKeyword, SqlStore):
     def delete(self, ids: Iterable[str]) -> int:
         with self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            gone = conn.execute(
-                "DELETE FROM papers WHERE id = ANY(%s) RETURNING kw_terms, kw_tf, kw_len, kw_title",
-                nul_free((list(ids),)),
+            ids = nul_free(list(ids))
+            # The keyword rows first, for the statistics (deleting the papers would cascade).
+            gone_kw = conn.execute(
+                "DELETE FROM paper_kw k USING papers p WHERE p.pk = k.pk AND p.id = ANY(%s) "
+                "RETURNING k.kw_terms, k.kw_tf, k.kw_len, k.kw_title",
+                (ids,),
             ).fetchall()
             delta = StatsDelta()
-            for row in gone:
-                if row[0] is not None:
-                    delta.add(row, -1)
+            for row in gone_kw:
+                delta.add(row, -1)
             delta.apply(conn)
-            return len(gone)
+            return conn.execute("DELETE FROM papers WHERE id = ANY(%s)", (ids,)).rowcount
 
     # -- bulk loads ---------------------------------------------------------------------------
 
@@ -354,18 +385,18 @@ class PostgresStore(PostgresKeyword, SqlStore):
         """Build keyword indexes a bulk load left dropped (and the statistics with them)."""
         with self.connection() as conn:
             have = {r[0] for r in conn.execute(
-                "SELECT indexname FROM pg_indexes WHERE tablename = 'papers'")}
+                "SELECT indexname FROM pg_indexes WHERE tablename = 'paper_kw'")}
         if all(index in have for index in INDEXES):
             return False
         self.rebuild_keywords()
         return True
 
     def rebuild_keywords(self) -> None:
-        """Keyword columns for rows without them (rows copied in by `paperfeed.migrate`), the
+        """Keyword rows for papers without one (papers copied in by `paperfeed.migrate`), the
         GIN indexes when missing, the term statistics from the rows: one transaction."""
         with self.transaction() as conn:
             conn.execute("SELECT pg_advisory_xact_lock(%s)", (WRITE_LOCK,))
-            _fill_keywords(conn)
+            _fill_keywords(conn, restat=True)
 
     def get_many(self, paper_ids: Sequence[str]) -> dict[str, Paper]:
         rows = self._fetchall(f"{_SELECT} WHERE id = ANY(%s)", (list(paper_ids),))
@@ -408,20 +439,22 @@ class PostgresStore(PostgresKeyword, SqlStore):
             return data_version.read(conn)
 
     def integrity(self) -> dict[str, int]:
-        """Row counts of the table and of papers with keyword tokens (equal unless a bulk load or
-        a copy was interrupted before `heal`)."""
-        row = self._fetchall("SELECT count(*), count(kw_terms) FROM papers")[0]
+        """Row counts of the papers and of their keyword rows (equal unless a copy was
+        interrupted before `heal`)."""
+        row = self._fetchall("SELECT (SELECT count(*) FROM papers), (SELECT count(*) FROM paper_kw)")[0]
         return {"papers": row[0], "fts_rows": row[1]}
 
 
-def _fill_keywords(conn: Any) -> None:
-    """Keyword columns for the rows without them, then the GIN indexes (built once over the
-    filled rows) and the term statistics, in the caller's transaction."""
-    fill_keyword_rows(conn)
+def _fill_keywords(conn: Any, *, restat: bool) -> None:
+    """Keyword rows for the papers without one, then the GIN indexes (built once over the
+    filled rows) and the term statistics (when rows were filled, or `restat`), in the caller's
+    transaction."""
+    filled = fill_keyword_rows(conn)
     _index_build_memory(conn)
     for index, column in INDEXES.items():
-        conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON papers USING gin({column})")
-    rebuild_stats(conn)
+        conn.execute(f"CREATE INDEX IF NOT EXISTS {index} ON paper_kw USING gin({column})")
+    if filled or restat:
+        rebuild_stats(conn)
 
 
 def _index_build_memory(conn: Any) -> None:
