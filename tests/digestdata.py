@@ -45,3 +45,12 @@ def add_papers(lib: Library, papers: list[Paper], arrived: datetime | None = Non
         stamp = arrived.astimezone(UTC).isoformat(timespec="seconds")
         for p in papers:
             lib.store.db.execute("UPDATE papers SET added_at = ? WHERE id = ?", (stamp, p.id))
+
+
+def time_passes(lib: Library, delta: timedelta) -> None:
+    """Move every rate counter's window back by `delta`, as if that much time went by."""
+    rows = lib.store.db.query("SELECT key, opened_at FROM rate_counters")
+    with lib.store.db.transaction() as tx:
+        for key, opened in rows:
+            moved = (datetime.fromisoformat(opened) - delta).isoformat(timespec="microseconds")
+            tx.execute("UPDATE rate_counters SET opened_at = ? WHERE key = ?", (moved, key))

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from digestdata import BASE_URL, mail_env
+from digestdata import BASE_URL, mail_env, time_passes
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
 from webdata import csrf_of
@@ -57,15 +57,6 @@ def subscribe(client: TestClient, email: str = VICTIM, topics: str = "", weekly:
 
 def main_of(page: str) -> str:
     return page[page.index("<main>"):page.index("</main>")]
-
-
-def time_passes(lib: Library, delta: timedelta) -> None:
-    """Move every rate counter's window back by `delta`, as if that much time went by."""
-    rows = lib.store.db.query("SELECT key, opened_at FROM rate_counters")
-    with lib.store.db.transaction() as tx:
-        for key, opened in rows:
-            moved = (datetime.fromisoformat(opened) - delta).isoformat(timespec="microseconds")
-            tx.execute("UPDATE rate_counters SET opened_at = ? WHERE key = ?", (moved, key))
 
 
 def confirm_links(smtp: SmtpSink, email: str = VICTIM) -> list[str]:

@@ -594,7 +594,8 @@ class Library:
             from paperfeed.personal.digest import LibraryForYou
 
             for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
-            self._digests = Digests(self.config, self.store, self.accounts, for_you)
+            self._digests = Digests(self.config, self.store, self.accounts, for_you,
+                                    open_worker=_digests_of_a_worker)
         return self._digests
 
     @property
@@ -876,6 +877,17 @@ class Library:
         pos = self.personal.collections.saved_ids(uid, collection)
         neg = sorted(self.personal.feedback.dismissed_ids(uid))
         return engine.explain(self.store, self.semantic, pos, neg)
+
+
+_WORKER_LIBRARIES: list[Library] = []
+
+
+def _digests_of_a_worker(config: Config) -> Digests:
+    """A digest-composing worker process's `Digests` (`digest.workers`): its own Library over
+    the same configuration, open for the worker's life."""
+    lib = Library(config)
+    _WORKER_LIBRARIES.append(lib)
+    return lib.digests
 
 
 def _log_dict(entry: ImportLogEntry) -> dict[str, Any]:

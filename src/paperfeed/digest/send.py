@@ -15,6 +15,8 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
+from threadpoolctl import threadpool_limits
+
 from paperfeed import feeds
 from paperfeed.digest.compose import (
     Composer,
@@ -30,7 +32,13 @@ from paperfeed.digest.outbox import NewDigest, Outbox, OutboxRow
 from paperfeed.digest.smtp import DeliveryError, SmtpConnection, SmtpSettings
 from paperfeed.digest.subscriptions import Subscriber, Subscriptions
 from paperfeed.digest.tokens import LinkExpired, Tokens
-from paperfeed.digest.workers import Job, WorkerFailed, compose_in_workers, workers_for
+from paperfeed.digest.workers import (
+    Job,
+    OpenDigests,
+    WorkerFailed,
+    compose_in_workers,
+    workers_for,
+)
 from paperfeed.errors import InvalidInput
 
 if TYPE_CHECKING:
@@ -75,12 +83,16 @@ class Digests:
     (displayed upvotes include local votes)."""
 
     def __init__(
-        self, config: Config, store: Store, accounts: Accounts, for_you: ForYou | None = None
+        self, config: Config, store: Store, accounts: Accounts, for_you: ForYou | None = None,
+        open_worker: OpenDigests | None = None,
     ) -> None:
         self.config = config
         self.store = store
         self.accounts = accounts
         self.for_you = for_you  # the personal library's sections (the Library plugs it in)
+        # How a composing worker process opens its own Digests (the Library plugs it in);
+        # without it, this process composes alone.
+        self.open_worker = open_worker
         self.subscribers = Subscriptions(store.db)
         self.outbox = Outbox(store.db)
         self._tokens: Tokens | None = None
@@ -120,10 +132,12 @@ class Digests:
         count = workers_for(workers if workers is not None else self.config.digest_workers or None,
                             len(subs))
         composed = empty = 0
-        if count > 1:
+        if count > 1 and self.open_worker is not None:
             jobs = [Job(s, since[s.id], frozenset(sent.get(s.id, ()))) for s in subs]
             cutoff = cutoff_for(now)
-            for batch in compose_in_workers(self.config, day, after, now, jobs, count):
+            for batch in compose_in_workers(
+                self.open_worker, self.config, day, after, now, jobs, count
+            ):
                 digests = [NewDigest(sid, content, cutoff, make_message_id(sender), user_id)
                            for sid, content, user_id in batch]
                 self.outbox.enqueue(day, digests, record)
@@ -134,11 +148,16 @@ class Digests:
             return composed, empty
         composer = Composer(self.store, self.accounts, day, after, now)
         digests = []
-        for s in subs:
-            content, user_id = self.choose_for(composer, s, since[s.id], sent.get(s.id, set()))
-            digests.append(NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id))
-            if renew:
-                renew()
+        # One BLAS thread, as in the workers: the For-you scores' sums then come out bit for bit
+        # the same whichever process composes (more threads split a sum in another order).
+        with threadpool_limits(1):
+            for s in subs:
+                content, user_id = self.choose_for(composer, s, since[s.id], sent.get(s.id, set()))
+                digests.append(
+                    NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id)
+                )
+                if renew:
+                    renew()
         self.outbox.enqueue(day, digests, record)
         return len(digests), sum(d.content.empty for d in digests)
 

@@ -16,7 +16,7 @@ import multiprocessing
 import os
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
@@ -29,7 +29,13 @@ from paperfeed.digest.compose import Composer, DigestContent
 
 if TYPE_CHECKING:
     from paperfeed.config import Config
+    from paperfeed.digest.send import Digests
     from paperfeed.digest.subscriptions import Subscriber
+
+# How a worker gets its own `Digests` over the configuration: a module-level function of the
+# layer that builds the whole stack (the Library's), handed in by name, so this package needs no
+# import of it (spawned workers unpickle it by its qualified name).
+OpenDigests = Callable[["Config"], "Digests"]
 
 BATCH = 20  # subscribers per task: small enough to share the work evenly between workers
 AUTO_MAX = 4  # the default: one worker per core, at most this many
@@ -76,22 +82,21 @@ def _watch_parent(parent: int) -> None:
         time.sleep(0.5)
 
 
-def _start(config: Config, day: date, after: str, now: datetime, parent: int) -> None:
-    from paperfeed.library import Library
-
+def _start(open_digests: OpenDigests, config: Config, day: date, after: str, now: datetime,
+           parent: int) -> None:
     threading.Thread(target=_watch_parent, args=(parent,), daemon=True).start()
     # one worker per core: numpy's BLAS threads would only compete with the other workers
     _STATE["threads"] = threadpool_limits(1)
-    lib = Library(config)
-    _STATE["lib"] = lib
-    _STATE["composer"] = Composer(lib.store, lib.accounts, day, after, now)
+    digests = open_digests(config)
+    _STATE["digests"] = digests
+    _STATE["composer"] = Composer(digests.store, digests.accounts, day, after, now)
 
 
 def _compose(jobs: Sequence[Job]) -> list[tuple[str, str, str | None]]:
-    lib, composer = _STATE["lib"], _STATE["composer"]
+    digests, composer = _STATE["digests"], _STATE["composer"]
     out = []
     for job in jobs:
-        content, user_id = lib.digests.choose_for(composer, job.sub, job.since, set(job.sent))
+        content, user_id = digests.choose_for(composer, job.sub, job.since, set(job.sent))
         out.append((job.sub.id, content.to_json(), user_id))
     return out
 
@@ -100,15 +105,17 @@ def _compose(jobs: Sequence[Job]) -> list[tuple[str, str, str | None]]:
 
 
 def compose_in_workers(
-    config: Config, day: date, after: str, now: datetime, jobs: Sequence[Job], workers: int,
+    open_digests: OpenDigests, config: Config, day: date, after: str, now: datetime,
+    jobs: Sequence[Job], workers: int,
 ) -> Iterator[list[tuple[str, DigestContent, str | None]]]:
-    """The digests of `jobs`, composed by `workers` processes, yielded a batch at a time as they
-    are done (in no particular order): (subscriber id, content, account id or None)."""
+    """The digests of `jobs`, composed by `workers` processes (each with `open_digests(config)`),
+    yielded a batch at a time as they are done (in no particular order): (subscriber id,
+    content, account id or None)."""
     context = multiprocessing.get_context("spawn")  # a fresh interpreter: no inherited threads
     batches = [jobs[i:i + BATCH] for i in range(0, len(jobs), BATCH)]
     with ProcessPoolExecutor(
         workers, mp_context=context, initializer=_start,
-        initargs=(config, day, after, now, os.getpid()),
+        initargs=(open_digests, config, day, after, now, os.getpid()),
     ) as pool:
         pending: set[Future[list[tuple[str, str, str | None]]]] = {
             pool.submit(_compose, batch) for batch in batches
