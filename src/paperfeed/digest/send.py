@@ -15,8 +15,6 @@ from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import TYPE_CHECKING, Any
 
-from threadpoolctl import threadpool_limits
-
 from paperfeed import feeds
 from paperfeed.digest.compose import (
     Composer,
@@ -148,16 +146,11 @@ class Digests:
             return composed, empty
         composer = Composer(self.store, self.accounts, day, after, now)
         digests = []
-        # One BLAS thread, as in the workers: the For-you scores' sums then come out bit for bit
-        # the same whichever process composes (more threads split a sum in another order).
-        with threadpool_limits(1):
-            for s in subs:
-                content, user_id = self.choose_for(composer, s, since[s.id], sent.get(s.id, set()))
-                digests.append(
-                    NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id)
-                )
-                if renew:
-                    renew()
+        for s in subs:
+            content, user_id = self.choose_for(composer, s, since[s.id], sent.get(s.id, set()))
+            digests.append(NewDigest(s.id, content, composer.cutoff, make_message_id(sender), user_id))
+            if renew:
+                renew()
         self.outbox.enqueue(day, digests, record)
         return len(digests), sum(d.content.empty for d in digests)
 

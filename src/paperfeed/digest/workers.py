@@ -3,7 +3,9 @@ you sections above all, is CPU work in Python, so one process uses one core.
 
 Composing only reads. Each worker opens the store itself (its own connections, index and caches)
 and builds the run's `Composer` from the same day, arrivals window and clock as the sending
-process, so a digest is the same whichever process chose it. The workers hand the contents back;
+process, so a digest has the same papers, in the same order, whichever process chose it (the
+terms a reason names may differ where two terms weigh exactly the same: term ids are Python's
+per-process string hashes, and ties keep id order). The workers hand the contents back;
 the sending process alone writes them into the outbox (with the For-you papers recorded as sent
 in the same transaction) and sends. So exactly-once is the outbox's rule as with one process: a
 killed run loses only digests not enqueued yet, which the next run composes, and a digest
