@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 
+from fastapi.testclient import TestClient
+
+from paperfeed.config import Config
 from paperfeed.library import Library
 from paperfeed.records import Author, Paper
+from paperfeed.web.app import create_app
 
 DAY = date(2026, 11, 20)  # a Friday
 BASE_URL = "https://papers.example.org"
@@ -54,3 +60,16 @@ def time_passes(lib: Library, delta: timedelta) -> None:
         for key, opened in rows:
             moved = (datetime.fromisoformat(opened) - delta).isoformat(timespec="microseconds")
             tx.execute("UPDATE rate_counters SET opened_at = ? WHERE key = ?", (moved, key))
+
+
+def mail_library(smtp, monkeypatch, home: Path) -> Iterator[Library]:
+    """A fixture's body: a Library over `home` mailing through the SMTP sink."""
+    mail_env(monkeypatch, smtp.url)
+    with Library(Config.from_env(home=home)) as library:
+        yield library
+
+
+def from_client(lib: Library, host: str) -> TestClient:
+    """The web app over `lib`, its requests coming from `host` (each client its own address)."""
+    return TestClient(create_app(library=lib), base_url="https://testserver",
+                      follow_redirects=False, client=(host, 40000))

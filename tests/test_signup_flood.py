@@ -10,14 +10,12 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from digestdata import BASE_URL, mail_env
+from digestdata import BASE_URL, from_client, mail_library
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
 
 from paperfeed import ratelimit
-from paperfeed.config import Config
 from paperfeed.library import Library
-from paperfeed.web.app import create_app
 
 VICTIM = "ada@example.org"
 PASSWORD = "ada's own password"
@@ -25,14 +23,7 @@ PASSWORD = "ada's own password"
 
 @pytest.fixture
 def lib(smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch, home: Path) -> Iterator[Library]:
-    mail_env(monkeypatch, smtp.url)
-    with Library(Config.from_env(home=home)) as library:
-        yield library
-
-
-def from_client(lib: Library, host: str) -> TestClient:
-    return TestClient(create_app(library=lib), base_url="https://testserver",
-                      follow_redirects=False, client=(host, 40000))
+    yield from mail_library(smtp, monkeypatch, home)
 
 
 def sign_up(client: TestClient, email: str, password: str) -> int:

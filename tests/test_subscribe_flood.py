@@ -14,15 +14,13 @@ from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
-from digestdata import BASE_URL, mail_env, time_passes
+from digestdata import BASE_URL, from_client, mail_library, time_passes
 from fastapi.testclient import TestClient
 from smtp_sink import SmtpSink
 from webdata import csrf_of
 
 from paperfeed import ratelimit
-from paperfeed.config import Config
 from paperfeed.library import Library
-from paperfeed.web.app import create_app
 
 VICTIM = "ada@example.org"
 COOLDOWN = ratelimit.CONFIRM_MAIL_COOLDOWN.window
@@ -36,14 +34,7 @@ REMINDER = re.compile(
 
 @pytest.fixture
 def lib(smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch, home: Path) -> Iterator[Library]:
-    mail_env(monkeypatch, smtp.url)
-    with Library(Config.from_env(home=home)) as library:
-        yield library
-
-
-def from_client(lib: Library, host: str) -> TestClient:
-    return TestClient(create_app(library=lib), base_url="https://testserver",
-                      follow_redirects=False, client=(host, 40000))
+    yield from mail_library(smtp, monkeypatch, home)
 
 
 def subscribe(client: TestClient, email: str = VICTIM, topics: str = "", weekly: bool = False) -> str:
