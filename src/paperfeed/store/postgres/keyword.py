@@ -146,21 +146,22 @@ INDEXES = {"paper_kw_terms": "kw_terms", "paper_kw_title": "kw_title"}  # GIN, o
 def fill_keyword_rows(conn: Any, batch: int = 2_000) -> int:
     """Keyword rows for papers that have none (papers written before they existed, or copied in
     by `paperfeed.migrate`); returns how many."""
+    # One query, read through a server-side cursor `batch` rows at a time: the anti-join is
+    # planned and run once (a query per batch re-ran it over a table growing in the same
+    # transaction, without statistics: at 1M papers it crawled).
     done = 0
-    after = 0
-    while True:
-        rows = conn.execute(
-            "SELECT p.pk, p.title, p.abstract, p.author_names FROM papers p WHERE p.pk > %s "
-            "AND NOT EXISTS (SELECT 1 FROM paper_kw k WHERE k.pk = p.pk) ORDER BY p.pk LIMIT %s",
-            (after, batch),
-        ).fetchall()
-        if not rows:
-            return done
-        with conn.cursor() as cur, cur.copy(COPY_KEYWORDS) as copy:
-            for r in rows:
-                copy.write_row((r[0], *keyword_row(r[1], r[2], r[3])))
-        done += len(rows)
-        after = rows[-1][0]
+    with conn.cursor(name="paperfeed_fill_keywords") as papers:
+        papers.itersize = batch
+        papers.execute(
+            "SELECT p.pk, p.title, p.abstract, p.author_names FROM papers p "
+            "WHERE NOT EXISTS (SELECT 1 FROM paper_kw k WHERE k.pk = p.pk) ORDER BY p.pk"
+        )
+        while rows := papers.fetchmany(batch):
+            with conn.cursor() as cur, cur.copy(COPY_KEYWORDS) as copy:
+                for r in rows:
+                    copy.write_row((r[0], *keyword_row(r[1], r[2], r[3])))
+            done += len(rows)
+    return done
 
 
 def rebuild_stats(conn: Any) -> None:
