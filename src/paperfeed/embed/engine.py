@@ -485,8 +485,9 @@ class SemanticEngine:
         lock = self.sets.try_embedder_lock()
         if lock is None:
             return 0
+        name = self.target()
         try:
-            return self.fill(self.target(), progress).get(self.target(), 0)
+            return self.fill(name, progress).get(name, 0)
         finally:
             lock.release()
 
