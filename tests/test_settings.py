@@ -170,6 +170,7 @@ EXEMPT: dict[str, str] = {
     "missing_vectors": "the total of `index`'s progress bar",
     "quality_backlog": "the total of `import`'s quality-vector progress bar",
     "fill_quality": "runs at the end of `import` and `library import`; `index` fills any backlog",
+    "fill_terms": "runs in `index` and before each `digest send` composes",
     "has_vectors": "whether `search` defaults to hybrid; `stats` and `index` show the vectors",
     "adjacent_day": "the web's previous/next day links",
     "freshness": "the web's status line; `stats` shows all of it and more",

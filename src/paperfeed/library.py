@@ -297,14 +297,32 @@ class Library:
         else:
             embedded = sum(sem.fill(target, progress, **sized).values())
         self.store.after_import()  # search statistics, for stores imported before they existed
+        analysed = self.fill_terms()
         active = sem.view()
         return {
             "encoder": active.name,
             "embedded": embedded,
+            "analysed": analysed,
             "switched": active.name != before,
             "vectors": len(active.index),
             **({"ray": cluster} if ray else {}),
         }
+
+    def fill_terms(self) -> int:
+        """Store the recommender's text analysis of every saved or dismissed paper that lacks
+        one (`paperfeed.terms.TermRows`), so that recommending from a library reads its texts'
+        terms instead of analysing them again; returns the rows written. Run by `index` and
+        before each digest run composes."""
+        from paperfeed.embed import paper_text
+        from paperfeed.terms import TermRows
+
+        rows = TermRows(self.store.db)
+        ids = rows.unanalysed()
+        written = 0
+        for start in range(0, len(ids), 2_000):
+            texts = self.store.texts_of(ids[start : start + 2_000])
+            written += rows.remember({pid: paper_text(t, a) for pid, (t, a) in texts.items()})
+        return written
 
     def quality_backlog(self) -> int:
         """How many quality vectors `fill_quality` would embed now (0: none, or too many)."""
@@ -593,7 +611,8 @@ class Library:
         if self._digests is None:
             from paperfeed.personal.digest import LibraryForYou
 
-            for_you = LibraryForYou(self.accounts, self.personal, self.recommend)
+            for_you = LibraryForYou(self.accounts, self.personal, self.recommend,
+                                    prepare=self.fill_terms)
             self._digests = Digests(self.config, self.store, self.accounts, for_you,
                                     open_worker=_digests_of_a_worker)
         return self._digests

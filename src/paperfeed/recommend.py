@@ -31,7 +31,6 @@ import math
 import threading
 import time
 import weakref
-from collections import OrderedDict
 from collections.abc import Collection, Sequence
 from dataclasses import dataclass, field
 from datetime import date
@@ -43,6 +42,7 @@ from paperfeed.embed import paper_text
 from paperfeed.embed.engine import SemanticEngine
 from paperfeed.records import Paper, is_withdrawn, title_key
 from paperfeed.store.base import Filters, Store
+from paperfeed.terms import Analysis, TermRows, analyser, gram
 
 
 @dataclass(frozen=True)
@@ -91,7 +91,6 @@ KEYWORD_TERMS = 8
 KEYWORD_CANDIDATES = 300
 KEYWORD_WINDOW = 1_000  # without vectors: the newest papers of a `since` window considered
 REASON_TITLE = 90
-TERM_CACHE = 20_000  # papers whose analysed text is kept (a few KB each)
 
 
 @dataclass
@@ -124,7 +123,7 @@ class _Background:
     keys: np.ndarray  # sampled keys, fit half first then calibration half
     vectors: np.ndarray | None
     texts: dict[int, tuple[str, str]]  # key: (paper id, text)
-    parts: dict[int, tuple[np.ndarray, np.ndarray]]  # key: the text analysed (`_Terms.of`)
+    parts: dict[int, tuple[np.ndarray, np.ndarray]]  # key: the text analysed (`Analyser.of`)
     encoder: str | None
     drawn: float
     store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
@@ -169,7 +168,7 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
     text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
     papers = store.get_by_keys(text_keys)
     texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
-    parts = {k: _terms().of(*t) for k, t in texts.items()}
+    parts = {k: analyser().of(*t) for k, t in texts.items()}
     background = _Background(keys, vectors, texts, parts, encoder, now, weakref.ref(store), seq)
     with _LOCK:
         _BACKGROUNDS[id(store)] = background
@@ -268,128 +267,21 @@ def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
 # -- the sparse side --------------------------------------------------------------------------------
 
 
-class _Terms:
-    """Analysed texts, cached per paper id: arxiv-sanity's tokenisation (sklearn's analyzer:
-    uni- and bigrams, English stopwords, accents stripped) is most of a tf-idf's cost, so each
-    paper is analysed once per process (an LRU of `TERM_CACHE` papers) and a request only counts
-    and weights. A term's id is a hash (this process's: ids are never stored), so no vocabulary
-    is kept: a unigram's is its string hash, a bigram's is mixed from its two words' hashes in
-    numpy (no bigram string is built; sklearn's analyzer builds them all). The few names shown
-    are found again from the tokens of the last `RECENT_TOKENS` papers analysed (`names`)."""
-
-    def __init__(self) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-
-        vectorizer = TfidfVectorizer(
-            ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
-            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
-        )
-        self.preprocess = vectorizer.build_preprocessor()
-        self.tokenize = vectorizer.build_tokenizer()
-        self.stop = frozenset(vectorizer.get_stop_words() or ())
-        self.cache: OrderedDict[str, tuple[np.ndarray, np.ndarray]] = OrderedDict()
-        self.recent: OrderedDict[str, list[str]] = OrderedDict()
-        self.named: OrderedDict[str, tuple[list[str], dict[int, int]]] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def tokens(self, text: str) -> list[str]:
-        """The text's words after sklearn's preprocessing, tokenising and stop words."""
-        stop = self.stop
-        return [t for t in self.tokenize(self.preprocess(text)) if t not in stop]
-
-    @staticmethod
-    def ids(tokens: Sequence[str]) -> np.ndarray:
-        """Term ids of the unigrams then the bigrams of `tokens` (sklearn's order)."""
-        uni = np.fromiter(map(hash, tokens), np.int64, len(tokens))
-        if len(uni) < 2:
-            return uni
-        with np.errstate(over="ignore"):
-            bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
-        return np.concatenate((uni, bi))
-
-    def of(self, pid: str, text: str) -> tuple[np.ndarray, np.ndarray]:
-        """(sorted term ids, counts) of one paper's text."""
-        with self.lock:
-            hit = self.cache.get(pid)
-            if hit is not None:
-                self.cache.move_to_end(pid)
-                return hit
-        tokens = self.tokens(text)
-        ids, counts = np.unique(self.ids(tokens), return_counts=True)
-        found = (ids, counts.astype(np.float32))
-        with self.lock:
-            self.cache[pid] = found
-            if len(self.cache) > TERM_CACHE:
-                self.cache.popitem(last=False)
-            self.recent[pid] = tokens
-            if len(self.recent) > RECENT_TOKENS:
-                self.recent.popitem(last=False)
-        return found
-
-    def names(self, docs: Sequence[tuple[str, str]]) -> dict[int, str]:
-        """Term id -> term, for the terms of these (paper id, text) documents."""
-        out: dict[int, str] = {}
-        for pid, text in docs:
-            tokens, positions = self.positions(pid, text)
-            out.update((i, _gram(tokens, p)) for i, p in positions.items())
-        return out
-
-    def positions(self, pid: str, text: str) -> tuple[list[str], dict[int, int]]:
-        """The paper's tokens, and each term id's position among its unigrams then bigrams
-        (a term is named from these only when shown: no gram string is built for the rest),
-        kept for the last `RECENT_TOKENS` papers asked."""
-        with self.lock:
-            hit = self.named.get(pid)
-            if hit is not None:
-                self.named.move_to_end(pid)
-                return hit
-            tokens = self.recent.get(pid)
-        if tokens is None:
-            tokens = self.tokens(text)
-        ids = self.ids(tokens).tolist()
-        found = (tokens, dict(zip(ids, range(len(ids)), strict=True)))  # a repeat: its last
-        with self.lock:
-            self.named[pid] = found
-            if len(self.named) > RECENT_TOKENS:
-                self.named.popitem(last=False)
-        return found
-
-
-def _gram(tokens: list[str], position: int) -> str:
-    """The unigram or bigram at `position` of `_Terms.ids(tokens)`."""
-    if position < len(tokens):
-        return tokens[position]
-    j = position - len(tokens)
-    return f"{tokens[j]} {tokens[j + 1]}"
-
-
-_BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
-_BIGRAM_SALT = 0x5851F42D4C957F2D
-RECENT_TOKENS = 512  # papers whose tokens are kept to name their terms (the shortlist's)
-
-
-_TERMS: _Terms | None = None
-
-
-def _terms() -> _Terms:
-    global _TERMS
-    if _TERMS is None:
-        _TERMS = _Terms()
-    return _TERMS
-
-
 class _Text:
     """A tf-idf space over the texts of one request (sublinear tf, smooth idf over these texts
-    only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `_Terms`."""
+    only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `paperfeed.terms`."""
 
     def __init__(
         self, docs: Sequence[tuple[str, str]],
-        known: Sequence[tuple[np.ndarray, np.ndarray]] = (),
+        known: Sequence[Analysis] = (),
+        stored: dict[str, Analysis] | None = None,
     ) -> None:
-        """`known`: the analyses of the last documents, already at hand (the background's)."""
-        terms = _terms()
+        """`known`: the analyses of the last documents, already at hand (the background's);
+        `stored`: analyses read from the store, by paper id (saved papers')."""
+        terms = analyser()
+        have = stored or {}
         fresh = docs[: len(docs) - len(known)]
-        parts = [*(terms.of(pid, text) for pid, text in fresh), *known]
+        parts = [*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *known]
         lengths = [len(ids) for ids, _ in parts]
         flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
@@ -457,11 +349,16 @@ class _Rows:
         out = np.zeros((n, m), dtype=np.float32)
         if not n or not m or not len(other.indices) or not len(self.indices):
             return out
-        cols, where = np.unique(other.indices, return_inverse=True)
+        # other's columns (in order) and each one's row in `dense`, -1 for the rest, looked up
+        # by index (the columns are the space's own 0..width-1: no sort, no binary search)
+        row_of = np.full(max(self.width, other.width), -1, np.int64)
+        row_of[other.indices] = 0
+        cols = np.flatnonzero(row_of == 0)
+        row_of[cols] = np.arange(len(cols))
         dense = np.zeros((len(cols), m), dtype=np.float32)
-        dense[where, np.repeat(np.arange(m), np.diff(other.indptr))] = other.data
-        at = np.minimum(np.searchsorted(cols, self.indices), len(cols) - 1)
-        hit = cols[at] == self.indices
+        dense[row_of[other.indices], np.repeat(np.arange(m), np.diff(other.indptr))] = other.data
+        at = row_of[self.indices]
+        hit = at >= 0
         if not hit.any():
             return out
         rows = np.repeat(np.arange(n), np.diff(self.indptr))[hit]
@@ -483,7 +380,7 @@ class _Names:
 
     def __init__(self, space: _Text, rows: Sequence[int]) -> None:
         self.columns = space.columns
-        terms = _terms()
+        terms = analyser()
         self.found = [terms.positions(*space.docs[i]) for i in rows]
 
     def __getitem__(self, j: int) -> str:
@@ -493,7 +390,7 @@ class _Names:
         for tokens, positions in reversed(self.found):  # as a dict updated doc by doc would
             p = positions.get(term)
             if p is not None:
-                return _gram(tokens, p)
+                return gram(tokens, p)
         return ""
 
 
@@ -525,8 +422,10 @@ class _Library:
 
     pos_ids: list[str]
     neg_ids: list[str]
-    papers: dict[str, Paper]
-    """Whole papers of the positives and negatives whose texts are read (the latest)."""
+    texts: dict[str, str]
+    """The texts (title. abstract) of the positives and negatives that are read (the latest)."""
+    analysed: dict[str, Analysis]
+    """The stored analyses of those texts (`paperfeed.terms.TermRows`), where up to date."""
     titles: dict[str, str]
     """Title of every positive and negative."""
     keys: dict[str, int]
@@ -544,22 +443,24 @@ def _resolve(
     # whole papers only for the texts read (the latest), their titles with them; the titles of
     # the rest (which exist) from a narrower read
     latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
-    papers = store.get_many(latest)
-    read = set(latest)
-    titles = {i: p.title for i, p in papers.items()}
+    read = store.texts_of(latest)
+    titles = {i: title for i, (title, _) in read.items()}
     titles.update(store.titles_of([i for i in [*pos, *neg] if i not in read]))
     pos = [p for p in pos if p in titles]
     neg = [n for n in neg if n in titles]
     while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
-        gone = {i for i in [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]] if i not in papers}
+        latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
+        gone = {i for i in latest if i not in read}
         if not gone:
             break
         pos = [p for p in pos if p not in gone]
         neg = [n for n in neg if n not in gone]
-        papers.update(store.get_many([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
+        read.update(store.texts_of([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
+    texts = {i: paper_text(title, abstract) for i, (title, abstract) in read.items()}
     if not pos:
         return None
-    lib = _Library(pos, neg, papers, titles, {}, None, None, [])
+    lib = _Library(pos, neg, texts, TermRows(store.db).get({i: texts[i] for i in latest}),
+                   titles, {}, None, None, [])
     if semantic is None or not semantic.has_vectors():
         return lib
     lib.keys = semantic.vectors.keys_of([*pos, *neg])
@@ -567,11 +468,12 @@ def _resolve(
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
     if missing:  # saved but not embedded yet (imported without indexing): embed them here
-        papers.update(store.get_many([i for i in missing if i not in papers]))
-        missing = [i for i in missing if i in papers]
-        fresh = semantic.encoder.encode(
-            [paper_text(papers[i].title, papers[i].abstract) for i in missing]
+        texts.update(
+            (i, paper_text(title, abstract))
+            for i, (title, abstract) in store.texts_of([i for i in missing if i not in texts]).items()
         )
+        missing = [i for i in missing if i in texts]
+        fresh = semantic.encoder.encode([texts[i] for i in missing])
         for i, v in zip(missing, fresh, strict=True):
             by_key[lib.keys[i]] = v
     dim = len(next(iter(by_key.values())))
@@ -866,9 +768,9 @@ def recommend(
     fit_items = [(k, t) for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
     fit_texts = [t for _, t in fit_items]
     cal_items = [(k, t) for k, t in bg.texts.items() if k in cal_set and t[0] not in own]
-    lib_texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
+    lib_texts = [(i, lib.texts[i]) for i in [*pos_text_ids, *neg_text_ids]]
     if not dense:
-        prelim = _Text([*lib_texts, *fit_texts], [bg.parts[k] for k, _ in fit_items])
+        prelim = _Text([*lib_texts, *fit_texts], [bg.parts[k] for k, _ in fit_items], lib.analysed)
         profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
         if neg_text_ids:
             profile -= w.negative * _mean_row(prelim.rows(len(pos_text_ids), len(lib_texts)))
@@ -891,6 +793,7 @@ def recommend(
     space = _Text(
         [*lib_texts, *cand_texts, *(t for _, t in cal_items), *(t for _, t in fit_items)],
         [bg.parts[k] for k, _ in [*cal_items, *fit_items]],
+        lib.analysed,
     )
     n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
     n_scored = n_cand + len(cal_items)
@@ -981,8 +884,8 @@ def explain(
     pos_text_ids = lib.pos_ids[-TEXT_POSITIVES:]
     neg_text_ids = lib.neg_ids[-TEXT_POSITIVES:]
     bg = _draw_background(store, semantic)
-    texts = [_doc(lib.papers[i]) for i in [*pos_text_ids, *neg_text_ids]]
-    space = _Text([*texts, *bg.texts.values()], list(bg.parts.values()))
+    texts = [(i, lib.texts[i]) for i in [*pos_text_ids, *neg_text_ids]]
+    space = _Text([*texts, *bg.texts.values()], list(bg.parts.values()), lib.analysed)
     rows_pos = space.rows(0, len(pos_text_ids))
     rows_neg = space.rows(len(pos_text_ids), len(texts))
     pos_mean = _mean_row(rows_pos)

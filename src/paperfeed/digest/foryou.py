@@ -23,6 +23,11 @@ class PersonalPart:
 
 
 class ForYou(Protocol):
+    def prepare(self) -> None:
+        """Before a run composes (in the sending process, which alone writes): bring what the
+        sections read up to date (the stored analyses of saved papers)."""
+        ...
+
     def hidden(self, email: str) -> tuple[str | None, set[str]]:
         """The account with this address (its id, or None) and the papers it dismissed."""
         ...

@@ -121,6 +121,8 @@ class Digests:
         subs = [s for s in self.subscribers.list("active") if s.due_on(day) and s.id not in done]
         if not subs:
             return 0, 0
+        if self.for_you is not None:
+            self.for_you.prepare()
         cutoffs = self.outbox.last_cutoffs(day)
         since = {s.id: max(cutoffs.get(s.id, s.since), s.since) for s in subs}
         after = min(since.values())

@@ -21,10 +21,18 @@ Recommend = Callable[..., list[Any]]
 
 
 class LibraryForYou:
-    def __init__(self, accounts: Accounts, personal: Personal, recommend: Recommend) -> None:
+    def __init__(
+        self, accounts: Accounts, personal: Personal, recommend: Recommend,
+        prepare: Callable[[], object] | None = None,
+    ) -> None:
         self.accounts = accounts
         self.personal = personal
         self.recommend = recommend
+        self._prepare = prepare
+
+    def prepare(self) -> None:
+        if self._prepare is not None:
+            self._prepare()
 
     def hidden(self, email: str) -> tuple[str | None, set[str]]:
         try:

@@ -96,6 +96,11 @@ class Store(ABC):
         reading whole papers)."""
         return {pid: p.title for pid, p in self.get_many(paper_ids).items()}
 
+    def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        """id -> (title, abstract) of the papers that exist among `paper_ids` (a backend may
+        answer without reading whole papers)."""
+        return {pid: (p.title, p.abstract) for pid, p in self.get_many(paper_ids).items()}
+
     @abstractmethod
     def find_by_title_key(self, key: str) -> list[Paper]: ...
 

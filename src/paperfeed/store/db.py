@@ -408,3 +408,19 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# The recommender's analyses of saved and dismissed papers (paperfeed.terms): one row per paper,
+# the term ids and counts as text, with a fingerprint of the text and analysis they came from.
+FEATURE_MIGRATIONS.append(
+    (
+        "recommendations: analysed texts of saved papers",
+        """
+    CREATE TABLE paper_terms (
+        paper_id TEXT PRIMARY KEY,
+        fingerprint TEXT NOT NULL,
+        terms TEXT NOT NULL
+    )
+        """,
+    )
+)

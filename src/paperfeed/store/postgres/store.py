@@ -402,6 +402,16 @@ class PostgresStore(PostgresKeyword, SqlStore):
         rows = self._fetchall(f"{_SELECT} WHERE id = ANY(%s)", (list(paper_ids),))
         return {row[1]: row_to_paper(row) for row in rows}
 
+    def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
+        rows = self._fetchall("SELECT id, title FROM papers WHERE id = ANY(%s)", (list(paper_ids),))
+        return {pid: title for pid, title in rows}
+
+    def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        rows = self._fetchall(
+            "SELECT id, title, abstract FROM papers WHERE id = ANY(%s)", (list(paper_ids),)
+        )
+        return {pid: (title, abstract) for pid, title, abstract in rows}
+
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         rows = self._fetchall(f"{_SELECT} WHERE pk = ANY(%s)", ([int(k) for k in keys],))
         return {row[0]: row_to_paper(row) for row in rows}

@@ -276,6 +276,10 @@ class SQLiteStore(SQLiteKeyword, SQLiteBulk, SqlStore):
     def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
         return dict(self._rows_where(self.conn, "id", list(paper_ids), "id, title"))
 
+    def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
+        rows = self._rows_where(self.conn, "id", list(paper_ids), "id, title, abstract")
+        return {pid: (title, abstract) for pid, title, abstract in rows}
+
     def get_by_keys(self, keys: Sequence[int]) -> dict[int, Paper]:
         return {row[0]: row_to_paper(row) for row in self._rows_where(self.conn, "rowid", list(keys))}
 

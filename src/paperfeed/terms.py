@@ -1,0 +1,271 @@
+"""The recommender's text analysis (its sparse side), and the analyses of saved papers kept in
+the store.
+
+A text becomes (term ids, counts): arxiv-sanity's tokenisation (sklearn's analyzer: uni- and
+bigrams, English stop words, accents stripped, ASCII word tokens). A term's id is a 64-bit hash
+that is the same in every process and on every machine (FNV-1a over the token's bytes, then
+mixed), so analyses can be stored, read back by another process (a digest worker, the web
+server) and compared with fresh ones; a bigram's id is mixed from its two words' ids in numpy (no
+bigram string is built). Ties between equally weighted terms break the same way everywhere.
+
+The analysis is the dearest step of a request's sparse side, so it is done once per paper and
+process (an LRU, `Analyser.of`) and, for the papers readers save or dismiss, once per paper
+and text (`TermRows`, a feature table written when a paper is saved, dismissed or imported into a
+collection, and by `paperfeed index` for libraries saved before). A stored row carries a
+fingerprint of the text it was made from (and of the analysis), so a paper whose title or abstract
+changed since is analysed afresh, never scored on its old text.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import threading
+from collections import OrderedDict
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+
+from paperfeed.store.db import Database
+
+Analysis = tuple[np.ndarray, np.ndarray]
+"""(sorted term ids as int64, their counts as float32)."""
+
+ANALYSIS_VERSION = "1"  # part of every stored fingerprint: a changed analysis makes rows stale
+TERM_CACHE = 20_000  # papers whose analysed text is kept per process (a few KB each)
+RECENT_TOKENS = 512  # papers whose tokens are kept to name their terms (the shortlist's)
+VOCABULARY = 500_000  # token ids remembered per process before the memo starts again
+TOKEN_BYTES = 64  # a token's first this many bytes make its id (longer ones are all but unseen)
+
+_FNV_OFFSET = np.uint64(0xCBF29CE484222325)
+_FNV_PRIME = np.uint64(0x100000001B3)
+_BIGRAM_MIX = 0x9E3779B97F4A7C15 - (1 << 64)  # an odd 64-bit constant (as a signed int64)
+_BIGRAM_SALT = 0x5851F42D4C957F2D
+
+
+def token_ids(tokens: Sequence[str]) -> np.ndarray:
+    """The stable 64-bit ids of ASCII tokens: FNV-1a over 8-byte words of the zero-padded token,
+    each step followed by a shift-xor (so all 64 bits depend on every byte)."""
+    if not tokens:
+        return np.zeros(0, np.int64)
+    raw = np.array(tokens, dtype=f"S{TOKEN_BYTES}")  # ASCII only: the token pattern's letters
+    words = raw.view("<u8").astype(np.uint64).reshape(len(tokens), TOKEN_BYTES // 8)
+    h = np.full(len(tokens), _FNV_OFFSET)
+    shift = np.uint64(29)
+    with np.errstate(over="ignore"):
+        for j in range(words.shape[1]):
+            h = (h ^ words[:, j]) * _FNV_PRIME
+            h ^= h >> shift
+    return h.view(np.int64)
+
+
+def gram(tokens: list[str], position: int) -> str:
+    """The unigram or bigram at `position` of `Analyser.ids(tokens)`."""
+    if position < len(tokens):
+        return tokens[position]
+    j = position - len(tokens)
+    return f"{tokens[j]} {tokens[j + 1]}"
+
+
+class Analyser:
+    """Texts analysed into term ids and counts, cached per paper id (see the module docstring).
+    The few names shown are found again from the tokens of the last `RECENT_TOKENS` papers
+    analysed (`positions`)."""
+
+    def __init__(self) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+
+        vectorizer = TfidfVectorizer(
+            ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
+            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
+        )
+        self.preprocess = vectorizer.build_preprocessor()
+        self.tokenize = vectorizer.build_tokenizer()
+        self.stop = frozenset(vectorizer.get_stop_words() or ())
+        self.cache: OrderedDict[str, Analysis] = OrderedDict()
+        self.recent: OrderedDict[str, list[str]] = OrderedDict()
+        self.named: OrderedDict[str, tuple[list[str], dict[int, int]]] = OrderedDict()
+        self.vocabulary: dict[str, int] = {}
+        self.lock = threading.Lock()
+
+    def tokens(self, text: str) -> list[str]:
+        """The text's words after sklearn's preprocessing, tokenising and stop words."""
+        stop = self.stop
+        return [t for t in self.tokenize(self.preprocess(text)) if t not in stop]
+
+    def ids(self, tokens: Sequence[str]) -> np.ndarray:
+        """Term ids of the unigrams then the bigrams of `tokens` (sklearn's order). A token's id
+        is remembered (a dict look-up costs what Python's own string hash does)."""
+        vocabulary = self.vocabulary
+        known = list(map(vocabulary.get, tokens))
+        if None in known:
+            new = list(dict.fromkeys(t for t, k in zip(tokens, known, strict=True) if k is None))
+            found = dict(zip(new, token_ids(new).tolist(), strict=True))
+            if len(vocabulary) + len(found) > VOCABULARY:
+                vocabulary.clear()
+            vocabulary.update(found)
+            known = [found[t] if k is None else k for t, k in zip(tokens, known, strict=True)]
+        uni = np.array(known, np.int64)
+        if len(uni) < 2:
+            return uni
+        with np.errstate(over="ignore"):
+            bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
+        return np.concatenate((uni, bi))
+
+    def analyse(self, text: str) -> tuple[Analysis, list[str]]:
+        """(term ids, counts) of a text, and its tokens; not cached."""
+        tokens = self.tokens(text)
+        ids, counts = np.unique(self.ids(tokens), return_counts=True)
+        return (ids, counts.astype(np.float32)), tokens
+
+    def of(self, pid: str, text: str) -> Analysis:
+        """(sorted term ids, counts) of one paper's text."""
+        with self.lock:
+            hit = self.cache.get(pid)
+            if hit is not None:
+                self.cache.move_to_end(pid)
+                return hit
+        found, tokens = self.analyse(text)
+        with self.lock:
+            self.cache[pid] = found
+            if len(self.cache) > TERM_CACHE:
+                self.cache.popitem(last=False)
+            self.recent[pid] = tokens
+            if len(self.recent) > RECENT_TOKENS:
+                self.recent.popitem(last=False)
+        return found
+
+    def names(self, docs: Sequence[tuple[str, str]]) -> dict[int, str]:
+        """Term id -> term, for the terms of these (paper id, text) documents."""
+        out: dict[int, str] = {}
+        for pid, text in docs:
+            tokens, positions = self.positions(pid, text)
+            out.update((i, gram(tokens, p)) for i, p in positions.items())
+        return out
+
+    def positions(self, pid: str, text: str) -> tuple[list[str], dict[int, int]]:
+        """The paper's tokens, and each term id's position among its unigrams then bigrams
+        (a term is named from these only when shown: no gram string is built for the rest),
+        kept for the last `RECENT_TOKENS` papers asked."""
+        with self.lock:
+            hit = self.named.get(pid)
+            if hit is not None:
+                self.named.move_to_end(pid)
+                return hit
+            tokens = self.recent.get(pid)
+        if tokens is None:
+            tokens = self.tokens(text)
+        ids = self.ids(tokens).tolist()
+        found = (tokens, dict(zip(ids, range(len(ids)), strict=True)))  # a repeat: its last
+        with self.lock:
+            self.named[pid] = found
+            if len(self.named) > RECENT_TOKENS:
+                self.named.popitem(last=False)
+        return found
+
+
+_ANALYSER: Analyser | None = None
+
+
+def analyser() -> Analyser:
+    """The process's analyser (sklearn is imported on first use)."""
+    global _ANALYSER
+    if _ANALYSER is None:
+        _ANALYSER = Analyser()
+    return _ANALYSER
+
+
+# -- analyses kept in the store ---------------------------------------------------------------
+
+
+def fingerprint(text: str) -> str:
+    """What a stored analysis was made from: the analysis version and a hash of the text."""
+    digest = hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=12).hexdigest()
+    return f"{ANALYSIS_VERSION}:{digest}"
+
+
+def encode(analysis: Analysis) -> str:
+    """An analysis as text (portable: the feature tables have no binary column): base64 of the
+    ids as little-endian int64, then the counts as little-endian uint16."""
+    ids, counts = analysis
+    raw = ids.astype("<i8").tobytes() + np.minimum(counts, 65535).astype("<u2").tobytes()
+    return base64.b64encode(raw).decode("ascii")
+
+
+def decode(text: str) -> Analysis:
+    """The analysis `encode` wrote; ValueError (or binascii.Error) for anything else."""
+    raw = base64.b64decode(text, validate=True)
+    n, rest = divmod(len(raw), 10)
+    if rest:
+        raise ValueError("not an encoded analysis")
+    ids = np.frombuffer(raw, "<i8", n).astype(np.int64)
+    counts = np.frombuffer(raw, "<u2", n, offset=8 * n).astype(np.float32)
+    return ids, counts
+
+
+class TermRows:
+    """The analyses of papers readers saved or dismissed (`paper_terms`), one row per paper:
+    read by every recommendation from a stored library, written by the faces' save, dismiss
+    and import (`remember`) and by `paperfeed index` (`fill`)."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+
+    def get(self, texts: Mapping[str, str]) -> dict[str, Analysis]:
+        """The stored analyses of these (paper id -> current text) whose text is unchanged."""
+        ids = list(texts)
+        out: dict[str, Analysis] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for pid, mark, terms in self.db.query(
+                f"SELECT paper_id, fingerprint, terms FROM paper_terms WHERE paper_id IN ({marks})",
+                chunk,
+            ):
+                if mark != fingerprint(texts[pid]):
+                    continue  # made from an older text (or analysis): analysed afresh
+                try:
+                    out[pid] = decode(terms)
+                except (ValueError, binascii.Error):
+                    continue  # a damaged row is only a cache miss
+        return out
+
+    def remember(self, texts: Mapping[str, str]) -> int:
+        """Store the analyses of these (paper id -> text); returns the rows written (a row
+        already made from the same text is left as it is)."""
+        if not texts:
+            return 0
+        marks = {pid: fingerprint(text) for pid, text in texts.items()}
+        have: set[str] = set()
+        ids = list(texts)
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            rows = self.db.query(
+                f"SELECT paper_id, fingerprint FROM paper_terms WHERE paper_id IN "
+                f"({','.join('?' * len(chunk))})", chunk,
+            )
+            have.update(pid for pid, mark in rows if marks.get(pid) == mark)
+        todo = [pid for pid in ids if pid not in have]
+        if not todo:
+            return 0
+        analyse = analyser().analyse
+        rows_out = [(pid, marks[pid], encode(analyse(texts[pid])[0])) for pid in todo]
+        with self.db.transaction() as tx:
+            for row in rows_out:
+                tx.execute(
+                    "INSERT INTO paper_terms (paper_id, fingerprint, terms) VALUES (?, ?, ?) "
+                    "ON CONFLICT (paper_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
+                    "terms = excluded.terms", row,
+                )
+        return len(rows_out)
+
+    def unanalysed(self) -> list[str]:
+        """Ids of the saved or dismissed papers without a stored analysis (in one query: a
+        first fill after an upgrade may list every saved paper; later ones, the new saves)."""
+        rows = self.db.query(
+            "SELECT paper_id FROM (SELECT paper_id FROM collection_papers UNION "
+            "SELECT paper_id FROM dismissals) AS liked WHERE NOT EXISTS "
+            "(SELECT 1 FROM paper_terms t WHERE t.paper_id = liked.paper_id) ORDER BY paper_id"
+        )
+        return [str(r[0]) for r in rows]

@@ -1,0 +1,134 @@
+"""The recommender's text analyses: term ids that are the same in every process, and the
+analyses of saved papers kept in the store (`paperfeed.terms.TermRows`), filled by `index` and
+by each digest run, read instead of analysing a library's texts again, and never trusted for a
+text that changed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from digestdata import DAY, later
+from librarydata import only_on, page_ids
+
+from paperfeed.embed import paper_text
+from paperfeed.library import Library
+from paperfeed.recommend import forget_background
+from paperfeed.terms import TermRows, analyser, decode, encode
+
+TEXT = "Quantization-aware training of large language models: 4-bit weights, naïve rounding."
+
+ANALYSE = """
+import json, sys
+from paperfeed.terms import Analyser
+(ids, counts), tokens = Analyser().analyse(sys.argv[1])
+print(json.dumps({"ids": ids.tolist(), "counts": counts.tolist(), "tokens": tokens}))
+"""
+
+
+def _analysed_elsewhere(seed: str) -> dict:
+    env = {**os.environ, "PYTHONHASHSEED": seed, "PYTHONPATH": str(Path(__file__).parents[1] / "src")}
+    out = subprocess.run([sys.executable, "-c", ANALYSE, TEXT], env=env, capture_output=True,
+                         text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_term_ids_are_the_same_in_every_process() -> None:
+    # Python's own string hashes differ per process (PYTHONHASHSEED): stored ids must not
+    (ids, counts), tokens = analyser().analyse(TEXT)
+    one, other = _analysed_elsewhere("1"), _analysed_elsewhere("4242")
+    assert one == other == {"ids": ids.tolist(), "counts": counts.tolist(), "tokens": tokens}
+    assert "quantization-aware" in tokens and "naive" in tokens  # accents stripped, as sklearn does
+    # uni- and bigrams, each once, sorted; distinct terms get distinct ids
+    assert len(ids) == len(set(ids.tolist())) == len(set(tokens)) + len(tokens) - 1
+    assert list(ids) == sorted(ids)
+
+
+def test_an_encoded_analysis_reads_back_exactly_and_damage_is_refused() -> None:
+    analysis = analyser().analyse(TEXT * 3)[0]
+    ids, counts = decode(encode(analysis))
+    assert np.array_equal(ids, analysis[0]) and np.array_equal(counts, analysis[1])
+    assert counts.max() == 3
+    for damaged in ("not base64!", encode(analysis)[:-4], ""):
+        if damaged == "":
+            assert decode(damaged)[0].size == 0
+            continue
+        with pytest.raises(ValueError):
+            decode(damaged)
+
+
+def _saved(lib: Library) -> tuple[list[str], list[str]]:
+    a, b = page_ids()
+    return only_on(a, b)[:6], only_on(b, a)[:2]
+
+
+def _texts(lib: Library, ids: list[str]) -> dict[str, str]:
+    return {pid: paper_text(t, a) for pid, (t, a) in lib.store.texts_of(ids).items()}
+
+
+def _ranked(lib: Library, pos: list[str], neg: list[str]) -> list[tuple[str, float, list[str]]]:
+    forget_background(lib.store)
+    hits = lib.recommend(positive=pos, negative=neg, limit=8)
+    return [(h.paper.id, round(h.score, 6), h.reasons) for h in hits]
+
+
+def test_stored_analyses_change_no_recommendation(any_sample_lib: Library) -> None:
+    lib = any_sample_lib
+    pos, neg = _saved(lib)
+    fresh = _ranked(lib, pos, neg)
+    rows = TermRows(lib.store.db)
+    assert rows.get(_texts(lib, pos + neg)) == {}
+    assert rows.remember(_texts(lib, pos + neg)) == len(pos + neg)
+    assert rows.remember(_texts(lib, pos + neg)) == 0  # the same texts: nothing rewritten
+    stored = rows.get(_texts(lib, pos + neg))
+    assert set(stored) == set(pos + neg)
+    for pid, (ids, counts) in stored.items():
+        again = analyser().analyse(_texts(lib, [pid])[pid])[0]
+        assert np.array_equal(ids, again[0]) and np.array_equal(counts, again[1])
+    assert fresh and _ranked(lib, pos, neg) == fresh
+
+
+def test_a_changed_text_is_analysed_afresh_and_a_damaged_row_is_a_miss(sample_lib: Library) -> None:
+    lib = sample_lib
+    pos, neg = _saved(lib)
+    rows = TermRows(lib.store.db)
+    rows.remember(_texts(lib, pos + neg))
+    lib.store.db.execute("UPDATE paper_terms SET terms = 'garbage' WHERE paper_id = ?", (pos[1],))
+    # a new version of the first paper: the row made from the old text is not used
+    lib.store.db.execute("UPDATE papers SET abstract = ? WHERE id = ?",
+                         ("A new abstract about protein folding with diffusion models.", pos[0]))
+    assert set(rows.get(_texts(lib, pos + neg))) == set(pos + neg) - {pos[0], pos[1]}
+    with_rows = _ranked(lib, pos, neg)
+    lib.store.db.execute("DELETE FROM paper_terms")
+    assert with_rows and _ranked(lib, pos, neg) == with_rows
+    # remembering the new text replaces the stale row
+    assert rows.remember(_texts(lib, [pos[0]])) == 1 and pos[0] in rows.get(_texts(lib, [pos[0]]))
+
+
+def test_index_and_every_digest_run_fill_the_saved_papers_rows(
+    sample_lib: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = sample_lib
+    email = "ada@example.org"
+    lib.accounts.signup(email, "correct horse")
+    pos, neg = _saved(lib)
+    for pid in pos[:3]:
+        lib.library_add(pid, "Optimisers", email)
+    lib.dismiss(neg[0], email)
+    rows = TermRows(lib.store.db)
+    assert rows.unanalysed() == sorted([*pos[:3], neg[0]])
+    assert lib.index()["analysed"] == 4
+    assert rows.unanalysed() == [] and lib.index()["analysed"] == 0
+    # saved after: the next digest run fills them before it composes
+    for pid in pos[3:]:
+        lib.library_add(pid, "Optimisers", email)
+    assert rows.unanalysed() == sorted(pos[3:])
+    lib.subscribers.add(email, confirmed=True, trending=False)
+    lib.digests.compose(DAY, later())
+    assert rows.unanalysed() == []
+    assert set(rows.get(_texts(lib, pos[:3] + pos[3:] + neg[:1]))) == {*pos, neg[0]}
