@@ -244,3 +244,53 @@ def test_a_store_with_token_columns_on_the_paper_rows_is_migrated(pg_server, tmp
         assert len(keyword_rows(store)) == len(papers) + 1
     finally:
         store.close()
+
+
+def test_the_pruned_any_word_ranking_is_the_full_one(pg_server, monkeypatch) -> None:
+    """The any-word top-up skips the papers that hold only the commonest words when their
+    score bounds cannot reach the best papers of the rarer words (MaxScore): the same papers,
+    scores and order as ranking every match."""
+    import random
+
+    import paperfeed.store.postgres.keyword as kw
+
+    store = PostgresStore(pg_server.new_database())
+    rng = random.Random(3)
+    filler = ["model", "data", "method", "result", "study", "approach", "network", "task"]
+    papers = []
+    for i in range(300):
+        words = rng.sample(filler, 4)
+        title = " ".join(words)
+        abstract = " ".join(rng.choices(filler, k=30))
+        if i % 10 == 0:  # 30 papers with the rare word in the title
+            title = f"Zeolite {title}"
+        if i % 6:  # 250 with a common word in the abstract
+            abstract += " common"
+        papers.append(make_paper(title=title, abstract=abstract, arxiv_id=f"2502.{i:05d}", source="t"))
+    try:
+        store.upsert(papers)
+        calls: list[list[str] | None] = []
+        ranked = kw.PostgresKeyword._ranked
+
+        def spy(self, conn, stats, toks, match, limit, filters, budget, matching=None):  # type: ignore[no-untyped-def]
+            if match == "any":
+                calls.append(matching)
+            return ranked(self, conn, stats, toks, match, limit, filters, budget, matching)
+
+        monkeypatch.setattr(kw.PostgresKeyword, "_ranked", spy)
+        words = ["zeolit", "common"]  # as stemmed
+        with store.connection() as conn:
+            stats_ = kw._Stats.read(conn, words)
+            pruned = store._best_of_any(conn, stats_, words, 10, kw.Filters())
+            assert calls == [["zeolit"]], "only the rare word's papers ranked: the common word "\
+                "alone cannot reach the tenth of them"
+            full = store._ranked(conn, stats_, words, "any", 10, kw.Filters(), kw.ANY_BUDGET)
+            assert pruned and pruned == full
+            # fewer papers of the rare word than asked: every match is ranked
+            calls.clear()
+            many = store._best_of_any(conn, stats_, words, 40, kw.Filters())
+            assert calls == [["zeolit"], None]
+            every = store._ranked(conn, stats_, words, "any", 40, kw.Filters(), kw.ANY_BUDGET)
+        assert many == every and len(many) == 40
+    finally:
+        store.close()

@@ -32,6 +32,7 @@ import threading
 import time
 import weakref
 from collections.abc import Collection, Sequence
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
@@ -674,7 +675,26 @@ def recommend(
     first: a digest's new arrivals), only those papers, every one of them scored; the window is
     read once and shared by every request naming the same papers (a digest run's users).
     `[]` when `positive` names no paper, or (with `floor`) when nothing clears the relevance
-    floor."""
+    floor. Every step reads the one vector set active at the start."""
+    with semantic.pinned() if semantic is not None else nullcontext():
+        return _recommend(store, semantic, positive, negative, exclude=exclude, limit=limit,
+                          since=since, among=among, floor=floor, weights=weights)
+
+
+def _recommend(
+    store: Store,
+    semantic: SemanticEngine | None,
+    positive: Sequence[str],
+    negative: Sequence[str] = (),
+    *,
+    exclude: Collection[str] = (),
+    limit: int = 10,
+    since: date | None = None,
+    among: Sequence[str] | None = None,
+    floor: bool = True,
+    weights: Weights = WEIGHTS,
+) -> list[Recommendation]:
+    """`recommend`, within one pinned vector set."""
     lib = _resolve(store, semantic, positive, negative)
     if lib is None or limit <= 0:
         return []

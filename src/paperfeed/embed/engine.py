@@ -13,8 +13,10 @@ the switch (blue/green).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Sequence
+import threading
+from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -297,6 +299,7 @@ class SemanticEngine:
         self.quality_encoder = quality_name(quality_encoder)
         self._open: dict[str, VectorSet] = {}
         self._unavailable: dict[str, str] = {}
+        self._pinned = threading.local()
 
     # -- the sets -------------------------------------------------------------------------------
 
@@ -330,9 +333,25 @@ class SemanticEngine:
         name, why = next(iter(self._unavailable.items()))
         return f"{name} unavailable, serving the {self.default_encoder} vectors: {why}"
 
+    @contextmanager
+    def pinned(self) -> Iterator[None]:
+        """Within the block, this thread's calls all use the set active at its start (the flag
+        read once, not by each call: a recommendation makes about ten)."""
+        if getattr(self._pinned, "name", None) is not None:
+            yield
+            return
+        self._pinned.name = self.active_name()
+        try:
+            yield
+        finally:
+            self._pinned.name = None
+
     def active_name(self) -> str:
         """The encoder of the set rankers use now: the flagged one, or the static set before any
-        flag or while the flagged encoder cannot load."""
+        flag or while the flagged encoder cannot load (within `pinned`, the one read first)."""
+        pinned = getattr(self._pinned, "name", None)
+        if pinned is not None:
+            return str(pinned)
         flagged = self.sets.active()
         if flagged is None or flagged == self.default_encoder:
             return self.default_encoder

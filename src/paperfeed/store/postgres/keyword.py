@@ -240,9 +240,33 @@ class PostgresKeyword:
             if found is None:
                 found = self._ranked(conn, stats, toks, "title", limit, filters, None)
         elif len(found) < limit and len(toks) > 1:
-            extra = self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET) or []
+            extra = self._best_of_any(conn, stats, toks, limit, filters) or []
             found = topped_up(found, extra, limit)
         return found or []
+
+    def _best_of_any(
+        self, conn: Any, stats: _Stats, toks: list[str], limit: int, filters: Filters
+    ) -> list[tuple[int, float]] | None:
+        """The `limit` best papers with any of the words (None over `ANY_BUDGET`), pruned as
+        MaxScore does, with the same result: the papers of the rarest word are ranked first
+        (on every word), and the `limit`-th score among them is a floor the answer reaches. A
+        word adds less than idf × (k1 + 1) to a paper's score, so a paper holding only the
+        commonest words, whose bounds sum below that floor, cannot be among the best: only the
+        papers of the other words are ranked then (each match's arrays are read to score it,
+        the cost the pruning saves)."""
+        order = sorted(toks, key=lambda t: (stats.df.get(t, 0), t))  # rarest first
+        first = self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET, order[:1])
+        if first is None or len(first) < limit:
+            return self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET)
+        floor = first[-1][1] - 1e-9
+        bound = {t: bm25_idf(stats.df.get(t, 0), stats.docs) * (K1 + 1) for t in toks}
+        keep, below = len(order), 0.0
+        while keep > 1 and below + bound[order[keep - 1]] < floor:
+            keep -= 1
+            below += bound[order[keep]]
+        if keep == 1:
+            return first
+        return self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET, order[:keep])
 
     def _newest(
         self, conn: Any, toks: list[str], limit: int, filters: Filters
@@ -275,14 +299,17 @@ class PostgresKeyword:
         limit: int,
         filters: Filters,
         budget: int | None,
+        matching: list[str] | None = None,
     ) -> list[tuple[int, float]] | None:
         """(pk, score) best first; None when more than `budget` papers match. With no budget:
-        the newest `limit` matches, scored."""
+        the newest `limit` matches, scored. Scored on `toks`, matched on `matching` (default:
+        the same words)."""
         column, op = {"all": ("kw_terms", "@>"), "any": ("kw_terms", "&&"),
                       "title": ("kw_title", "@>")}[match]
         join, where, params = _filtered(filters)
         base = f"FROM paper_kw k{join} WHERE k.{column} {op} %s::text[]{where}"
-        args = [toks, *params]
+        matching = toks if matching is None else matching
+        args = [matching, *params]
         lateral, score = self._score_sql(stats, len(toks), [t for t in toks],
                                          title_only=match == "title")
         if budget is None:
@@ -293,7 +320,7 @@ class PostgresKeyword:
                 [*args, limit, *toks],
             ).fetchall()
             return sorted(((r[0], float(r[1])) for r in rows), key=lambda r: (-r[1], r[0]))
-        if _most_matches(stats, toks, match) > budget:
+        if _most_matches(stats, matching, match) > budget:
             n = conn.execute(
                 f"SELECT count(*) FROM (SELECT 1 {base} LIMIT %s) m", [*args, budget + 1]
             ).fetchone()[0]
@@ -314,11 +341,15 @@ class PostgresKeyword:
         the BM25 of the row over them): see the module docstring. Only numbers computed here
         are spelled into the SQL."""
         avglen = stats.tokens / stats.docs if stats.docs else 1.0
-        norm = f"({K1 * (1 - B):.9f} + {K1 * B / max(avglen, 1e-9):.12f} * k.kw_len)"
+        norm = f"({K1 * (1 - B):.9f}::float8 + {K1 * B / max(avglen, 1e-9):.12f}::float8 * k.kw_len)"
         wt, wa, wu = WEIGHTS
+        # `OFFSET 0` keeps the planner from inlining the subquery, which would spell each
+        # word's array look-up into the score once per use (six times a word); the constants
+        # are float8, as SQLite's arithmetic is (a decimal literal is numeric, several times
+        # slower per row)
         lateral = "CROSS JOIN LATERAL (SELECT " + ", ".join(
             f"k.kw_tf[array_position(k.kw_terms, %s::text)] AS tf{i}" for i in range(n)
-        ) + ") x"
+        ) + " OFFSET 0) x"
         parts = []
         for i, t in enumerate(toks):
             hits = stats.title_df.get(t, 0) if title_only else stats.df.get(t, 0)
@@ -326,7 +357,9 @@ class PostgresKeyword:
             tf = f"x.tf{i}"
             f = (f"({wt} * ({tf} & 255))" if title_only else
                  f"({wt} * ({tf} & 255) + {wu} * (({tf} >> 8) & 255) + {wa} * ({tf} >> 16))")
-            parts.append(f"coalesce({idf:.12f} * {f} * {K1 + 1} / ({f} + {norm}), 0)")
+            parts.append(
+                f"coalesce({idf:.12f}::float8 * {f} * {K1 + 1}::float8 / ({f} + {norm}), 0)"
+            )
         return lateral, " + ".join(parts)
 
 
