@@ -27,15 +27,16 @@ The model is fitted per request, over a bounded candidate set, never over the wh
 
 from __future__ import annotations
 
+import functools
 import math
 import threading
 import time
 import weakref
-from collections.abc import Collection, Sequence
+from collections.abc import Callable, Collection, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -81,6 +82,8 @@ class Weights:
 
 
 WEIGHTS = Weights()
+P = ParamSpec("P")
+R = TypeVar("R")
 BACKGROUND = 256  # corpus papers sampled as background (half to fit, half to calibrate)
 BACKGROUND_TEXTS = 64  # of each half, also used on the sparse side
 BACKGROUND_TTL = 600.0  # seconds a background sample is reused for (it is drawn again after)
@@ -654,6 +657,21 @@ def _pool_candidates(
     return out
 
 
+def _in_one_vector_set(
+    fn: Callable[Concatenate[Store, SemanticEngine | None, P], R],
+) -> Callable[Concatenate[Store, SemanticEngine | None, P], R]:
+    """Run `fn` with the engine's active vector set pinned (`SemanticEngine.pinned`): the flag
+    read once, every step ranking in the same set."""
+
+    @functools.wraps(fn)
+    def pinned(store: Store, semantic: SemanticEngine | None, *args: P.args, **kwargs: P.kwargs) -> R:
+        with semantic.pinned() if semantic is not None else nullcontext():
+            return fn(store, semantic, *args, **kwargs)
+
+    return pinned
+
+
+@_in_one_vector_set
 def recommend(
     store: Store,
     semantic: SemanticEngine | None,
@@ -676,25 +694,6 @@ def recommend(
     read once and shared by every request naming the same papers (a digest run's users).
     `[]` when `positive` names no paper, or (with `floor`) when nothing clears the relevance
     floor. Every step reads the one vector set active at the start."""
-    with semantic.pinned() if semantic is not None else nullcontext():
-        return _recommend(store, semantic, positive, negative, exclude=exclude, limit=limit,
-                          since=since, among=among, floor=floor, weights=weights)
-
-
-def _recommend(
-    store: Store,
-    semantic: SemanticEngine | None,
-    positive: Sequence[str],
-    negative: Sequence[str] = (),
-    *,
-    exclude: Collection[str] = (),
-    limit: int = 10,
-    since: date | None = None,
-    among: Sequence[str] | None = None,
-    floor: bool = True,
-    weights: Weights = WEIGHTS,
-) -> list[Recommendation]:
-    """`recommend`, within one pinned vector set."""
     lib = _resolve(store, semantic, positive, negative)
     if lib is None or limit <= 0:
         return []
@@ -886,6 +885,7 @@ def _reasons(lib: _Library, nearest: list[str], terms: list[str]) -> list[str]:
     return reasons
 
 
+@_in_one_vector_set
 def explain(
     store: Store,
     semantic: SemanticEngine | None,
