@@ -215,7 +215,8 @@ def index(
     as_json: Annotated[bool, typer.Option("--json")] = False,
 ) -> None:
     """Complete every vector set (the static one, then the quality encoder's) and switch the
-    rankers to the quality set once it covers every paper; returns when all are complete."""
+    rankers to the quality set once it covers every paper; returns when all are complete. Also
+    stores the recommender's text analysis of saved and dismissed papers that lack one."""
     from paperfeed.embed import get_encoder
 
     with library(ctx) as lib:
@@ -236,7 +237,8 @@ def index(
         return
     err.print(
         f"embedded {result['embedded']} vectors; active set {result['encoder']} "
-        f"({result['vectors']} vectors in its index)",
+        f"({result['vectors']} vectors in its index)"
+        + (f"; analysed {result['analysed']} saved papers' texts" if result.get("analysed") else ""),
         markup=False,
         highlight=False,
     )
