@@ -238,7 +238,8 @@ def index(
     err.print(
         f"embedded {result['embedded']} vectors; active set {result['encoder']} "
         f"({result['vectors']} vectors in its index)"
-        + (f"; analysed {result['analysed']} saved papers' texts" if result.get("analysed") else ""),
+        + (f"; {result['analysed']} saved or dismissed papers' texts analysed for recommendations"
+           if result.get("analysed") else ""),
         markup=False,
         highlight=False,
     )
