@@ -1,7 +1,9 @@
 """A send run's digests composed by worker processes: the same digests as one process composes,
 and a real `paperfeed digest send --workers 2` killed with SIGKILL mid-run, then run again,
 delivers each digest exactly once to a real SMTP server (aiosmtpd on loopback), with each For you
-paper recorded as sent once; the killed run's workers exit with it."""
+paper recorded as sent once; the killed run's workers exit with it. A worker killed alone, after
+some digests are composed: the run sends those, says why it stopped, and the next run composes
+and sends the rest, each once."""
 
 from __future__ import annotations
 
@@ -27,14 +29,14 @@ from paperfeed.library import Library
 READERS = 12
 
 
-def readers(lib: Library) -> list[str]:
-    """READERS accounts, each with a collection of 5 papers of one of the sample's two pages
+def readers(lib: Library, count: int = READERS) -> list[str]:
+    """`count` accounts (default READERS), each with a collection of 5 papers of one of the sample's two pages
     chosen for the digest, a dismissal, and a confirmed subscription; every paper arrived after
     the subscriptions began (20 minutes ago: past the arrivals' settling time)."""
     a, b = page_ids()
     rng = random.Random(5)
     emails = []
-    for n in range(READERS):
+    for n in range(count):
         email = f"reader{n:02d}@example.org"
         lib.accounts.signup(email, "correct horse")
         page = a if n % 2 else b
@@ -168,3 +170,61 @@ def test_a_send_with_two_workers_killed_mid_run_delivers_each_digest_exactly_onc
             for pid in content.recommended:
                 assert pid in text
     assert any(c.recommended for c in contents.values())
+
+
+def is_worker(pid: int) -> bool:
+    """A composing worker (a spawned interpreter), not multiprocessing's resource tracker."""
+    try:
+        command = Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return False
+    return b"spawn_main" in command and b"resource_tracker" not in command
+
+
+def test_one_worker_killed_mid_compose_loses_nothing_and_repeats_nothing(
+    home: Path, smtp: SmtpSink, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    import paperfeed.digest.workers as workers_module
+
+    mail_env(monkeypatch, smtp.url)
+    many = 30
+    with paperfeed.open(home) as lib:
+        lib.import_files(sorted(SAMPLE_DIR.glob("*.txt")))
+        emails = readers(lib, many)
+    monkeypatch.setattr(workers_module, "BATCH", 2)  # 15 tasks: the kill lands between them
+    killed: list[int] = []
+    queued_at_kill: list[int] = []
+
+    def kill_a_worker_after_the_first_digests(lib: Library, stop: threading.Event) -> None:
+        while not stop.is_set():
+            row = lib.store.db.query_one("SELECT count(*) FROM digest_outbox")
+            alive_workers = [p for p in children(os.getpid()) if alive(p) and is_worker(p)]
+            if row and row[0] >= 2 and alive_workers:
+                queued_at_kill.append(int(row[0]))
+                os.kill(alive_workers[0], signal.SIGKILL)
+                killed.append(alive_workers[0])
+                return
+            time.sleep(0.005)
+
+    with paperfeed.open(home) as lib:
+        stop = threading.Event()
+        watcher = threading.Thread(target=kill_a_worker_after_the_first_digests, args=(lib, stop))
+        watcher.start()
+        try:
+            first = lib.digests.send(DAY, workers=2)
+        finally:
+            stop.set()
+            watcher.join()
+        assert killed and queued_at_kill, "a worker was killed after measured progress"
+        assert first.error and "worker" in first.error
+        assert queued_at_kill[0] <= first.sent == first.composed < many, first
+        assert smtp.recorder.count() == first.sent
+        second = lib.digests.send(DAY, workers=2)
+        assert second.error is None and second.sent == second.composed == many - first.sent
+        assert lib.digests.send(DAY, workers=2).sent == 0
+        delivered = sorted(r for m in smtp.recorder.received for r in m.rcpt_tos)
+        assert delivered == sorted(emails), "every reader once"
+        for email, content in outbox(lib).items():
+            assert lib.personal.feedback.sent_ids(lib.user_of(email).id) == set(content.recommended)

@@ -135,16 +135,20 @@ class Digests:
         if count > 1 and self.open_worker is not None:
             jobs = [Job(s, since[s.id], frozenset(sent.get(s.id, ()))) for s in subs]
             cutoff = cutoff_for(now)
-            for batch in compose_in_workers(
-                self.open_worker, self.config, day, after, now, jobs, count
-            ):
-                digests = [NewDigest(sid, content, cutoff, make_message_id(sender), user_id)
-                           for sid, content, user_id in batch]
-                self.outbox.enqueue(day, digests, record)
-                composed += len(digests)
-                empty += sum(d.content.empty for d in digests)
-                if renew:
-                    renew()
+            try:
+                for batch in compose_in_workers(
+                    self.open_worker, self.config, day, after, now, jobs, count
+                ):
+                    digests = [NewDigest(sid, content, cutoff, make_message_id(sender), user_id)
+                               for sid, content, user_id in batch]
+                    self.outbox.enqueue(day, digests, record)
+                    composed += len(digests)
+                    empty += sum(d.content.empty for d in digests)
+                    if renew:
+                        renew()
+            except WorkerFailed as exc:
+                exc.composed, exc.empty = composed, empty
+                raise
             return composed, empty
         composer = Composer(self.store, self.accounts, day, after, now)
         digests = []
@@ -239,6 +243,7 @@ class Digests:
                 report.composed, report.empty = self.compose(day, now, workers=workers, renew=renew)
             except WorkerFailed as exc:  # what was composed is in the outbox: send it
                 report.error = str(exc)
+                report.composed, report.empty = exc.composed, exc.empty
             # what this run enqueued is due too, however long composing took
             due_at = now + timedelta(seconds=time.monotonic() - started + 1)
             with SmtpConnection(settings) as smtp:

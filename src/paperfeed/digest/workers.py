@@ -45,8 +45,12 @@ AUTO_MIN_DIGESTS = 200  # the default starts workers only for a run this large (
 
 
 class WorkerFailed(Exception):
-    """A composing worker died (killed, out of memory): the digests enqueued so far stand, the
-    rest are composed by the next run."""
+    """A composing worker died (killed, out of memory): the digests enqueued so far stand (how
+    many, and of which empty: `composed`, `empty`, set by the composing run), the rest are
+    composed by the next run."""
+
+    composed = 0
+    empty = 0
 
 
 @dataclass(frozen=True)
