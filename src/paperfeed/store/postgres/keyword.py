@@ -256,7 +256,9 @@ class PostgresKeyword:
         the cost the pruning saves)."""
         order = sorted(toks, key=lambda t: (stats.df.get(t, 0), t))  # rarest first
         first = self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET, order[:1])
-        if first is None or len(first) < limit:
+        if first is None:  # the rarest word alone is over budget: every word's matches are too
+            return None
+        if len(first) < limit:
             return self._ranked(conn, stats, toks, "any", limit, filters, ANY_BUDGET)
         floor = first[-1][1] - 1e-9
         bound = {t: bm25_idf(stats.df.get(t, 0), stats.docs) * (K1 + 1) for t in toks}
