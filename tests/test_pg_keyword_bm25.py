@@ -272,25 +272,92 @@ def test_the_pruned_any_word_ranking_is_the_full_one(pg_server, monkeypatch) -> 
         calls: list[list[str] | None] = []
         ranked = kw.PostgresKeyword._ranked
 
-        def spy(self, conn, stats, toks, match, limit, filters, budget, matching=None):  # type: ignore[no-untyped-def]
+        def spy(self, conn, stats, toks, match, limit, filters, budget, matching=None,  # type: ignore[no-untyped-def]
+                without=None):
             if match == "any":
-                calls.append(matching)
-            return ranked(self, conn, stats, toks, match, limit, filters, budget, matching)
+                calls.append((matching, without))
+            return ranked(self, conn, stats, toks, match, limit, filters, budget, matching,
+                          without)
 
         monkeypatch.setattr(kw.PostgresKeyword, "_ranked", spy)
         words = ["zeolit", "common"]  # as stemmed
         with store.connection() as conn:
             stats_ = kw._Stats.read(conn, words)
             pruned = store._best_of_any(conn, stats_, words, 10, kw.Filters())
-            assert calls == [["zeolit"]], "only the rare word's papers ranked: the common word "\
-                "alone cannot reach the tenth of them"
+            assert calls == [(["zeolit"], None)], "only the rare word's papers ranked: the "\
+                "common word alone cannot reach the tenth of them"
             full = store._ranked(conn, stats_, words, "any", 10, kw.Filters(), kw.ANY_BUDGET)
             assert pruned and pruned == full
             # fewer papers of the rare word than asked: every match is ranked
             calls.clear()
             many = store._best_of_any(conn, stats_, words, 40, kw.Filters())
-            assert calls == [["zeolit"], None]
+            # then the other word's papers, those without the rare word only (disjoint passes)
+            assert calls == [(["zeolit"], None), (["zeolit", "common"], "zeolit")]
             every = store._ranked(conn, stats_, words, "any", 40, kw.Filters(), kw.ANY_BUDGET)
         assert many == every and len(many) == 40
+        # more words, other depths: the two passes merged are always the full ranking
+        for words in (["zeolit", "common", "model"], ["common", "model", "task"], ["task", "zeolit"]):
+            with store.connection() as conn:
+                stats_ = kw._Stats.read(conn, words)
+                for limit in (1, 5, 10, 40, 299):
+                    merged = store._best_of_any(conn, stats_, words, limit, kw.Filters())
+                    assert merged == store._ranked(conn, stats_, words, "any", limit, kw.Filters(),
+                                                   kw.ANY_BUDGET), (words, limit)
     finally:
         store.close()
+
+
+def test_a_word_whose_hash_another_token_shares_is_looked_up_by_its_text(pg_server) -> None:
+    """Ranking finds a word's counts in a row by its hash (`kw_h`); two tokens with the same
+    hash are told apart by their text, so scores are exactly those of looking every word up by
+    text. The naive hash look-up (the check turned off) would credit a paper holding only the
+    other token with the word: the case this test builds."""
+    import paperfeed.store.postgres.keyword as kw
+
+    store = PostgresStore(pg_server.new_database())
+    try:
+        with store.connection() as conn:
+            a, b = conn.execute(
+                "SELECT min(t), max(t) FROM (SELECT 'q' || g AS t FROM generate_series(1, 400000) g) "
+                "s GROUP BY hashtext(t) HAVING count(*) > 1 ORDER BY 1 LIMIT 1").fetchone()
+        assert a != b
+        store.upsert([
+            make_paper(title=f"Plain {b} gamma", abstract="gamma rays", arxiv_id="2503.00001",
+                       source="t"),  # the other token only
+            make_paper(title=f"Study {a}", abstract=f"{a} gamma", arxiv_id="2503.00002", source="t"),
+            make_paper(title=f"{b} before {a}", abstract=f"{a} {a} gamma", arxiv_id="2503.00003",
+                       source="t"),  # both: the other token first in the row
+            *[make_paper(title=f"Filler {i}", abstract="gamma", arxiv_id=f"2503.001{i:02d}",
+                         source="t") for i in range(20)],
+        ])
+        words = [a, "gamma"]
+        with store.connection() as conn:
+            got = kw._Stats.read(conn, words)
+            assert got.shared == {a} and set(got.hashes) == set(words)
+            by_text = kw._Stats(got.docs, got.tokens, got.df, got.title_df)  # no hashes known
+            naive = kw._Stats(got.docs, got.tokens, got.df, got.title_df, got.hashes, set())
+            ranked = {name: store._ranked(conn, s, words, "any", 30, kw.Filters(), kw.ANY_BUDGET)
+                      for name, s in (("real", got), ("text", by_text), ("naive", naive))}
+            gamma = kw._Stats.read(conn, ["gamma"])
+            assert not gamma.shared  # an ordinary word: found by hash
+            assert store._ranked(conn, gamma, ["gamma"], "any", 30, kw.Filters(), None) == \
+                store._ranked(conn, kw._Stats(gamma.docs, gamma.tokens, gamma.df, gamma.title_df),
+                              ["gamma"], "any", 30, kw.Filters(), None)
+        assert ranked["real"] == ranked["text"] and len(ranked["real"]) == 23
+        assert ranked["naive"] != ranked["real"]
+        pk = {store.get_by_keys([k])[k].id: k for k, _ in ranked["real"]}
+        score = dict(ranked["real"])
+        # the paper with only the other token scores as one with the common word alone would
+        assert score[pk["2503.00001"]] < score[pk["2503.00002"]]
+        # the papers with both words first, then the top-up: the other token's paper among them
+        assert set(keyword_ids(store, words)[:2]) == {"2503.00002", "2503.00003"}
+        with store.connection() as conn:
+            hashes = conn.execute("SELECT kw_h = paperfeed_token_hashes(kw_terms), "
+                                  "cardinality(kw_h) = cardinality(kw_terms) FROM paper_kw").fetchall()
+        assert hashes and all(r == (True, True) for r in hashes)
+    finally:
+        store.close()
+
+
+def keyword_ids(store: PostgresStore, words: list[str]) -> list[str]:
+    return [store.get_by_keys([k])[k].id for k, _ in store.keyword_keys(words, limit=30)]

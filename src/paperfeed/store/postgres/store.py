@@ -31,6 +31,7 @@ from paperfeed.store.postgres import data_version
 from paperfeed.store.postgres.keyword import (
     COPY_KEYWORDS,
     INDEXES,
+    KEYWORD_HASH_MIGRATION,
     KEYWORD_TABLE_SQL,
     PostgresKeyword,
     StatsDelta,
@@ -176,6 +177,8 @@ MIGRATIONS: list[str] = [
     KEYWORD_MIGRATION,
     # 7: those tokens in their own narrow table.
     KEYWORD_TABLE_MIGRATION,
+    # 8: their hashes, for ranking (store.postgres.keyword).
+    KEYWORD_HASH_MIGRATION,
 ]
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
 _COPY = f"COPY papers (pk, {', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"
