@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
@@ -17,6 +18,8 @@ from paperfeed.relevance import QueryWords
 from paperfeed.store.base import Filters, Store
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from paperfeed.embed.engine import SemanticEngine, VectorSet
 
 MAX_TERMS = 32
@@ -234,11 +237,20 @@ def hybrid_search(
     if not terms:
         return []
     pool = max(CANDIDATES, limit)
-    keyword = dict(store.keyword_keys(terms, limit=pool, filters=filters))
-    vector = engine.embed_query(query)
-    dense: dict[int, float] = {}
+
+    def nearest() -> tuple[np.ndarray, dict[int, float]]:
+        vector = engine.embed_query(query)
+        return vector, dict(engine.nearest_keys(vector, pool, filters)) if vector.any() else {}
+
+    if store.concurrent_reads:  # the two sides overlap, each on its own pooled connection
+        with ThreadPoolExecutor(1, thread_name_prefix="hybrid") as side:
+            semantic = side.submit(nearest)
+            keyword = dict(store.keyword_keys(terms, limit=pool, filters=filters))
+            vector, dense = semantic.result()
+    else:
+        keyword = dict(store.keyword_keys(terms, limit=pool, filters=filters))
+        vector, dense = nearest()
     if vector.any():
-        dense = dict(engine.nearest_keys(vector, pool, filters))
         # Keyword candidates the ANN list missed: their exact cosine from the stored vectors.
         dense.update(engine.similarities(vector, [key for key in keyword if key not in dense]))
     fused = fuse(keyword, dense, method=method, keyword_weight=keyword_weight)
@@ -271,12 +283,19 @@ def _papers_in_order(
     store: Store, keys: list[int], limit: int, keep: Callable[[int, Paper], bool]
 ) -> list[tuple[int, Paper]]:
     """The first `limit` of `keys` whose papers exist and pass `keep`, with them (a key the
-    vector index still holds for a deleted paper is skipped)."""
+    vector index still holds for a deleted paper is skipped). Read in chunks that double while
+    papers are turned down: a query that matches little turns down most of its candidates, and
+    a round trip per `limit` of them was most of its time on PostgreSQL."""
     out: list[tuple[int, Paper]] = []
-    start = 0
+    start, size = 0, limit
     while len(out) < limit and start < len(keys):
-        chunk = keys[start : start + limit - len(out)]
+        chunk = keys[start : start + size]
         found = store.get_by_keys(chunk)
-        out += [(key, found[key]) for key in chunk if key in found and keep(key, found[key])]
+        for key in chunk:
+            if key in found and keep(key, found[key]):
+                out.append((key, found[key]))
+                if len(out) >= limit:
+                    break
         start += len(chunk)
+        size = max(limit - len(out), 2 * len(chunk))
     return out

@@ -12,7 +12,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, ClassVar, Literal
 
 from paperfeed.records import Paper
 from paperfeed.store.db import Database
@@ -76,6 +76,10 @@ def topped_up(
 
 class Store(ABC):
     """Persistence for papers. Every write method is atomic: it either happens whole or not at all."""
+
+    concurrent_reads: ClassVar[bool] = False
+    """Whether two reads from different threads run at once on the server (a connection pool),
+    so a caller gains by overlapping independent reads (hybrid search's two sides)."""
 
     @abstractmethod
     def upsert(self, papers: Sequence[Paper]) -> UpsertCounts:

@@ -200,6 +200,7 @@ class PostgresStore(PostgresKeyword, SqlStore):
     """Papers in PostgreSQL. Thread-safe: every call borrows a pooled connection."""
 
     dialect = "postgresql"
+    concurrent_reads = True  # pooled connections: the server runs them side by side
     key_column = "pk"
     id_order = 'id COLLATE "C"'
 
