@@ -229,3 +229,26 @@ def test_among_recommends_only_those_papers(
                       floor=False, limit=30)
     assert [(h.paper.id, h.score) for h in again] == [(h.paper.id, h.score) for h in hits]
     assert recommend(lib.store, semantic, saved, among=[], floor=False) == []
+
+
+def test_the_librarys_stateless_request_names_the_first_unknown_paper(
+    quant: tuple[Library, list[str]],
+) -> None:
+    """`Library.recommend(positive=...)` checks every id in one read, each as `get` resolves it
+    (arXiv URLs and versions too), and a paper it does not hold is NotFound, by the id given."""
+    from paperfeed.errors import NotFound
+
+    lib, ids = quant
+    from paperfeed.records import make_paper
+
+    arxiv = "2502.01234"
+    lib.store.upsert([make_paper(title="Quantization of large models", arxiv_id=arxiv, source="t",
+                                 abstract="Weights in four bits, activations in eight.")])
+    given = [f"https://arxiv.org/abs/{arxiv}v2", *ids[1:4], ids[1]]
+    assert lib.known_ids(given) == [lib.known_paper(i).id for i in given]
+    assert lib.recommend(positive=given, limit=3)
+    for bad in (["2501.99999", ids[0]], [ids[0], "no such <b>paper</b>"]):
+        with pytest.raises(NotFound, match="no such paper: " + bad[-1 if "no such" in bad[-1] else 0][:20]):
+            lib.recommend(positive=bad, limit=3)
+    with pytest.raises(NotFound, match="2501.99998"):
+        lib.recommend(positive=ids[:3], negative=["2501.99998"], limit=3)

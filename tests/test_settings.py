@@ -177,6 +177,7 @@ EXEMPT: dict[str, str] = {
     "personal": "the personal-library service object the library commands go through",
     "user_of": "resolves `--user` (default: the instance owner) for every library command",
     "known_paper": "validates the ids every library command takes",
+    "known_ids": "validates the ids a stateless recommendation takes, in one read",
     "feed_token_user": "the personal feed's token check (a web route)",
     "mark_sent": "the digest's bookkeeping of recommendations already sent",
     "vector_warning": "the web status line's warning; `stats` shows it too",

@@ -672,6 +672,16 @@ class Library:
             raise NotFound(f"no such paper: {str(paper_id)[:80]}")
         return paper
 
+    def known_ids(self, paper_ids: Sequence[Any]) -> list[str]:
+        """The ids of these papers, in order, each as `known_paper` resolves it, read in one
+        batch (not a whole paper each); NotFound names the first unknown one."""
+        wanted = [self._canonical_id(str(pid)[:200]) for pid in paper_ids]
+        found = self.store.titles_of(list(dict.fromkeys(wanted)))
+        for pid, given in zip(wanted, paper_ids, strict=True):
+            if pid not in found:
+                raise NotFound(f"no such paper: {str(given)[:80]}")
+        return wanted
+
     def _hidden_for(self, user: Any) -> set[str]:
         """The papers a user dismissed (hidden from them everywhere); none without a user."""
         if user is None:
@@ -863,8 +873,8 @@ class Library:
         if positive is not None:
             if collection is not None:
                 raise InvalidInput("give positive papers or a collection, not both")
-            pos = [self.known_paper(pid).id for pid in positive]
-            neg = [self.known_paper(pid).id for pid in negative or ()]
+            pos = self.known_ids(positive)
+            neg = self.known_ids(negative or ())
             exclude = self._hidden_for(user) | set(pos) | set(neg)
         elif snapshot is not None:
             cid = snapshot.collection(collection).id if collection is not None else None
