@@ -578,7 +578,13 @@ def _dense_candidates(
         window = _window(semantic, since) if since is not None else None
     if window is not None:
         keys, vecs = window
-        keep = ~np.isin(keys, np.fromiter(own, np.int64, len(own)))
+        # the library's papers in the window, found from the library's side (a few keys against
+        # the window's): mostly none, and then the window's arrays are used as they are
+        mine = np.fromiter(own, np.int64, len(own))
+        inside = mine[np.isin(mine, keys)]
+        if not len(inside):
+            return keys, vecs
+        keep = ~np.isin(keys, inside)
         return keys[keep], vecs[keep]
     anchors = _anchors(lib.pos_vecs, w.anchors)
     per = max(20, min(200, math.ceil(w.candidates / len(anchors))))
