@@ -132,3 +132,29 @@ def test_index_and_every_digest_run_fill_the_saved_papers_rows(
     lib.digests.compose(DAY, later())
     assert rows.unanalysed() == []
     assert set(rows.get(_texts(lib, pos[:3] + pos[3:] + neg[:1]))) == {*pos, neg[0]}
+
+
+def test_a_digest_runs_fill_checks_only_what_was_saved_since_the_last_fill(
+    sample_lib: Library,
+) -> None:
+    """The digest's fill checks the saves and dismissals made since (an hour before) the last
+    fill began, not every saved paper again; `index` checks them all. A paper left without a
+    row is only analysed at request time: the recommendations are the same."""
+    lib = sample_lib
+    email = "ada@example.org"
+    lib.accounts.signup(email, "correct horse")
+    pos, neg = _saved(lib)
+    for pid in pos[:3]:
+        lib.library_add(pid, "Optimisers", email)
+    assert lib.fill_terms() == 3
+    # an old save whose row went missing, and a save made now
+    lib.store.db.execute("DELETE FROM paper_terms WHERE paper_id = ?", (pos[0],))
+    lib.store.db.execute("UPDATE collection_papers SET added_at = ? WHERE paper_id = ?",
+                         ("2020-01-01T00:00:00+00:00", pos[0]))
+    lib.library_add(pos[3], "Optimisers", email)
+    lib.dismiss(neg[0], email)
+    rows = TermRows(lib.store.db)
+    assert rows.unanalysed() == sorted([pos[0], pos[3], neg[0]])
+    assert lib.fill_terms(since_last=True) == 2  # the new save and dismissal, not the old save
+    assert rows.unanalysed() == [pos[0]]
+    assert lib.fill_terms() == 1 and rows.unanalysed() == []

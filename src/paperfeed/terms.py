@@ -260,12 +260,17 @@ class TermRows:
                 )
         return len(rows_out)
 
-    def unanalysed(self) -> list[str]:
+    def unanalysed(self, since: str | None = None) -> list[str]:
         """Ids of the saved or dismissed papers without a stored analysis (in one query: a
-        first fill after an upgrade may list every saved paper; later ones, the new saves)."""
+        first fill after an upgrade may list every saved paper; later ones, the new saves).
+        With `since` (an ISO time), only those saved or dismissed at or after it: each paper
+        listed costs a probe of `paper_terms`, which over every saved row of a large instance
+        takes seconds."""
+        saved, dismissed = (" WHERE added_at >= ?", " WHERE created_at >= ?") if since else ("", "")
         rows = self.db.query(
-            "SELECT paper_id FROM (SELECT paper_id FROM collection_papers UNION "
-            "SELECT paper_id FROM dismissals) AS liked WHERE NOT EXISTS "
-            "(SELECT 1 FROM paper_terms t WHERE t.paper_id = liked.paper_id) ORDER BY paper_id"
+            f"SELECT paper_id FROM (SELECT paper_id FROM collection_papers{saved} UNION "
+            f"SELECT paper_id FROM dismissals{dismissed}) AS liked WHERE NOT EXISTS "
+            "(SELECT 1 FROM paper_terms t WHERE t.paper_id = liked.paper_id) ORDER BY paper_id",
+            (since, since) if since else (),
         )
         return [str(r[0]) for r in rows]
