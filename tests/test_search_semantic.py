@@ -128,3 +128,35 @@ def test_cli_search_modes(home: Path) -> None:
     assert len(data) == 5 and all({"id", "title", "score", "authors"} <= d.keys() for d in data)
     assert cli("search", "", "--mode", "hybrid", "--json").stdout.strip() == "[]"
     assert cli("search", "x", "--mode", "fuzzy").exit_code == 2
+
+
+@pytest.mark.parametrize("every", [1, 3, 7, 1000])
+def test_the_ranked_papers_are_read_in_chunks_sized_by_what_is_kept(
+    sample_lib: Library, monkeypatch: pytest.MonkeyPatch, every: int
+) -> None:
+    """Hybrid search's last step keeps the first `limit` candidates that pass (in order, as
+    reading them one by one would), in few reads: each chunk as large as the share kept so far
+    says is needed, doubling while none is kept."""
+    from paperfeed.search import _papers_in_order
+
+    store = sample_lib.store
+    keys = list(range(1, store.count() + 1))
+    reads: list[int] = []
+    real = store.get_by_keys
+
+    def counted(chunk: list[int]) -> dict:
+        reads.append(len(chunk))
+        return real(chunk)
+
+    monkeypatch.setattr(store, "get_by_keys", counted)
+    passes = lambda key, paper: key % every == 0  # noqa: E731
+    got = _papers_in_order(store, keys, 10, passes)
+    expected = [k for k in keys if k % every == 0][:10]
+    assert [k for k, _ in got] == expected and all(p.id for _, p in got)
+    assert sum(reads) <= len(keys)
+    if every == 1:
+        assert reads == [10]  # everything kept: one read of exactly the limit
+    elif every == 1000:
+        assert len(reads) <= 5  # nothing kept: the chunks double (10, 20, 40, ...)
+    else:
+        assert len(reads) <= 4

@@ -229,6 +229,8 @@ def hybrid_search(
     papers. Fusion method, keyword weight and relevance floor default to the encoder's
     `SETTINGS`; a candidate below the floor is kept only if it holds enough of the query's
     words (`paperfeed.relevance`)."""
+    view = getattr(engine, "view", None)  # one vector set for every step, in either thread
+    engine = view() if callable(view) else engine
     tuned = settings_for(engine.encoder_name)
     method = method or tuned.fusion
     keyword_weight = tuned.keyword_weight if keyword_weight is None else keyword_weight
@@ -283,19 +285,23 @@ def _papers_in_order(
     store: Store, keys: list[int], limit: int, keep: Callable[[int, Paper], bool]
 ) -> list[tuple[int, Paper]]:
     """The first `limit` of `keys` whose papers exist and pass `keep`, with them (a key the
-    vector index still holds for a deleted paper is skipped). Read in chunks that double while
-    papers are turned down: a query that matches little turns down most of its candidates, and
-    a round trip per `limit` of them was most of its time on PostgreSQL."""
+    vector index still holds for a deleted paper is skipped). Each next chunk is as many as the
+    last one's share of papers kept says are needed, doubling while none is kept: a query that
+    matches little turns down most of its candidates, and a round trip per `limit` of them was
+    most of its time on PostgreSQL."""
     out: list[tuple[int, Paper]] = []
     start, size = 0, limit
     while len(out) < limit and start < len(keys):
         chunk = keys[start : start + size]
         found = store.get_by_keys(chunk)
+        kept = 0
         for key in chunk:
             if key in found and keep(key, found[key]):
                 out.append((key, found[key]))
+                kept += 1
                 if len(out) >= limit:
                     break
         start += len(chunk)
-        size = max(limit - len(out), 2 * len(chunk))
+        needed = limit - len(out)
+        size = -(-needed * len(chunk) // kept) if kept else 2 * len(chunk)
     return out
