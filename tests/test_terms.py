@@ -110,15 +110,21 @@ def test_a_changed_text_is_analysed_afresh_and_a_damaged_row_is_a_miss(sample_li
     assert rows.remember(_texts(lib, [pos[0]])) == 1 and pos[0] in rows.get(_texts(lib, [pos[0]]))
 
 
-def test_index_and_every_digest_run_fill_the_saved_papers_rows(
-    sample_lib: Library, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    lib = sample_lib
+def _a_reader_with_three_saves(lib: Library) -> tuple[str, list[str], list[str]]:
+    """(the reader's email, papers to save (the first three saved), papers to dismiss)."""
     email = "ada@example.org"
     lib.accounts.signup(email, "correct horse")
     pos, neg = _saved(lib)
     for pid in pos[:3]:
         lib.library_add(pid, "Optimisers", email)
+    return email, pos, neg
+
+
+def test_index_and_every_digest_run_fill_the_saved_papers_rows(
+    sample_lib: Library, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lib = sample_lib
+    email, pos, neg = _a_reader_with_three_saves(lib)
     lib.dismiss(neg[0], email)
     rows = TermRows(lib.store.db)
     assert rows.unanalysed() == sorted([*pos[:3], neg[0]])
@@ -138,14 +144,9 @@ def test_a_digest_runs_fill_checks_only_what_was_saved_since_the_last_fill(
     sample_lib: Library,
 ) -> None:
     """The digest's fill checks the saves and dismissals made since (an hour before) the last
-    fill began, not every saved paper again; `index` checks them all. A paper left without a
-    row is only analysed at request time: the recommendations are the same."""
+    fill began, not every saved paper again; `index` checks them all."""
     lib = sample_lib
-    email = "ada@example.org"
-    lib.accounts.signup(email, "correct horse")
-    pos, neg = _saved(lib)
-    for pid in pos[:3]:
-        lib.library_add(pid, "Optimisers", email)
+    email, pos, neg = _a_reader_with_three_saves(lib)
     assert lib.fill_terms() == 3
     # an old save whose row went missing, and a save made now
     lib.store.db.execute("DELETE FROM paper_terms WHERE paper_id = ?", (pos[0],))
