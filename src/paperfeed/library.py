@@ -386,7 +386,7 @@ class Library:
             raise InvalidInput(f"limit must be between 1 and {MAX_LIMIT}")
         paper = self.get(paper_id)
         if paper is None:
-            raise NotFound(f"no such paper: {paper_id[:80]}")
+            raise _no_such_paper(paper_id)
         hidden = self._hidden_for(user)
         # One set for the whole ranking: the active one, read once.
         hits = related(self.store, self.semantic.view(), paper, limit=limit + min(len(hidden), MAX_LIMIT))
@@ -402,7 +402,7 @@ class Library:
         """Toggle a user's upvote on a paper; returns whether the vote is now on."""
         paper = self.store.get(self._canonical_id(paper_id))
         if paper is None:
-            raise NotFound(f"no such paper: {paper_id[:80]}")
+            raise _no_such_paper(paper_id)
         return self.accounts.toggle_vote(self.accounts.user(user_email_or_id), paper)
 
     # -- reading ------------------------------------------------------------------------------
@@ -675,20 +675,24 @@ class Library:
 
     def known_paper(self, paper_id: str) -> Paper:
         """The paper by id (as `get` resolves it), or NotFound."""
-        paper = self.store.get(self._canonical_id(str(paper_id)[:200]))
+        paper = self.store.get(self._given_id(paper_id))
         if paper is None:
-            raise NotFound(f"no such paper: {str(paper_id)[:80]}")
+            raise _no_such_paper(paper_id)
         return paper
 
     def known_ids(self, paper_ids: Sequence[Any]) -> list[str]:
         """The ids of these papers, in order, each as `known_paper` resolves it, read in one
         batch (not a whole paper each); NotFound names the first unknown one."""
-        wanted = [self._canonical_id(str(pid)[:200]) for pid in paper_ids]
+        wanted = [self._given_id(pid) for pid in paper_ids]
         found = self.store.titles_of(list(dict.fromkeys(wanted)))
         for pid, given in zip(wanted, paper_ids, strict=True):
             if pid not in found:
-                raise NotFound(f"no such paper: {str(given)[:80]}")
+                raise _no_such_paper(given)
         return wanted
+
+    def _given_id(self, paper_id: Any) -> str:
+        """A paper id as a caller gave it (an arXiv URL or version, say), as the store keys it."""
+        return self._canonical_id(str(paper_id)[:200])
 
     def _hidden_for(self, user: Any) -> set[str]:
         """The papers a user dismissed (hidden from them everywhere); none without a user."""
@@ -718,7 +722,7 @@ class Library:
 
     def library_remove(self, paper_id: str, collection: str | None = None, user: Any = None) -> int:
         """Take a paper out of one collection, or (None) of all; returns memberships removed."""
-        pid = self._canonical_id(str(paper_id)[:200])
+        pid = self._given_id(paper_id)
         return self.personal.collections.remove(self.user_of(user).id, pid, collection)
 
     def library_list(
@@ -757,7 +761,7 @@ class Library:
         return self.personal.feedback.set_note(self.user_of(user).id, paper.id, note)
 
     def note(self, paper_id: str, user: Any = None) -> str | None:
-        pid = self._canonical_id(str(paper_id)[:200])
+        pid = self._given_id(paper_id)
         return self.personal.feedback.notes(self.user_of(user).id, [pid]).get(pid)
 
     def mark_read(self, paper_id: str, read: bool = True, user: Any = None) -> bool:
@@ -914,6 +918,10 @@ class Library:
         pos = self.personal.collections.saved_ids(uid, collection)
         neg = sorted(self.personal.feedback.dismissed_ids(uid))
         return engine.explain(self.store, self.semantic, pos, neg)
+
+
+def _no_such_paper(given: Any) -> NotFound:
+    return NotFound(f"no such paper: {str(given)[:80]}")
 
 
 _WORKER_LIBRARIES: list[Library] = []

@@ -7,6 +7,7 @@ title finds that paper first.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -303,5 +304,5 @@ def _papers_in_order(
                     break
         start += len(chunk)
         needed = limit - len(out)
-        size = -(-needed * len(chunk) // kept) if kept else 2 * len(chunk)
+        size = math.ceil(needed * len(chunk) / kept) if kept else 2 * len(chunk)
     return out
