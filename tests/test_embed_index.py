@@ -18,7 +18,7 @@ SAMPLE_DIR = Path(paperfeed.__file__).parent / "sample"
 
 def index_files(lib: Library) -> list[Path]:
     assert lib.semantic is not None
-    return sorted(lib.semantic.directory.glob("*.hnsw"))
+    return sorted(lib.semantic.directory.glob("*.ann"))
 
 
 def exact_top(lib: Library, query: str, k: int) -> list[str]:
@@ -41,7 +41,7 @@ def test_import_embeds_new_papers_and_persists_the_index(sample_lib: Library, ho
     assert sample_lib.semantic.vectors.encoder() == ("minilm-static", 256)
     assert len(sample_lib.semantic.index) == 86
     sample_lib.close()
-    assert [p.name for p in index_files(sample_lib)] == ["minilm-static.hnsw"]
+    assert [p.name for p in index_files(sample_lib)] == ["minilm-static.ann"]
     with paperfeed.open(home) as again:
         assert again.semantic is not None
         assert len(again.semantic.index) == 86
@@ -158,7 +158,7 @@ def test_switching_encoders_re_embeds_and_never_mixes(sample_lib: Library, home:
     with paperfeed.open(home) as again:  # the choice is recorded in the store
         assert again.semantic is not None and again.semantic.encoder_name == "minilm"
         assert sorted(p.name for p in index_files(again)) == [
-            "minilm-static.hnsw", "minilm.hnsw"
+            "minilm-static.ann", "minilm.ann"
         ]
 
 
@@ -185,7 +185,7 @@ def test_cli_index_is_quiet_when_piped_and_rejects_unknown_encoders(home: Path) 
 def test_a_batched_query_answers_as_one_query_per_row_on_both_backends(
     any_sample_lib: Library,
 ) -> None:
-    """The recommender asks for every anchor's neighbours at once (one hnswlib call, one
+    """The recommender asks for every anchor's neighbours at once (one faiss call, one
     pgvector round trip): each row's answer is that of the single query."""
     semantic = any_sample_lib.semantic
     assert semantic is not None

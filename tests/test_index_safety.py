@@ -1,6 +1,6 @@
 """The vector index file under damage, races and kills, for real (separate processes, SIGKILL at
 measured progress): a damaged file is detected by its whole-file checksum and rebuilt (never
-handed to hnswlib, which crashes on one), saves never collide, searches never write, papers a
+handed to faiss, which may crash on one), saves never collide, searches never write, papers a
 killed import committed get their vectors, and keyword search heals after a killed bulk load."""
 
 from __future__ import annotations
@@ -72,7 +72,7 @@ def big_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def index_file(home: Path) -> Path:
-    (path,) = (home / "paperfeed.db.vectors").glob("*.hnsw")
+    (path,) = (home / "paperfeed.db.vectors").glob("*.ann")
     return path
 
 
@@ -91,7 +91,7 @@ def test_an_index_damaged_mid_file_is_rebuilt_not_trusted(big_home: Path, tmp_pa
         f.seek(length // 2 - size // 2)
         f.write(damage)
     after = semantic_scores(home)  # no crash (a separate process: a segfault would show here)
-    # The same answers, up to the approximate index itself: hnswlib builds its graph on two
+    # The same answers, up to the approximate index itself: faiss builds its graph on two
     # threads, so a rebuilt graph is not bit-identical to the first, and these random-word
     # abstracts tie a lot; the neighbours found are as near as before.
     for old, new in zip(before, after, strict=True):
@@ -128,7 +128,7 @@ def test_stale_temp_files_of_a_killed_writer_are_removed(big_home: Path, tmp_pat
     home = tmp_path / "home"
     shutil.copytree(big_home, home)
     directory = home / "paperfeed.db.vectors"
-    stale = directory / "minilm-static.hnsw.99999.deadbeef.tmp"
+    stale = directory / "minilm-static.ann.99999.deadbeef.tmp"
     stale.write_bytes(b"\0" * (1 << 20))
     (directory / "minilm-static.json.99999.deadbeef.tmp").write_text("{")
     with paperfeed.open(home) as lib:

@@ -156,7 +156,7 @@ class VectorSet:
         after = 0
         # Two stages on two cores: a worker thread encodes the next batch (the tokenizer and the
         # pooling release the GIL) while this thread stores the last one and adds it to the ANN
-        # index (hnswlib releases it too). Batches, and so vectors, are the same as one by one.
+        # index (faiss releases it too). Batches, and so vectors, are the same as one by one.
         with ThreadPoolExecutor(1, thread_name_prefix="encode") as encoding:
             pending: tuple[Sequence[tuple[int, str, str]], Future[np.ndarray]] | None = None
             while True:
@@ -256,7 +256,7 @@ class VectorSet:
 
     def nearest_keys_many(self, vectors: np.ndarray, k: int) -> list[list[tuple[int, float]]]:
         """`nearest_keys` (unfiltered) for each row of `vectors`, in one batched index query
-        (one hnswlib call, or one database round trip)."""
+        (one faiss call, or one database round trip)."""
         return [
             [(int(key), float(sim)) for key, sim in zip(keys, sims, strict=True)]
             for keys, sims in self.index.search_many(vectors, k)

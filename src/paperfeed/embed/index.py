@@ -1,5 +1,5 @@
-"""The approximate-nearest-neighbour index over the stored vectors (hnswlib HNSW, inner product on
-unit vectors), persisted beside the database.
+"""The approximate-nearest-neighbour index over the stored vectors (an HNSW graph over float16
+cells, inner product on unit vectors: `embed.ann.Graph`, faiss), persisted beside the database.
 
 The store is the truth; the index file is a cache of it that heals itself. A sidecar JSON records
 the store fingerprint (vector count, last write's sequence number) the file was saved at. On open:
@@ -13,7 +13,7 @@ writes the index.
 A save holds an exclusive file lock (`<encoder>.hnsw.lock`: one writer at a time across
 processes), writes a uniquely named temporary file, renames it into place, then the sidecar
 (the same way). The sidecar holds the file's size and a blake2b hash of the *whole* file, checked
-before hnswlib reads a byte of it (hnswlib trusts its input and crashes on a damaged file): a file
+before faiss reads a byte of it (faiss trusts its input and may crash on a damaged file): a file
 that does not match (damaged anywhere, truncated, a crash between the two renames) is rebuilt
 from the stored vectors rather than trusted. Temporary files a killed writer left are removed by
 the next writer, under the lock.
@@ -39,21 +39,21 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
+from paperfeed.embed.ann import KIND, Graph
 from paperfeed.embed.vectors import Fingerprint, VectorStore
 
 log = logging.getLogger(__name__)
 
-# Chosen by benchmarks/bench_semantic_ann.py (see BENCHMARKS.md): on this machine's AVX2 cores
-# hnswlib built the graph 3-4x faster than usearch at the same settings (usearch's float16 cells
-# would halve memory, but building a million-vector index took it over half an hour).
-KIND = "hnswlib"
+# Chosen by benchmarks/bench_semantic_ann.py (see BENCHMARKS.md): faiss's HNSW over float16
+# cells against hnswlib's float32 and usearch at the same M and ef_construction.
 CONNECTIVITY = 16
 EXPANSION_ADD = 128
-EXPANSION_SEARCH = 96
+EXPANSION_SEARCH = 128
+LEGACY_SUFFIXES = (".hnsw",)
+"""Index files of earlier releases (hnswlib), removed by the first save of the new one."""
 HASH_BLOCK = 1 << 20
 SAY_SO = 50_000
 """Catching up or rebuilding at least this many vectors is said on stderr (it takes seconds)."""
@@ -70,10 +70,10 @@ class VectorIndex:
         self.vectors = vectors
         self.encoder = encoder
         self.dim = dim
-        self.path = directory / f"{encoder}.hnsw"
+        self.path = directory / f"{encoder}.ann"
         self.meta_path = directory / f"{encoder}.json"
-        self.lock_path = directory / f"{encoder}.hnsw.lock"
-        self._index: Any = None  # hnswlib.Index, loaded lazily
+        self.lock_path = directory / f"{encoder}.ann.lock"
+        self._index: Graph | None = None  # loaded lazily
         self._fingerprint = Fingerprint(-1, -1)
         self._dirty = False
         self._lock = threading.RLock()
@@ -92,8 +92,8 @@ class VectorIndex:
         return self.search_many(np.asarray(vector, dtype=np.float32)[None, :], k)[0]
 
     def search_many(self, vectors: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-        """`search` for each row of `vectors`, in one batched hnswlib query (its threads share
-        the rows)."""
+        """`search` for each row of `vectors`, in one batched query (faiss's threads share the
+        rows)."""
         queries = np.atleast_2d(np.asarray(vectors, dtype=np.float32))
         with self._lock:
             index = self._current()
@@ -112,17 +112,13 @@ class VectorIndex:
             index = self._current()
             if index is None:
                 return None
-            try:
-                found = index.get_items(np.asarray(keys, dtype=np.uint64), return_type="numpy")
-            except RuntimeError:  # a key the index does not hold
-                return None
-        return np.asarray(found, dtype=np.float32).reshape(len(keys), self.dim)
+            return index.get(keys)
 
     def __len__(self) -> int:
         with self._lock:
             index = self._current()
             if index is not None:
-                return int(index.get_current_count())
+                return len(index)
         return self.vectors.fingerprint().count  # warming up: what the index will hold
 
     @property
@@ -136,16 +132,19 @@ class VectorIndex:
         if warm is not None:
             warm.join(timeout)
 
-    def ready(self) -> Any:
+    def ready(self) -> Graph | None:
         """The index, brought up to date with the store when the store has moved on (waiting
         for a warm-up: for writers and benchmarks; searches never call it)."""
         self.sync()
         return self._index
 
-    def _current(self) -> Any:
+    def _current(self) -> Graph | None:
         """Under the lock: the index if it is in step with the store (caught up here when that is
         quick), else None with a background warm-up started."""
         if self.warming:
+            return None
+        if self._index is not None and self._index.wasted:
+            self._start_warm_up(fresh=True)  # re-embedded papers' dead slots: a compact rebuild
             return None
         if self._index is not None and self.vectors.latest_seq() == self._fingerprint.seq:
             return self._index
@@ -160,10 +159,15 @@ class VectorIndex:
             gap = truth.count
         if gap <= WARM_INLINE and self._sync_inline(truth):
             return self._index
-        self._stop.clear()
-        self._warm = threading.Thread(target=self._warm_up, name=f"warm-{self.encoder}", daemon=True)
-        self._warm.start()
+        self._start_warm_up()
         return None
+
+    def _start_warm_up(self, fresh: bool = False) -> None:
+        self._stop.clear()
+        self._warm = threading.Thread(
+            target=self._warm_up, args=(fresh,), name=f"warm-{self.encoder}", daemon=True
+        )
+        self._warm.start()
 
     # -- keeping up with the store --------------------------------------------------------------
 
@@ -182,7 +186,7 @@ class VectorIndex:
         with self._lock:
             if self._index is not None and self._fingerprint.seq <= truth.seq:
                 self._catch_up(self._fingerprint.seq)
-                if self._index.get_current_count() == truth.count:
+                if len(self._index) == truth.count and not self._index.wasted:
                     self._fingerprint = truth
                     self._dirty = True  # in memory; the next writer's save persists it
                     return True
@@ -199,10 +203,10 @@ class VectorIndex:
             if truth.count >= SAY_SO:
                 log.warning("rebuilding the %s vector index from %d stored vectors (import, index "
                             "or serve saves it)", self.encoder, truth.count)
-            self._index = self._new(max(truth.count, 1024))
+            self._index = self._new()
             for keys, vecs in self.vectors.iter_vectors():
                 self._add(keys, vecs)
-            self._fingerprint = Fingerprint(self._index.get_current_count(), truth.seq)
+            self._fingerprint = Fingerprint(len(self._index), truth.seq)
             self.rebuilt += 1
             self._dirty = True
 
@@ -213,7 +217,7 @@ class VectorIndex:
         with self._lock:
             if self._index is not None and self._fingerprint.seq == seq - 1:
                 self._add(np.asarray(keys, dtype=np.uint64), vectors)
-                self._fingerprint = Fingerprint(self._index.get_current_count(), seq)
+                self._fingerprint = Fingerprint(len(self._index), seq)
                 self._dirty = True
                 return
         self.sync()  # outside the lock: a warm-up it waits for takes the lock to swap its index in
@@ -230,7 +234,7 @@ class VectorIndex:
                 tmp = self.path.with_name(f"{self.path.name}.{token}.tmp")
                 tmp_meta = self.meta_path.with_name(f"{self.meta_path.name}.{token}.tmp")
                 try:
-                    self._index.save_index(str(tmp))
+                    self._index.save(tmp)
                     meta = {
                         "encoder": self.encoder,
                         "dim": self.dim,
@@ -242,6 +246,9 @@ class VectorIndex:
                     os.replace(tmp, self.path)
                     tmp_meta.write_text(json.dumps(meta))
                     os.replace(tmp_meta, self.meta_path)
+                    for suffix in LEGACY_SUFFIXES:  # an earlier release's file, replaced by this one
+                        self.path.with_suffix(suffix).unlink(missing_ok=True)
+                        self.path.with_suffix(suffix + ".lock").unlink(missing_ok=True)
                 finally:  # a full disk: nothing half-written stays behind
                     tmp.unlink(missing_ok=True)
                     tmp_meta.unlink(missing_ok=True)
@@ -285,11 +292,11 @@ class VectorIndex:
 
     # -- warming up in the background -----------------------------------------------------------
 
-    def _warm_up(self) -> None:
+    def _warm_up(self, fresh: bool = False) -> None:
         """The background thread: a fresh index from the saved file and the vectors written since
-        (or from every stored vector), swapped in when whole."""
+        (or, `fresh` or when that fails, from every stored vector), swapped in when whole."""
         try:
-            built = self._build()
+            built = self._build(fresh)
             if built is None:
                 return  # closed meanwhile
             index, fingerprint, rebuilt = built
@@ -305,32 +312,32 @@ class VectorIndex:
         except Exception:  # searches go on answering exactly; the next one tries again
             log.exception("warming up the %s vector index failed", self.encoder)
 
-    def _build(self) -> tuple[Any, Fingerprint, int] | None:
+    def _build(self, fresh: bool = False) -> tuple[Graph, Fingerprint, int] | None:
         truth = self.vectors.fingerprint()
-        index, saved = self._read_file()
-        if index is not None and saved.seq <= truth.seq:
+        index, saved = (None, Fingerprint(-1, -1)) if fresh else self._read_file()
+        if index is not None and saved.seq <= truth.seq and not index.wasted:
             if truth.count - saved.count >= SAY_SO:
                 log.warning("vector index %s is %d vectors behind the store: catching up in the "
                             "background", self.encoder, truth.count - saved.count)
             if not self._fill(index, saved.seq):
                 return None
-            if index.get_current_count() == truth.count:
+            if len(index) == truth.count and not index.wasted:
                 return index, truth, 0
             log.info("vector index out of step with the store: rebuilding")
         if truth.count >= SAY_SO:
             log.warning("rebuilding the %s vector index from %d stored vectors in the background",
                         self.encoder, truth.count)
-        index = self._new(max(truth.count, 1024))
+        index = self._new()
         if not self._fill(index, 0):
             return None
-        return index, Fingerprint(index.get_current_count(), truth.seq), 1
+        return index, Fingerprint(len(index), truth.seq), 1
 
-    def _fill(self, index: Any, after_seq: int) -> bool:
+    def _fill(self, index: Graph, after_seq: int) -> bool:
         """Add the vectors written after `after_seq` to `index`; False when closed meanwhile."""
         for keys, vecs in self.vectors.iter_vectors(after_seq=after_seq, batch=WARM_BATCH):
             if self._stop.is_set():
                 return False
-            _add_to(index, keys, vecs)
+            index.add(keys, vecs)
         return True
 
     def _pending_since(self, seq: int) -> tuple[np.ndarray, np.ndarray]:
@@ -356,18 +363,12 @@ class VectorIndex:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _new(self, capacity: int) -> Any:
-        import hnswlib
-
-        index = hnswlib.Index(space="ip", dim=self.dim)
-        index.init_index(
-            max_elements=capacity, ef_construction=EXPANSION_ADD, M=CONNECTIVITY, random_seed=1
-        )
-        index.set_ef(EXPANSION_SEARCH)
-        return index
+    def _new(self) -> Graph:
+        return Graph(self.dim, CONNECTIVITY, EXPANSION_ADD)
 
     def _add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
-        _add_to(self._index, keys, vectors)
+        assert self._index is not None
+        self._index.add(keys, vectors)
         self._dirty = True
 
     def _load(self) -> None:
@@ -377,21 +378,21 @@ class VectorIndex:
         if index is not None:
             self._index, self._fingerprint = index, saved
 
-    def _read_file(self) -> tuple[Any, Fingerprint]:
+    def _read_file(self) -> tuple[Graph | None, Fingerprint]:
         """The saved index and its fingerprint; (None, _) when anything is wrong with it (missing,
-        another encoder's, truncated, overwritten)."""
-        import hnswlib
-
+        another encoder's or kind, truncated, overwritten)."""
         self._clean_if_no_writer()
         try:
             meta = json.loads(self.meta_path.read_text())
-            if (meta["encoder"], meta["dim"], meta["kind"]) != (self.encoder, self.dim, KIND):
+            if meta["kind"] != KIND:
+                raise ValueError(f"an index of kind {meta['kind']!r}, of an earlier release")
+            if (meta["encoder"], meta["dim"]) != (self.encoder, self.dim):
                 raise ValueError("index of another encoder")
             if meta["check"] != _file_check(self.path):
                 raise ValueError("file does not match its sidecar")
-            index = hnswlib.Index(space="ip", dim=self.dim)
-            index.load_index(str(self.path), max_elements=int(meta["count"]) + 1024)
-            index.set_ef(EXPANSION_SEARCH)
+            index = Graph.load(self.path, self.dim, CONNECTIVITY, EXPANSION_ADD)
+            if len(index) != int(meta["count"]):
+                raise ValueError(f"{len(index)} vectors, the sidecar says {meta['count']}")
         except FileNotFoundError:
             return None, Fingerprint(-1, -1)
         except Exception as exc:  # a corrupt or foreign file is rebuilt, never fatal
@@ -413,28 +414,10 @@ class _Pending:
         self.base, self.upto, self.keys, self.vectors = base, upto, keys, vectors
 
 
-def _add_to(index: Any, keys: np.ndarray, vectors: np.ndarray) -> None:
-    """Insert (or, for a key already there, replace) vectors, growing the index as needed."""
-    need = index.get_current_count() + len(keys)
-    if need > index.get_max_elements():
-        index.resize_index(max(need, 2 * index.get_max_elements()))
-    index.add_items(
-        np.asarray(vectors, dtype=np.float32), np.asarray(keys).astype(np.int64),
-        num_threads=os.cpu_count() or 1,
-    )
-
-
-def _knn(index: Any, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
-    """(keys, cosines) of each query's k nearest in an hnswlib index, best first."""
-    n = index.get_current_count()
-    if n == 0 or k <= 0 or not len(queries):
-        empty = (np.zeros(0, dtype=np.uint64), np.zeros(0, dtype=np.float32))
-        return [empty for _ in range(len(queries))]
-    k = min(k, n)
-    index.set_ef(max(EXPANSION_SEARCH, k))
-    labels, distances = index.knn_query(queries, k=k)
-    sims = (1.0 - distances).astype(np.float32)
-    return list(zip(labels.astype(np.uint64), sims, strict=True))
+def _knn(index: Graph, queries: np.ndarray, k: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """(keys, cosines) of each query's k nearest, best first (the search list at least k long,
+    so a k near the index's size still finds k)."""
+    return index.search(queries, k, EXPANSION_SEARCH)
 
 
 def _merge(

@@ -37,7 +37,7 @@ __all__ = ["HNSW_EF_CONSTRUCTION", "HNSW_M", "PgIndex", "PgVectorSets", "PgVecto
 
 ENCODER_LOCK = 0x7061706574
 EMBEDDER_LOCK = 0x7061706575
-# HNSW build and search parameters (the same M as the hnswlib index; pgvector's defaults
+# HNSW build and search parameters (the same M as the SQLite backend's faiss index; pgvector's defaults
 # otherwise). ef_search 100 with iterative scans gives recall@10 close to exact (BENCHMARKS.md).
 HNSW_M = 16
 HNSW_EF_CONSTRUCTION = 64
