@@ -5,6 +5,9 @@ and replacing an earlier release's file."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -129,3 +132,15 @@ def test_an_earlier_release_index_file_is_replaced(sample_lib: Library) -> None:
     semantic.index.save()
     assert not old.exists() and not (semantic.directory / "minilm-static.hnsw.lock").exists()
     assert (semantic.directory / "minilm-static.ann").is_file()
+
+
+def test_faiss_threads_sleep_between_searches_unless_the_user_chose() -> None:
+    # spinning OpenMP threads doubled a recommendation's CPU time (BENCHMARKS.md)
+    code = ("import os; from paperfeed.embed.ann import _faiss; _faiss(); "
+            "print(os.environ['OMP_WAIT_POLICY'])")
+    env = {k: v for k, v in os.environ.items() if k != "OMP_WAIT_POLICY"}
+    run = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "PASSIVE"
+    run = subprocess.run([sys.executable, "-c", code], env={**env, "OMP_WAIT_POLICY": "ACTIVE"},
+                         capture_output=True, text=True, check=True)
+    assert run.stdout.strip() == "ACTIVE"

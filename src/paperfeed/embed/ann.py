@@ -30,7 +30,11 @@ READ_BLOCK = 1 << 22
 @functools.cache
 def _faiss() -> Any:
     """faiss, imported on first use (a store without vectors never loads it), with its own
-    OpenBLAS held to the BLAS threads paperfeed runs (see paperfeed/__init__.py)."""
+    OpenBLAS held to the BLAS threads paperfeed runs (see paperfeed/__init__.py) and its OpenMP
+    threads passive between calls."""
+    # OpenMP threads that spin after each search (libgomp's default) take the core another
+    # request or digest worker wanted: they sleep instead, unless the user chose otherwise
+    os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
     import faiss
     from threadpoolctl import threadpool_limits
 
