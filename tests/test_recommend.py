@@ -6,10 +6,11 @@ from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from paperfeed.library import Library
-from paperfeed.recommend import explain, forget_background, recommend
+from paperfeed.recommend import _Block, _Text, explain, forget_background, recommend
 from paperfeed.records import Paper
 from paperfeed.sources import FORMATS
 
@@ -252,3 +253,21 @@ def test_the_librarys_stateless_request_names_the_first_unknown_paper(
             lib.recommend(positive=bad, limit=3)
     with pytest.raises(NotFound, match="2501.99998"):
         lib.recommend(positive=ids[:3], negative=["2501.99998"], limit=3)
+
+
+def test_a_space_ending_with_a_merged_block_is_the_space_sorted_whole() -> None:
+    # the background's analyses are merged once per sample; a request sorts only its own
+    # documents' terms and merges: every column and entry the same as sorting all of them
+    from paperfeed.terms import analyser
+
+    words = "graph neural network depth estimation diffusion model language agent robot".split()
+    rng = np.random.default_rng(3)
+    texts = [(f"p{i}", " ".join(rng.choice(words, int(rng.integers(0, 30))))) for i in range(40)]
+    texts += [("only-mine", "quasar spectroscopy"), ("empty", "")]
+    for split in (0, 1, 20, 42):
+        docs = texts[split:] + texts[:split]  # the last `split` documents are the known block
+        known = [analyser().of(pid, text) for pid, text in docs[len(docs) - split:]]
+        whole, merged = _Text(docs, known), _Text(docs, _Block.of(known))
+        assert np.array_equal(whole.columns, merged.columns)
+        for a, b in (("data", "data"), ("indices", "indices"), ("indptr", "indptr")):
+            assert np.array_equal(getattr(whole.matrix, a), getattr(merged.matrix, b)), (split, a)

@@ -132,6 +132,20 @@ class _Background:
     drawn: float
     store: weakref.ref  # the store it was drawn from (an id() alone may be reused)
     seq: int  # the vectors' write sequence number when drawn
+    blocks: dict[tuple[int, ...], _Block] = field(default_factory=dict)
+
+    def block(self, keys: Sequence[int]) -> _Block:
+        """The analyses of these sampled papers merged once (`_Block`), kept for the next
+        request that ends its tf-idf space with the same ones (nearly every request)."""
+        token = tuple(keys)
+        found = self.blocks.get(token)
+        if found is None:
+            found = _Block.of([self.parts[k] for k in token])
+            with _LOCK:
+                if len(self.blocks) >= 8:
+                    self.blocks.clear()
+                self.blocks[token] = found
+        return found
 
 
 _BACKGROUNDS: dict[int, _Background] = {}
@@ -271,25 +285,65 @@ def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
 # -- the sparse side --------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class _Block:
+    """The analyses of documents that end many requests' tf-idf spaces (the background
+    sample's), concatenated once: their entries, and their distinct term ids (sorted) with each
+    entry's place among them. A request then sorts only its own documents' entries and merges
+    the two sorted sets: the same columns and entries as sorting all of them."""
+
+    values: np.ndarray
+    lengths: list[int]
+    columns: np.ndarray
+    local: np.ndarray
+
+    @classmethod
+    def of(cls, parts: Sequence[Analysis]) -> _Block:
+        flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
+        values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
+        columns, local = np.unique(flat, return_inverse=True)
+        return cls(values, [len(ids) for ids, _ in parts], columns, local)
+
+
+def _merged_columns(
+    own: np.ndarray, other: np.ndarray
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The sorted union of two sorted sets of distinct term ids, and where each member of
+    `own` and of `other` lies in it."""
+    if not len(other):
+        return own, np.arange(len(own)), np.zeros(0, np.int64)
+    at = np.minimum(np.searchsorted(other, own), len(other) - 1)
+    new = own[other[at] != own]
+    columns = np.insert(other, np.searchsorted(other, new), new)
+    return columns, np.searchsorted(columns, own), np.arange(len(other)) + np.searchsorted(new, other)
+
+
 class _Text:
     """A tf-idf space over the texts of one request (sublinear tf, smooth idf over these texts
     only, l2 rows: sklearn's TfidfTransformer), from the cached analyses of `paperfeed.terms`."""
 
     def __init__(
         self, docs: Sequence[tuple[str, str]],
-        known: Sequence[Analysis] = (),
+        known: Sequence[Analysis] | _Block = (),
         stored: dict[str, Analysis] | None = None,
     ) -> None:
-        """`known`: the analyses of the last documents, already at hand (the background's);
-        `stored`: analyses read from the store, by paper id (saved papers')."""
+        """`known`: the analyses of the last documents, already at hand (the background's),
+        or merged already (`_Block`); `stored`: analyses read from the store, by paper id
+        (saved papers')."""
         terms = analyser()
         have = stored or {}
-        fresh = docs[: len(docs) - len(known)]
-        parts = [*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *known]
+        block, tail = (known, []) if isinstance(known, _Block) else (None, list(known))
+        fresh = docs[: len(docs) - (len(known.lengths) if isinstance(known, _Block) else len(tail))]
+        parts = [*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *tail]
         lengths = [len(ids) for ids, _ in parts]
         flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
         values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
         columns, local = np.unique(flat, return_inverse=True)
+        if block is not None:
+            columns, mine, theirs = _merged_columns(columns, block.columns)
+            local = np.concatenate((mine[local], theirs[block.local]))
+            values = np.concatenate((values, block.values))
+            lengths += block.lengths
         indptr = np.concatenate(([0], np.cumsum(lengths)))
         width = max(len(columns), 1)
         # TfidfTransformer(sublinear_tf=True)'s arithmetic, without its per-call validation
@@ -817,7 +871,7 @@ def recommend(
     # the fit sample (the order of the documents changes no tf-idf value)
     space = _Text(
         [*lib_texts, *cand_texts, *(t for _, t in cal_items), *(t for _, t in fit_items)],
-        [bg.parts[k] for k, _ in [*cal_items, *fit_items]],
+        bg.block([k for k, _ in [*cal_items, *fit_items]]),
         lib.analysed,
     )
     n_pos, n_lib, n_cand = len(pos_text_ids), len(lib_texts), len(cand_texts)
