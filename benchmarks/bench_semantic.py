@@ -125,13 +125,13 @@ def cmd_scale(args: argparse.Namespace) -> None:
         started = time.perf_counter()
         index = semantic.index.ready()
         load_s = time.perf_counter() - started
-        n = index.get_current_count()
+        n = len(index) if index is not None else 0
         print(f"vectors: {n:,} ({semantic.encoder_name}) for {lib.store.count():,} papers; index "
               f"ready in {load_s:.2f} s (rebuilt: {semantic.index.rebuilt}); RSS +"
               f"{rss_mb() - before:.0f} MB after opening")
         print(f"index file: {semantic.index.path.stat().st_size / 2**20:.0f} MiB "
-              f"({semantic.index.path.stat().st_size / n:.0f} bytes per vector; hnswlib float32, "
-              f"M=16)")
+              f"({semantic.index.path.stat().st_size / n:.0f} bytes per vector; faiss HNSW, float16 "
+              f"cells, M=16)")
         total = lib.store.count()
         conn = lib.store.conn  # type: ignore[attr-defined]
         titles, ids = [], []

@@ -1,4 +1,6 @@
-"""Memory of both vector sets at scale, measured: build a real hnswlib index of the quality set's
+"""Memory of both vector sets at scale, measured (for the hnswlib index of earlier releases; the
+shipped faiss index's figures come from bench_semantic_ann.py and a 1M rebuild, see
+BENCHMARKS.md): build a real hnswlib index of the quality set's
 shape (dim 384, the store's M / ef_construction) over random unit vectors, save it, then read the
 RSS of fresh processes that load it, alone and beside the static set's saved index.
 

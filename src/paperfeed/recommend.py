@@ -259,6 +259,8 @@ def _mean_row(x: Any) -> np.ndarray:
 
 def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
     """How many standard deviations of `reference` each value lies above its mean."""
+    if not len(values):
+        return np.zeros(0)
     if len(reference) < 2:
         reference = values
     mean, std = float(reference.mean()), float(reference.std())
