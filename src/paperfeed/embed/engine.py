@@ -264,13 +264,12 @@ class VectorSet:
 
     def vectors_of(self, keys: Sequence[int]) -> tuple[np.ndarray, np.ndarray]:
         """(keys found, their vectors): `vectors.get_vectors`, from the in-memory index when it
-        holds them all. The index may hold the encoder's float32 where the store kept float16
-        (both backends do), so they are rounded as the store rounds them: the same values."""
+        holds them all. The index's cells are float16, as the store keeps them (both backends
+        do): the same values either way."""
         if len(keys):
             held = self.index.vectors_of(keys)
             if held is not None:
-                rounded = held.astype(np.float16).astype(np.float32)
-                return np.asarray(keys, dtype=np.uint64), rounded
+                return np.asarray(keys, dtype=np.uint64), held
         return self.vectors.get_vectors(keys)
 
     def similarities(self, vector: np.ndarray, keys: Sequence[int]) -> dict[int, float]:
