@@ -74,6 +74,13 @@ def test_a_re_added_key_is_found_once_with_its_new_vector(vectors: np.ndarray) -
     assert len(set(near_old.tolist())) == len(near_old)
 
 
+def test_a_key_above_the_signed_range_is_refused(vectors: np.ndarray) -> None:
+    graph = graph_of(np.arange(1, 3), vectors[:2])
+    with pytest.raises(ValueError, match="below 2"):
+        graph.add(np.array([2**63 + 5], dtype=np.uint64), vectors[2:3])
+    assert len(graph) == 2 and graph.get([1, 2]) is not None  # nothing half-added
+
+
 def test_a_key_repeated_in_one_batch_keeps_the_last_vector(vectors: np.ndarray) -> None:
     graph = graph_of(np.array([5, 6, 5]), vectors[:3])
     assert len(graph) == 2

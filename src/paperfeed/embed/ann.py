@@ -49,7 +49,8 @@ def _threads(faiss: Any, work: int) -> None:
 
 
 class Graph:
-    """An HNSW graph of `dim`-dimensional unit vectors keyed by unsigned 64-bit paper keys."""
+    """An HNSW graph of `dim`-dimensional unit vectors keyed by paper keys (unsigned integers
+    below 2**63: both stores number papers from 1)."""
 
     def __init__(self, dim: int, connectivity: int, expansion_add: int, *, index: Any = None,
                  keys: np.ndarray | None = None) -> None:
@@ -100,6 +101,8 @@ class Graph:
         keys = np.asarray(keys).astype(np.uint64).view(np.int64)
         if not len(keys):
             return
+        if keys.min() < 0:  # -1 marks a dead slot; the stores' keys are positive integers
+            raise ValueError("paper keys must be below 2**63")
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(keys), self.dim)
         last = len(keys) - 1 - np.unique(keys[::-1], return_index=True)[1]
         if len(last) < len(keys):
