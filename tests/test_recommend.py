@@ -271,3 +271,31 @@ def test_a_space_ending_with_a_merged_block_is_the_space_sorted_whole() -> None:
         assert np.array_equal(whole.columns, merged.columns)
         for a, b in (("data", "data"), ("indices", "indices"), ("indptr", "indptr")):
             assert np.array_equal(getattr(whole.matrix, a), getattr(merged.matrix, b)), (split, a)
+
+
+def test_a_paper_with_a_saved_papers_title_is_left_out_and_old_saves_are_named(
+    quant: tuple[Library, list[str]],
+) -> None:
+    # Two arXiv records with one title stay two papers (a re-submission). Saved first, before
+    # 25 other papers, the original is not among the latest saves whose texts a request reads:
+    # its twin is still left out (the store's title-key index), and a reason naming the
+    # original still shows its title.
+    lib, ids = quant
+    source = lib.store.get(ids[0])
+    assert source is not None
+    original = replace(source, id="2501.00011", title="Quantised transformers, the sequel")
+    twin = replace(original, id="2501.00012")
+    lib.store.upsert([original, twin])
+    assert lib.semantic is not None
+    lib.semantic.embed_ids([original.id, twin.id])
+    forget_background(lib.store)
+    sample = lib.store.get_by_keys(list(range(1, 90))).values()
+    others = sorted(p.id for p in sample if p.id not in {*ids, original.id, twin.id})[:25]
+    assert len(others) == 25
+    saved = [original.id, *ids[1:4], *others]
+    hits = recommend(lib.store, lib.semantic, saved, floor=False, limit=20)
+    assert hits and twin.id not in [h.paper.id for h in hits]
+    without = recommend(lib.store, lib.semantic, saved[1:], floor=False, limit=20)
+    assert twin.id in [h.paper.id for h in without] or original.id in [h.paper.id for h in without]
+    named = [h for h in hits if h.nearest and h.nearest[0] == original.id]
+    assert named and all(original.title in h.reasons[0] for h in named)

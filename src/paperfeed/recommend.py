@@ -512,7 +512,7 @@ class _Library:
     analysed: dict[str, Analysis]
     """The stored analyses of those texts (`paperfeed.terms.TermRows`), where up to date."""
     titles: dict[str, str]
-    """Title of every positive and negative."""
+    """Titles of the positives and negatives read so far (the latest; without vectors, all)."""
     keys: dict[str, int]
     pos_vecs: np.ndarray | None
     neg_vecs: np.ndarray | None
@@ -525,14 +525,22 @@ def _resolve(
     pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
     negset = set(pos)
     neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
-    # whole papers only for the texts read (the latest), their titles with them; the titles of
-    # the rest (which exist) from a narrower read
+    # whole papers only for the texts read (the latest), their titles with them; which of the
+    # rest exist from a narrower read: their keys (an index read) with vectors, else their
+    # titles (the other titles are read only for the reasons shown, `_titles_shown`)
     latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
     read = store.texts_of(latest)
+    dense = semantic is not None and semantic.has_vectors()
     titles = {i: title for i, (title, _) in read.items()}
-    titles.update(store.titles_of([i for i in [*pos, *neg] if i not in read]))
-    pos = [p for p in pos if p in titles]
-    neg = [n for n in neg if n in titles]
+    keys: dict[str, int] = {}
+    if dense and semantic is not None:
+        keys = semantic.vectors.keys_of([*pos, *neg])
+        exists: Collection[str] = keys
+    else:
+        titles.update(store.titles_of([i for i in [*pos, *neg] if i not in read]))
+        exists = titles
+    pos = [p for p in pos if p in exists]
+    neg = [n for n in neg if n in exists]
     while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
         latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
         gone = {i for i in latest if i not in read}
@@ -541,14 +549,15 @@ def _resolve(
         pos = [p for p in pos if p not in gone]
         neg = [n for n in neg if n not in gone]
         read.update(store.texts_of([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
+    titles.update((i, title) for i, (title, _) in read.items())
     texts = {i: paper_text(title, abstract) for i, (title, abstract) in read.items()}
     if not pos:
         return None
     lib = _Library(pos, neg, texts, TermRows(store.db).get({i: texts[i] for i in latest}),
                    titles, {}, None, None, [])
-    if semantic is None or not semantic.has_vectors():
+    if not dense or semantic is None:
         return lib
-    lib.keys = semantic.vectors.keys_of([*pos, *neg])
+    lib.keys = {i: keys[i] for i in [*pos, *neg]}
     found, vecs = semantic.vectors_of([lib.keys[i] for i in [*pos, *neg] if i in lib.keys])
     by_key = {int(k): v for k, v in zip(found, vecs, strict=True)}
     missing = [i for i in [*pos, *neg] if lib.keys.get(i) not in by_key]
@@ -928,7 +937,10 @@ def recommend(
     final = _standardise(combined, cal_combined)
 
     out: list[Recommendation] = []
-    seen = {title_key(lib.titles[i]) for i in own}
+    # a candidate with the title of a paper of the library's is left out (another version of
+    # it): the title keys of the candidates looked up in the store's title-key index
+    cand_title_keys = {k: title_key(p.title) for k, p in cand_papers.items()}
+    seen = {tk for tk, pid in store.title_key_owners(list(cand_title_keys.values())) if pid in own}
     encoder = semantic.encoder_name if dense and semantic is not None else ""
     near = w.near_cosine.get(encoder, 1.01)
     for i in np.argsort(-final):
@@ -937,7 +949,7 @@ def recommend(
         if floor and zi < w.floor_z and not (key in cand_sims and float(cand_sims[key].max()) >= near):
             continue
         paper = cand_papers[key]
-        tk = title_key(paper.title)
+        tk = cand_title_keys[key]
         if tk in seen:
             continue
         seen.add(tk)
@@ -949,11 +961,20 @@ def recommend(
             nearest = [pos_text_ids[j] for j in np.argsort(-sims)[:2]]
         columns, values = rows_cand.row(i)
         terms = _terms_of(values * profile[columns], _Names(space, [n_lib + i]), 3, columns)
-        out.append(Recommendation(paper, _calibrated(zi, w), _reasons(lib, nearest, terms),
-                                  nearest, terms))
+        out.append(Recommendation(paper, _calibrated(zi, w), [], nearest, terms))
         if len(out) >= limit:
             break
+    _titles_shown(store, lib, out)
+    for hit in out:
+        hit.reasons = _reasons(lib, hit.nearest, hit.terms)
     return out
+
+
+def _titles_shown(store: Store, lib: _Library, hits: list[Recommendation]) -> None:
+    """Read the titles the hits' reasons name that `_resolve` did not read."""
+    wanted = [i for h in hits for i in h.nearest[:1] if i not in lib.titles]
+    if wanted:
+        lib.titles.update(store.titles_of(list(dict.fromkeys(wanted))))
 
 
 def _doc(paper: Paper) -> tuple[str, str]:

@@ -100,6 +100,11 @@ class Store(ABC):
         reading whole papers)."""
         return {pid: p.title for pid, p in self.get_many(paper_ids).items()}
 
+    def title_key_owners(self, keys: Sequence[str]) -> set[tuple[str, str]]:
+        """(title key, paper id) of every paper whose title key is among `keys` (a backend
+        answers from its title-key index, reading no paper row)."""
+        return {(key, p.id) for key in dict.fromkeys(keys) for p in self.find_by_title_key(key)}
+
     def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         """id -> (title, abstract) of the papers that exist among `paper_ids` (a backend may
         answer without reading whole papers)."""

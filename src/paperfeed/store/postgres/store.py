@@ -410,6 +410,11 @@ class PostgresStore(PostgresKeyword, SqlStore):
         rows = self._fetchall("SELECT id, title FROM papers WHERE id = ANY(%s)", (list(paper_ids),))
         return {pid: title for pid, title in rows}
 
+    def title_key_owners(self, keys: Sequence[str]) -> set[tuple[str, str]]:
+        rows = self._fetchall("SELECT title_key, id FROM papers WHERE title_key = ANY(%s)",
+                              (list(dict.fromkeys(keys)),))
+        return {(key, pid) for key, pid in rows}
+
     def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         rows = self._fetchall(
             "SELECT id, title, abstract FROM papers WHERE id = ANY(%s)", (list(paper_ids),)

@@ -276,6 +276,9 @@ class SQLiteStore(SQLiteKeyword, SQLiteBulk, SqlStore):
     def titles_of(self, paper_ids: Sequence[str]) -> dict[str, str]:
         return dict(self._rows_where(self.conn, "id", list(paper_ids), "id, title"))
 
+    def title_key_owners(self, keys: Sequence[str]) -> set[tuple[str, str]]:
+        return set(self._rows_where(self.conn, "title_key", list(dict.fromkeys(keys)), "title_key, id"))
+
     def texts_of(self, paper_ids: Sequence[str]) -> dict[str, tuple[str, str]]:
         rows = self._rows_where(self.conn, "id", list(paper_ids), "id, title, abstract")
         return {pid: (title, abstract) for pid, title, abstract in rows}
