@@ -351,12 +351,9 @@ class _Text:
         terms = analyser()
         have = stored or {}
         block, tail = (known, []) if isinstance(known, _Block) else (None, list(known))
-        fresh = docs[: len(docs) - (len(known.lengths) if isinstance(known, _Block) else len(tail))]
-        parts = [*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *tail]
-        lengths = [len(ids) for ids, _ in parts]
-        flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
-        values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
-        columns, local = np.unique(flat, return_inverse=True)
+        fresh = docs[: len(docs) - (len(block.lengths) if block is not None else len(tail))]
+        own = _Block.of([*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *tail])
+        columns, local, values, lengths = own.columns, own.local, own.values, list(own.lengths)
         if block is not None:
             columns, mine, theirs = _merged_columns(columns, block.columns)
             local = np.concatenate((mine[local], theirs[block.local]))
