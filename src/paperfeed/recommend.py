@@ -33,6 +33,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Collection, Sequence
+from collections.abc import Set as AbstractSet
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import date
@@ -125,7 +126,7 @@ class Explanation:
 @dataclass
 class _Background:
     keys: np.ndarray  # sampled keys, fit half first then calibration half
-    vectors: np.ndarray | None
+    vectors: np.ndarray | None  # their unit vectors
     texts: dict[int, tuple[str, str]]  # key: (paper id, text)
     parts: dict[int, tuple[np.ndarray, np.ndarray]]  # key: the text analysed (`Analyser.of`)
     encoder: str | None
@@ -178,7 +179,7 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
         order = {int(k): i for i, k in enumerate(found)}
         keep = [int(k) for k in draw if int(k) in order][:BACKGROUND]
         keys = np.array(keep, dtype=np.int64)
-        vectors = vecs[[order[k] for k in keep]] if keep else np.zeros((0, 1), np.float32)
+        vectors = _unit(vecs[[order[k] for k in keep]]) if keep else np.zeros((0, 1), np.float32)
     else:
         papers = store.get_by_keys(draw[: BACKGROUND * 2].tolist())
         keys = np.array([int(k) for k in draw if int(k) in papers][:BACKGROUND], dtype=np.int64)
@@ -269,6 +270,12 @@ def _standardise(values: np.ndarray, reference: np.ndarray) -> np.ndarray:
 
 def _calibrated(z: float, w: Weights) -> float:
     return 1.0 / (1.0 + math.exp(-(z - w.floor_z)))
+
+
+def _members(keys: np.ndarray, of: AbstractSet[int]) -> np.ndarray:
+    """Which of `keys` are in `of`, as a boolean array (set look-ups: at a request's sizes,
+    a few hundred keys, np.isin's sorting costs several times more)."""
+    return np.fromiter((k in of for k in keys.tolist()), bool, len(keys))
 
 
 def _unit(x: np.ndarray) -> np.ndarray:
@@ -607,9 +614,18 @@ class _Among:
     vecs: np.ndarray | None
     papers: dict[int, Paper]
     store: weakref.ref  # the store it was read from (an id() alone may be reused)
+    owners: dict[str, frozenset[str]] = field(default_factory=dict)
+    """The ids of every stored paper sharing each paper's title key (`Store.title_key_owners`,
+    read once): a candidate with a library paper's title is left out."""
+    key_set: frozenset[int] = frozenset()
+
+    def members(self, keys: np.ndarray) -> np.ndarray:
+        """Which of `keys` are the pool's."""
+        return _members(keys, self.key_set)
 
 
 _AMONG: dict[tuple, _Among] = {}
+_NOBODY: frozenset[str] = frozenset()
 AMONG_CACHE = 4  # distinct windows kept (a digest run has one per distinct "since")
 
 
@@ -644,7 +660,11 @@ def _among(store: Store, semantic: SemanticEngine | None, ids: tuple[str, ...]) 
             if listed is not None and not is_withdrawn(listed):
                 by_key[-1 - i] = listed
         keys = np.array(list(by_key), np.int64)
-    found = _Among(keys, vecs, by_key, weakref.ref(store))
+    owners: dict[str, set[str]] = {}
+    for tk, pid in store.title_key_owners([title_key(p.title) for p in by_key.values()]):
+        owners.setdefault(tk, set()).add(pid)
+    found = _Among(keys, vecs, by_key, weakref.ref(store),
+                   {tk: frozenset(ids) for tk, ids in owners.items()}, frozenset(keys.tolist()))
     with _LOCK:
         if len(_AMONG) >= AMONG_CACHE:
             _AMONG.clear()
@@ -810,14 +830,17 @@ def recommend(
     if dense:
         assert semantic is not None and lib.pos_vecs is not None and lib.neg_vecs is not None
         assert bg.vectors is not None
-        bvecs = _unit(bg.vectors)
+        bvecs = bg.vectors
         keys, vecs = _dense_candidates(semantic, lib, since, w, pool)
         if not len(keys):
             return []
         # background negatives: the fit half minus the candidates (in a small corpus a sampled
         # paper is often a candidate too, and its own vector would weigh against it)
-        keep = ~np.isin(bg.keys, np.fromiter(own_keys, np.int64, len(own_keys)))
-        fit_keep = keep[:half] & ~np.isin(fit_keys, keys)
+        keep = ~_members(bg.keys, own_keys)
+        fit_keep = keep[:half] & ~(
+            pool.members(fit_keys) if pool is not None and keys is pool.keys
+            else _members(fit_keys, set(keys.tolist()))
+        )
         fit_v, cal_v = bvecs[:half][fit_keep], bvecs[half:][keep[half:]]
         centroid = _unit(fit_v.mean(axis=0)) if len(fit_v) else None
         raw = _profile_score(vecs, lib.pos_vecs, lib.neg_vecs, centroid, w)
@@ -937,7 +960,10 @@ def recommend(
     # a candidate with the title of a paper of the library's is left out (another version of
     # it): the title keys of the candidates looked up in the store's title-key index
     cand_title_keys = {k: title_key(p.title) for k, p in cand_papers.items()}
-    seen = {tk for tk, pid in store.title_key_owners(list(cand_title_keys.values())) if pid in own}
+    if pool is not None:  # every candidate is one of the pool's, whose owners were read once
+        seen = {tk for tk in cand_title_keys.values() if not pool.owners.get(tk, _NOBODY).isdisjoint(own)}
+    else:
+        seen = {tk for tk, pid in store.title_key_owners(list(cand_title_keys.values())) if pid in own}
     encoder = semantic.encoder_name if dense and semantic is not None else ""
     near = w.near_cosine.get(encoder, 1.01)
     for i in np.argsort(-final):

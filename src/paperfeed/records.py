@@ -11,6 +11,7 @@ import re
 import unicodedata
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 from paperfeed.tex import tex_to_text
@@ -65,9 +66,12 @@ def clean_text(text: str | None) -> str:
     return " ".join(text.split())
 
 
+@lru_cache(maxsize=65_536)
 def title_key(title: str) -> str:
     """The key two records of one paper share even when sources spell the title differently:
-    case-folded, accents and punctuation dropped, whitespace collapsed."""
+    case-folded, accents and punctuation dropped, whitespace collapsed. Memoised (a pure
+    function of the string): the recommender keys every candidate's title, a digest run the same
+    few thousand arrivals once per section."""
     t = clean_text(title).casefold()
     if not t.isascii():
         t = unicodedata.normalize("NFKD", t)

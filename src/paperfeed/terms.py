@@ -195,7 +195,7 @@ def encode(analysis: Analysis) -> str:
 
 def decode(text: str) -> Analysis:
     """The analysis `encode` wrote; ValueError (or binascii.Error) for anything else."""
-    raw = base64.b64decode(text, validate=True)
+    raw = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # validate=True, faster
     n, rest = divmod(len(raw), 10)
     if rest:
         raise ValueError("not an encoded analysis")
