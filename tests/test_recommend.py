@@ -297,5 +297,11 @@ def test_a_paper_with_a_saved_papers_title_is_left_out_and_old_saves_are_named(
     assert hits and twin.id not in [h.paper.id for h in hits]
     without = recommend(lib.store, lib.semantic, saved[1:], floor=False, limit=20)
     assert twin.id in [h.paper.id for h in without] or original.id in [h.paper.id for h in without]
+    # the same from a digest's pool of arrivals (whose title owners are read once per pool)
+    pool = [p.id for p in lib.store.get_many([*ids, original.id, twin.id, *others]).values()]
+    pooled = recommend(lib.store, lib.semantic, saved, floor=False, limit=20, among=pool)
+    assert pooled and twin.id not in [h.paper.id for h in pooled]
+    pooled = recommend(lib.store, lib.semantic, saved[1:], floor=False, limit=20, among=pool)
+    assert {twin.id, original.id} & {h.paper.id for h in pooled}
     named = [h for h in hits if h.nearest and h.nearest[0] == original.id]
     assert named and all(original.title in h.reasons[0] for h in named)
