@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -159,3 +160,79 @@ def test_a_digest_runs_fill_checks_only_what_was_saved_since_the_last_fill(
     assert lib.fill_terms(since_last=True) == 2  # the new save and dismissal, not the old save
     assert rows.unanalysed() == [pos[0]]
     assert lib.fill_terms() == 1 and rows.unanalysed() == []
+
+
+def test_the_store_drops_a_row_whose_text_changes_so_a_kept_row_needs_no_text(
+    any_sample_lib: Library,
+) -> None:
+    """A row written now is kept current by the store's triggers: read without its text, and
+    gone when the paper's title or abstract changes or the paper goes (on both backends)."""
+    lib = any_sample_lib
+    pos, neg = _saved(lib)
+    rows = TermRows(lib.store.db)
+    assert rows.remember(_texts(lib, pos)) == len(pos)
+    current, unsure = rows.current(pos)
+    assert set(current) == set(pos) and unsure == {}
+    paper = lib.store.get(pos[0])
+    assert paper is not None
+    lib.store.upsert([replace(paper, title=paper.title + " (revised)")])
+    lib.store.delete([pos[1]])
+    lib.store.db.execute("UPDATE papers SET abstract = abstract WHERE id = ?", (pos[2],))  # no change
+    current, _ = rows.current(pos)
+    assert set(current) == set(pos) - {pos[0], pos[1]}
+    # the revised paper's row is written again from its new text
+    assert rows.remember(_texts(lib, [pos[0]])) == 1 and pos[0] in rows.current([pos[0]])[0]
+
+
+def test_a_text_that_changed_before_its_row_is_written_gets_no_row(any_sample_lib: Library) -> None:
+    lib = any_sample_lib
+    pos, _ = _saved(lib)
+    rows = TermRows(lib.store.db)
+    old = _texts(lib, pos[:2])
+    lib.store.db.execute("UPDATE papers SET abstract = ? WHERE id = ?", ("Rewritten since.", pos[0]))
+    assert rows.remember(old) == 1  # the analysis of the text as it was read is not kept
+    assert set(rows.current(pos[:2])[0]) == {pos[1]}
+
+
+def test_an_earlier_releases_rows_are_checked_by_text_and_marked_current_by_the_fill(
+    sample_lib: Library, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lib = sample_lib
+    email, pos, neg = _a_reader_with_three_saves(lib)
+    assert lib.fill_terms() == 3
+    lib.store.db.execute("UPDATE paper_terms SET kept = 0")  # as an earlier release wrote them
+    rows = TermRows(lib.store.db)
+    current, unsure = rows.current(pos[:3])
+    assert current == {} and set(unsure) == set(pos[:3])
+    assert set(rows.get(_texts(lib, pos[:3]))) == set(pos[:3])  # still used, checked by text
+    assert rows.unanalysed() == sorted(pos[:3])
+    # marked current without analysing the texts again
+    monkeypatch.setattr("paperfeed.terms.Analyser.analyse", lambda *a: pytest.fail("analysed"))
+    assert lib.fill_terms() == 3
+    assert set(rows.current(pos[:3])[0]) == set(pos[:3]) and rows.unanalysed() == []
+
+
+def test_a_library_with_current_rows_reads_no_abstract(
+    any_sample_lib: Library, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    lib = any_sample_lib
+    pos, neg = _saved(lib)
+    TermRows(lib.store.db).remember(_texts(lib, pos + neg))
+    fresh = _ranked(lib, pos, neg)
+    asked: list[str] = []
+    texts_of = lib.store.texts_of
+
+    def spy(ids):  # type: ignore[no-untyped-def]
+        asked.extend(ids)
+        return texts_of(ids)
+
+    monkeypatch.setattr(lib.store, "texts_of", spy)
+    assert _ranked(lib, pos, neg) == fresh
+    assert not set(asked) & set(pos + neg)
+    # one row damaged: that paper's text is read (and analysed afresh), the rest still not
+    monkeypatch.setattr(lib.store, "texts_of", texts_of)
+    lib.store.db.execute("UPDATE paper_terms SET terms = 'garbage' WHERE paper_id = ?", (pos[-1],))
+    monkeypatch.setattr(lib.store, "texts_of", spy)
+    asked.clear()
+    assert _ranked(lib, pos, neg) == fresh
+    assert set(asked) & set(pos + neg) == {pos[-1]}

@@ -512,9 +512,11 @@ class _Library:
     pos_ids: list[str]
     neg_ids: list[str]
     texts: dict[str, str]
-    """The texts (title. abstract) of the positives and negatives that are read (the latest)."""
+    """The texts (title. abstract) read: of the latest positives and negatives without a
+    current stored analysis, or all the latest (`_resolve(texts_wanted=True)`)."""
     analysed: dict[str, Analysis]
-    """The stored analyses of those texts (`paperfeed.terms.TermRows`), where up to date."""
+    """The current stored analyses of the latest positives and negatives
+    (`paperfeed.terms.TermRows`)."""
     titles: dict[str, str]
     """Titles of the positives and negatives read so far (the latest; without vectors, all)."""
     keys: dict[str, int]
@@ -524,17 +526,22 @@ class _Library:
 
 
 def _resolve(
-    store: Store, semantic: SemanticEngine | None, positive: Sequence[str], negative: Sequence[str]
+    store: Store, semantic: SemanticEngine | None, positive: Sequence[str], negative: Sequence[str],
+    *, texts_wanted: bool = False,
 ) -> _Library | None:
+    """The library's papers that exist, their vectors, and the stored analyses of the latest;
+    their texts only where needed: to analyse one afresh, or to name its terms (`texts_wanted`,
+    and without vectors)."""
     pos = list(dict.fromkeys(positive))[-MAX_POSITIVES:]
     negset = set(pos)
     neg = [n for n in dict.fromkeys(negative) if n not in negset][-MAX_NEGATIVES:]
-    # whole papers only for the texts read (the latest), their titles with them; which of the
-    # rest exist from a narrower read: their keys (an index read) with vectors, else their
-    # titles (the other titles are read only for the reasons shown, `_titles_shown`)
+    # which papers exist from a narrow read: their keys (an index read) with vectors, else their
+    # titles; whole texts only where wanted (the other titles are read only for the reasons
+    # shown, `_titles_shown`)
     latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
-    read = store.texts_of(latest)
     dense = semantic is not None and semantic.has_vectors()
+    texts_wanted = texts_wanted or not dense
+    read = store.texts_of(latest) if texts_wanted else {}
     titles = {i: title for i, (title, _) in read.items()}
     keys: dict[str, int] = {}
     if dense and semantic is not None:
@@ -545,19 +552,32 @@ def _resolve(
         exists = titles
     pos = [p for p in pos if p in exists]
     neg = [n for n in neg if n in exists]
+    stored = TermRows(store.db)
+    analysed: dict[str, Analysis] = {}
+    unsure: dict[str, tuple[str, str]] = {}
+    asked: set[str] = set()
     while True:  # a paper deleted meanwhile: dropped, and the next latest read instead
         latest = [*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]
-        gone = {i for i in latest if i not in read}
+        unasked = [i for i in latest if i not in asked]
+        if unasked:
+            current, check = stored.current(unasked)
+            analysed.update(current)
+            unsure.update(check)
+            asked.update(unasked)
+        want = [i for i in latest if i not in read and (texts_wanted or i not in analysed)]
+        if want:
+            read.update(store.texts_of(want))
+        gone = {i for i in want if i not in read}
         if not gone:
             break
         pos = [p for p in pos if p not in gone]
         neg = [n for n in neg if n not in gone]
-        read.update(store.texts_of([*pos[-TEXT_POSITIVES:], *neg[-TEXT_POSITIVES:]]))
     titles.update((i, title) for i, (title, _) in read.items())
     texts = {i: paper_text(title, abstract) for i, (title, abstract) in read.items()}
     if not pos:
         return None
-    lib = _Library(pos, neg, texts, TermRows(store.db).get({i: texts[i] for i in latest}),
+    analysed.update(TermRows.checked(unsure, texts))
+    lib = _Library(pos, neg, texts, {i: analysed[i] for i in latest if i in analysed},
                    titles, {}, None, None, [])
     if not dense or semantic is None:
         return lib
@@ -903,7 +923,7 @@ def recommend(
     fit_items = [(k, t) for k, t in bg.texts.items() if k in fit_set and t[0] not in own]
     fit_texts = [t for _, t in fit_items]
     cal_items = [(k, t) for k, t in bg.texts.items() if k in cal_set and t[0] not in own]
-    lib_texts = [(i, lib.texts[i]) for i in [*pos_text_ids, *neg_text_ids]]
+    lib_texts = [(i, lib.texts.get(i, "")) for i in [*pos_text_ids, *neg_text_ids]]  # "": analysed
     if not dense:
         prelim = _Text([*lib_texts, *fit_texts], [bg.parts[k] for k, _ in fit_items], lib.analysed)
         profile = _mean_row(prelim.rows(0, len(pos_text_ids)))
@@ -1026,7 +1046,7 @@ def explain(
     """What the model learns from these papers: each positive's weight (how much it agrees with
     the rest of the library, leave-one-out, and disagrees with the negatives; summing to 1), and
     the tf-idf profile's strongest terms for and against."""
-    lib = _resolve(store, semantic, positive, negative)
+    lib = _resolve(store, semantic, positive, negative, texts_wanted=True)  # its terms named
     if lib is None:
         return Explanation()
     w = weights

@@ -27,6 +27,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
+from paperfeed.embed.base import paper_text
 from paperfeed.store.db import Database
 
 Analysis = tuple[np.ndarray, np.ndarray]
@@ -193,6 +194,13 @@ def encode(analysis: Analysis) -> str:
     return base64.b64encode(raw).decode("ascii")
 
 
+def _decoded(text: str) -> Analysis | None:
+    try:
+        return decode(text)
+    except ValueError:  # binascii.Error and UnicodeError are ValueErrors: a damaged row
+        return None
+
+
 def decode(text: str) -> Analysis:
     """The analysis `encode` wrote; ValueError (or binascii.Error) for anything else."""
     raw = binascii.a2b_base64(text.encode("ascii"), strict_mode=True)  # validate=True, faster
@@ -206,63 +214,114 @@ def decode(text: str) -> Analysis:
 
 class TermRows:
     """The analyses of papers readers saved or dismissed (`paper_terms`), one row per paper:
-    read by every recommendation from a stored library, written by the faces' save, dismiss
-    and import (`remember`) and by `paperfeed index` (`fill`)."""
+    read by every recommendation from a stored library, written by `paperfeed index` and each
+    digest run (`Library.fill_terms`, through `remember`).
+
+    The store drops a paper's row when its title or abstract changes, or the paper goes (its
+    triggers), so a row written since (`kept`) is current without the text being read again
+    (`current`): a library's abstracts are the dearest read of a request. Rows of an earlier
+    release (`kept` 0) are checked against the text's fingerprint (`checked`)."""
 
     def __init__(self, db: Database) -> None:
         self.db = db
 
-    def get(self, texts: Mapping[str, str]) -> dict[str, Analysis]:
-        """The stored analyses of these (paper id -> current text) whose text is unchanged."""
-        ids = list(texts)
-        out: dict[str, Analysis] = {}
+    def _rows(self, ids: Sequence[str]) -> list[tuple[str, str, str, int]]:
+        rows: list[tuple[str, str, str, int]] = []
         for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
+            chunk = list(ids[start : start + 500])
             marks = ",".join("?" * len(chunk))
-            for pid, mark, terms in self.db.query(
-                f"SELECT paper_id, fingerprint, terms FROM paper_terms WHERE paper_id IN ({marks})",
+            rows += self.db.query(
+                f"SELECT paper_id, fingerprint, terms, kept FROM paper_terms WHERE paper_id IN ({marks})",
                 chunk,
-            ):
-                if mark != fingerprint(texts[pid]):
-                    continue  # made from an older text (or analysis): analysed afresh
-                try:
-                    out[pid] = decode(terms)
-                except (ValueError, binascii.Error):
-                    continue  # a damaged row is only a cache miss
+            )
+        return rows
+
+    def current(self, ids: Sequence[str]) -> tuple[dict[str, Analysis], dict[str, tuple[str, str]]]:
+        """The analyses of these papers that are current (kept rows of this analysis version),
+        and the rows to check against their texts (paper id -> (fingerprint, terms): rows of an
+        earlier release); a damaged row is neither (only a cache miss)."""
+        ok: dict[str, Analysis] = {}
+        unsure: dict[str, tuple[str, str]] = {}
+        for pid, mark, terms, kept in self._rows(ids):
+            if not kept:
+                unsure[pid] = (mark, terms)
+            elif mark.startswith(f"{ANALYSIS_VERSION}:"):
+                found = _decoded(terms)
+                if found is not None:
+                    ok[pid] = found
+        return ok, unsure
+
+    @staticmethod
+    def checked(unsure: Mapping[str, tuple[str, str]], texts: Mapping[str, str]) -> dict[str, Analysis]:
+        """Those of `unsure` (from `current`) made from the papers' texts as they are now."""
+        out: dict[str, Analysis] = {}
+        for pid, (mark, terms) in unsure.items():
+            text = texts.get(pid)
+            if text is not None and mark == fingerprint(text):
+                found = _decoded(terms)
+                if found is not None:
+                    out[pid] = found
         return out
 
+    def get(self, texts: Mapping[str, str]) -> dict[str, Analysis]:
+        """The stored analyses of these (paper id -> current text) whose text is unchanged."""
+        ok, unsure = self.current(list(texts))
+        return {**ok, **self.checked(unsure, texts)}
+
     def remember(self, texts: Mapping[str, str]) -> int:
-        """Store the analyses of these (paper id -> text); returns the rows written (a row
-        already made from the same text is left as it is)."""
+        """Store the analyses of these (paper id -> text: `paper_text` of its title and
+        abstract); returns the rows written. A current row made from the same text is left as
+        it is; a paper whose text is no longer the one given (changed meanwhile), or that is
+        gone, gets no row."""
         if not texts:
             return 0
         marks = {pid: fingerprint(text) for pid, text in texts.items()}
-        have: set[str] = set()
         ids = list(texts)
-        for start in range(0, len(ids), 500):
-            chunk = ids[start : start + 500]
-            rows = self.db.query(
-                f"SELECT paper_id, fingerprint FROM paper_terms WHERE paper_id IN "
-                f"({','.join('?' * len(chunk))})", chunk,
-            )
-            have.update(pid for pid, mark in rows if marks.get(pid) == mark)
+        rows = self._rows(ids)
+        have = {pid for pid, mark, _, kept in rows if kept and marks.get(pid) == mark}
+        # an earlier release's row made from the same text: only marked current
+        confirm = {pid for pid, mark, _, kept in rows if not kept and marks.get(pid) == mark}
         todo = [pid for pid in ids if pid not in have]
         if not todo:
             return 0
         analyse = analyser().analyse
-        rows_out = [(pid, marks[pid], encode(analyse(texts[pid])[0])) for pid in todo]
+        made = {pid: encode(analyse(texts[pid])[0]) for pid in todo if pid not in confirm}
+        # The texts are compared with the papers' own inside the writing transaction, with the
+        # rows locked (PostgreSQL: FOR SHARE; SQLite's writer holds the file): a text change
+        # commits either before (seen here: no row) or after (its trigger drops the row).
+        lock = " FOR SHARE" if self.db.dialect == "postgresql" else ""
+        written = 0
         with self.db.transaction() as tx:
-            for row in rows_out:
-                tx.execute(
-                    "INSERT INTO paper_terms (paper_id, fingerprint, terms) VALUES (?, ?, ?) "
-                    "ON CONFLICT (paper_id) DO UPDATE SET fingerprint = excluded.fingerprint, "
-                    "terms = excluded.terms", row,
-                )
-        return len(rows_out)
+            for start in range(0, len(todo), 500):
+                chunk = todo[start : start + 500]
+                now = {
+                    pid: paper_text(title, abstract or "")
+                    for pid, title, abstract in tx.query(
+                        f"SELECT id, title, abstract FROM papers WHERE id IN "
+                        f"({','.join('?' * len(chunk))}){lock}", chunk,
+                    )
+                }
+                for pid in chunk:
+                    if now.get(pid) != texts[pid]:
+                        continue
+                    written += 1
+                    if pid in confirm:
+                        tx.execute("UPDATE paper_terms SET kept = 1 WHERE paper_id = ? AND fingerprint = ?",
+                                   (pid, marks[pid]))
+                        continue
+                    tx.execute(
+                        "INSERT INTO paper_terms (paper_id, fingerprint, terms, kept) "
+                        "VALUES (?, ?, ?, 1) ON CONFLICT (paper_id) DO UPDATE SET "
+                        "fingerprint = excluded.fingerprint, terms = excluded.terms, kept = 1",
+                        (pid, marks[pid], made[pid]),
+                    )
+        return written
 
     def unanalysed(self, since: str | None = None) -> list[str]:
-        """Ids of the saved or dismissed papers without a stored analysis (in one query: a
-        first fill after an upgrade may list every saved paper; later ones, the new saves).
+        """Ids of the saved or dismissed papers without a current stored analysis: none, or an
+        earlier release's row (which `remember` marks current when its text is unchanged). In
+        one query: a first fill after an upgrade may list every saved paper; later ones, the
+        new saves.
         With `since` (an ISO time), only those saved or dismissed at or after it: each paper
         listed costs a probe of `paper_terms`, which over every saved row of a large instance
         takes seconds."""
@@ -270,7 +329,8 @@ class TermRows:
         rows = self.db.query(
             f"SELECT paper_id FROM (SELECT paper_id FROM collection_papers{saved} UNION "
             f"SELECT paper_id FROM dismissals{dismissed}) AS liked WHERE NOT EXISTS "
-            "(SELECT 1 FROM paper_terms t WHERE t.paper_id = liked.paper_id) ORDER BY paper_id",
+            "(SELECT 1 FROM paper_terms t WHERE t.paper_id = liked.paper_id AND t.kept = 1) "
+            "ORDER BY paper_id",
             (since, since) if since else (),
         )
         return [str(r[0]) for r in rows]

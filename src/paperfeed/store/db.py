@@ -424,3 +424,15 @@ FEATURE_MIGRATIONS.append(
         """,
     )
 )
+
+
+# Rows written once the store drops a paper's row when its text changes (its triggers): `kept`
+# rows are current without a look at the text; older ones are checked against it.
+FEATURE_MIGRATIONS.append(
+    (
+        "recommendations: analyses kept current by the store",
+        """
+    ALTER TABLE paper_terms ADD COLUMN kept INTEGER NOT NULL DEFAULT 0
+        """,
+    )
+)

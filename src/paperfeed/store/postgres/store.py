@@ -179,6 +179,24 @@ MIGRATIONS: list[str] = [
     KEYWORD_TABLE_MIGRATION,
     # 8: their hashes, for ranking (store.postgres.keyword).
     KEYWORD_HASH_MIGRATION,
+    # 9: the recommender's stored analysis of a paper (the feature table `paper_terms`) goes
+    # when its text changes or the paper goes (as SQLite's 4), so a row can be trusted without
+    # reading the text again (`terms.TermRows`).
+    """
+    CREATE FUNCTION paperfeed_drop_stale_terms() RETURNS trigger LANGUAGE plpgsql AS $$
+    BEGIN
+        IF to_regclass('paper_terms') IS NOT NULL THEN
+            EXECUTE 'DELETE FROM paper_terms WHERE paper_id = $1' USING OLD.id;
+        END IF;
+        RETURN NULL;
+    END $$;
+    CREATE TRIGGER papers_terms_stale AFTER UPDATE OF title, abstract ON papers
+    FOR EACH ROW WHEN (OLD.title IS DISTINCT FROM NEW.title
+                       OR OLD.abstract IS DISTINCT FROM NEW.abstract)
+    EXECUTE FUNCTION paperfeed_drop_stale_terms();
+    CREATE TRIGGER papers_terms_gone AFTER DELETE ON papers
+    FOR EACH ROW EXECUTE FUNCTION paperfeed_drop_stale_terms();
+    """,
 ]
 _SELECT = "SELECT pk, " + ", ".join(COLUMNS) + " FROM papers"
 _COPY = f"COPY papers (pk, {', '.join(COLUMNS)}, added_at, changed_at) FROM STDIN"

@@ -100,6 +100,20 @@ MIGRATIONS: list[str] = [
     CREATE INDEX papers_organization ON papers(lower(organization));
     CREATE INDEX papers_organization_name ON papers(lower(organization_name));
     """,
+    # 4: the recommender's stored analysis of a paper (the feature table `paper_terms`, made by
+    # the feature migrations that follow on every open) goes when its text changes or the
+    # paper goes, so a row can be trusted without reading the text again (`terms.TermRows`).
+    """
+    CREATE TRIGGER paper_terms_stale AFTER UPDATE OF title, abstract ON papers
+    WHEN old.title IS NOT new.title OR old.abstract IS NOT new.abstract
+    BEGIN
+        DELETE FROM paper_terms WHERE paper_id = old.id;
+    END;
+    CREATE TRIGGER paper_terms_gone AFTER DELETE ON papers
+    BEGIN
+        DELETE FROM paper_terms WHERE paper_id = old.id;
+    END;
+    """,
 ]
 _SELECT = "SELECT rowid, " + ", ".join(COLUMNS) + " FROM papers"
 _INSERT = (
