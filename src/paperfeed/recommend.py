@@ -40,6 +40,7 @@ from datetime import date
 from typing import Any, Concatenate, ParamSpec, TypeVar
 
 import numpy as np
+from scipy.sparse import csr_array
 
 from paperfeed.embed import paper_text
 from paperfeed.embed.engine import SemanticEngine
@@ -386,9 +387,9 @@ class _Text:
 
 
 class _Rows:
-    """Sparse rows (CSR arrays) with the few products a request needs, in numpy: a request's
-    matrices are small (a few hundred rows), where scipy's per-call checks and constructors
-    cost more than the arithmetic."""
+    """Sparse rows (CSR arrays) with the few products a request needs. A request's matrices
+    are small (a few hundred rows): in numpy where scipy's per-call checks and constructors
+    would cost more than the arithmetic, in scipy's sparse product where they do not (`gram`)."""
 
     def __init__(self, data: np.ndarray, indices: np.ndarray, indptr: np.ndarray, width: int) -> None:
         self.data, self.indices, self.indptr, self.width = data, indices, indptr, width
@@ -423,29 +424,18 @@ class _Rows:
         return self._row_sums(self.data.astype(np.float64) * vector[self.indices])
 
     def gram(self, other: _Rows) -> np.ndarray:
-        """self @ other.T as a dense (rows × other's rows) array: over the entries of self in
-        a column of other only (most are not), against other made dense on its own columns."""
+        """self @ other.T as a dense (rows × other's rows) float32 array. scipy's sparse
+        product: ~3 times quicker than gathering the matching entries in numpy at a digest
+        section's sizes (25,000 entries against 5,000), BENCHMARKS.md."""
         n, m = self.shape[0], other.shape[0]
-        out = np.zeros((n, m), dtype=np.float32)
         if not n or not m or not len(other.indices) or not len(self.indices):
-            return out
-        # other's columns (in order) and each one's row in `dense`, -1 for the rest, looked up
-        # by index (the columns are the space's own 0..width-1: no sort, no binary search)
-        row_of = np.full(max(self.width, other.width), -1, np.int64)
-        row_of[other.indices] = 0
-        cols = np.flatnonzero(row_of == 0)
-        row_of[cols] = np.arange(len(cols))
-        dense = np.zeros((len(cols), m), dtype=np.float32)
-        dense[row_of[other.indices], np.repeat(np.arange(m), np.diff(other.indptr))] = other.data
-        at = row_of[self.indices]
-        hit = at >= 0
-        if not hit.any():
-            return out
-        rows = np.repeat(np.arange(n), np.diff(self.indptr))[hit]
-        products = self.data[hit, None] * dense[at[hit]]
-        starts = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1])))
-        out[rows[starts]] = np.add.reduceat(products, starts, axis=0)
-        return out
+            return np.zeros((n, m), dtype=np.float32)
+        width = max(self.width, other.width)
+        a = csr_array((self.data, self.indices.astype(np.int32), self.indptr.astype(np.int32)),
+                      shape=(n, width))
+        b = csr_array((other.data, other.indices.astype(np.int32), other.indptr.astype(np.int32)),
+                      shape=(m, width))
+        return np.asarray((a @ b.T).toarray(), dtype=np.float32)
 
     def mean(self) -> np.ndarray:
         """The mean row, dense (summed in float64: terms of equal weight may come in another
