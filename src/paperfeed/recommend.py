@@ -188,7 +188,7 @@ def _draw_background(store: Store, semantic: SemanticEngine | None) -> _Backgrou
     text_keys = [*keys[:half][:BACKGROUND_TEXTS].tolist(), *keys[half:][:BACKGROUND_TEXTS].tolist()]
     papers = store.get_by_keys(text_keys)
     texts = {k: (p.id, paper_text(p.title, p.abstract)) for k, p in papers.items()}
-    parts = {k: analyser().of(*t) for k, t in texts.items()}
+    parts = dict(zip(texts, analyser().of_many(list(texts.values())), strict=True))
     background = _Background(keys, vectors, texts, parts, encoder, now, weakref.ref(store), seq)
     with _LOCK:
         _BACKGROUNDS[id(store)] = background
@@ -360,7 +360,8 @@ class _Text:
         have = stored or {}
         block, tail = (known, []) if isinstance(known, _Block) else (None, list(known))
         fresh = docs[: len(docs) - (len(block.lengths) if block is not None else len(tail))]
-        own = _Block.of([*(have.get(pid) or terms.of(pid, text) for pid, text in fresh), *tail])
+        analysed = iter(terms.of_many([(pid, text) for pid, text in fresh if pid not in have]))
+        own = _Block.of([*(have[pid] if pid in have else next(analysed) for pid, _ in fresh), *tail])
         columns, local, values, lengths = own.columns, own.local, own.values, list(own.lengths)
         if block is not None:
             columns, mine, theirs = _merged_columns(columns, block.columns)
@@ -697,11 +698,14 @@ def _dense_candidates(
         keys, vecs = window
         # the library's papers in the window, found from the library's side (a few keys against
         # the window's): mostly none, and then the window's arrays are used as they are
-        mine = np.fromiter(own, np.int64, len(own))
-        inside = mine[np.isin(mine, keys)]
-        if not len(inside):
+        if among is not None and among.vecs is not None:
+            inside = [k for k in own if k in among.key_set]
+        else:
+            mine = np.fromiter(own, np.int64, len(own))
+            inside = mine[np.isin(mine, keys)].tolist()
+        if not inside:
             return keys, vecs
-        keep = ~np.isin(keys, inside)
+        keep = ~_members(keys, set(inside))
         return keys[keep], vecs[keep]
     anchors = _anchors(lib.pos_vecs, w.anchors)
     per = max(20, min(200, math.ceil(w.candidates / len(anchors))))
@@ -889,7 +893,8 @@ def recommend(
                 more += len(extra)
                 pick = np.concatenate((pick[[int(keys[i]) in got for i in pick]], extra))
                 got.update(store.get_by_keys([int(keys[i]) for i in extra]))
-        for i in pick:
+        pick_sims = vecs[pick] @ lib.pos_vecs.T  # one product for the shortlist's reasons
+        for j, i in enumerate(pick.tolist()):
             key = int(keys[i])
             paper = got.get(key)
             if paper is None or paper.id in own or paper.id in exclude or is_withdrawn(paper):
@@ -898,7 +903,7 @@ def recommend(
                 continue
             cand_papers[key] = paper
             dense_z[key] = float(z[i])
-            cand_sims[key] = vecs[i] @ lib.pos_vecs.T
+            cand_sims[key] = pick_sims[j]
         cal_dense_by_key = {
             int(k): float(v)
             for k, v in zip(cal_keys[keep[half:]], bg_dense_cal, strict=True)

@@ -335,13 +335,15 @@ class SemanticEngine:
     @contextmanager
     def pinned(self) -> Iterator[None]:
         """Within the block, this thread's calls all use the set active at its start (the flag
-        read once, not by each call: a recommendation makes about ten)."""
+        read once, not by each call: a recommendation makes about ten), at the write sequence
+        number read first (`VectorStore.seq_held`: the block writes no vectors)."""
         if getattr(self._pinned, "name", None) is not None:
             yield
             return
-        self._pinned.name = self.active_name()
+        self._pinned.name = name = self.active_name()
         try:
-            yield
+            with self.vector_set(name).vectors.seq_held():
+                yield
         finally:
             self._pinned.name = None
 

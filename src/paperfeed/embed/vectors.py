@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,7 +71,13 @@ class VectorStore(ABC):
 
     @abstractmethod
     def latest_seq(self) -> int:
-        """The sequence number of the last write of vectors (cheap: checked on every query)."""
+        """The sequence number of the last write of vectors (cheap: checked on every query;
+        within `seq_held`, the one read first)."""
+
+    @abstractmethod
+    def seq_held(self) -> AbstractContextManager[None]:
+        """Within the block, this thread's `latest_seq` is read once (a recommendation asks it
+        about six times: one meta read instead of six). Only for blocks that write no vectors."""
 
     @abstractmethod
     def iter_vectors(

@@ -9,9 +9,10 @@ renamed, and the ANN queries stay in `store.sqlite.vectors` and `store.postgres.
 
 from __future__ import annotations
 
+import threading
 from abc import abstractmethod
 from collections.abc import Callable, Iterator, Sequence
-from contextlib import AbstractContextManager
+from contextlib import AbstractContextManager, contextmanager
 from typing import Any, ClassVar
 
 import numpy as np
@@ -70,6 +71,7 @@ class SqlVectors(VectorStore):
         self.name = name
         self.table = table_name(name)
         self._seq_key = SEQ_KEY + name
+        self._held = threading.local()
 
     # -- what a backend spells its own way --------------------------------------------------------
 
@@ -195,8 +197,22 @@ class SqlVectors(VectorStore):
         return seq
 
     def latest_seq(self) -> int:
+        held = getattr(self._held, "seq", None)
+        if held is not None:
+            return int(held)
         value = self.store.get_meta(self._seq_key)
         return int(value) if value else 0
+
+    @contextmanager
+    def seq_held(self) -> Iterator[None]:
+        if getattr(self._held, "seq", None) is not None:
+            yield
+            return
+        self._held.seq = self.latest_seq()
+        try:
+            yield
+        finally:
+            self._held.seq = None
 
     def fingerprint(self) -> Fingerprint:
         with self._snapshot() as conn:  # one snapshot for both numbers
