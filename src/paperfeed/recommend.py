@@ -315,25 +315,37 @@ class _Block:
     entry's place among them. A request then sorts only its own documents' entries and merges
     the two sorted sets: the same columns and entries as sorting all of them."""
 
-    values: np.ndarray
+    tf: np.ndarray
+    """Each entry's sublinear term frequency, 1 + log(count)."""
     lengths: list[int]
+    rows: np.ndarray
+    """Each entry's document (0 for the first)."""
     columns: np.ndarray
     local: np.ndarray
 
     @classmethod
     def of(cls, parts: Sequence[Analysis]) -> _Block:
         flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
-        values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
         columns, local = np.unique(flat, return_inverse=True)
-        return cls(values, [len(ids) for ids, _ in parts], columns, local)
+        lengths = [len(ids) for ids, _ in parts]
+        return cls(_tf(parts), lengths, _rows_of(lengths), columns, local)
+
+
+def _tf(parts: Sequence[Analysis]) -> np.ndarray:
+    values = np.concatenate([c for _, c in parts]) if parts else np.zeros(0, np.float32)
+    return np.log(values) + np.float32(1)
+
+
+def _rows_of(lengths: Sequence[int]) -> np.ndarray:
+    return np.repeat(np.arange(len(lengths)), lengths)
 
 
 def _merged_columns(
     own: np.ndarray, other: np.ndarray
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The sorted union of two sorted sets of distinct term ids, and where each member of
-    `own` and of `other` lies in it: one stable sort of the two sets end to end (two sorted
-    runs, which timsort merges in one linear pass)."""
+    """The sorted union of the term ids in `own` (the entries of some documents, each
+    document's sorted) and `other` (a sorted set of distinct ids), and where each entry of both
+    lies in it: one stable sort of the two end to end (sorted runs, which timsort merges)."""
     both = np.concatenate((own, other))
     order = np.argsort(both, kind="stable")
     merged = both[order]
@@ -361,12 +373,17 @@ class _Text:
         block, tail = (known, []) if isinstance(known, _Block) else (None, list(known))
         fresh = docs[: len(docs) - (len(block.lengths) if block is not None else len(tail))]
         analysed = iter(terms.of_many([(pid, text) for pid, text in fresh if pid not in have]))
-        own = _Block.of([*(have[pid] if pid in have else next(analysed) for pid, _ in fresh), *tail])
-        columns, local, values, lengths = own.columns, own.local, own.values, list(own.lengths)
-        if block is not None:
-            columns, mine, theirs = _merged_columns(columns, block.columns)
-            local = np.concatenate((mine[local], theirs[block.local]))
-            values = np.concatenate((values, block.values))
+        parts = [*(have[pid] if pid in have else next(analysed) for pid, _ in fresh), *tail]
+        if block is None:
+            own = _Block.of(parts)
+            columns, local, tf, lengths, rows_of = own.columns, own.local, own.tf, own.lengths, own.rows
+        else:  # the own entries sorted into the block's columns at once (no sort of their own)
+            flat = np.concatenate([ids for ids, _ in parts]) if parts else np.zeros(0, np.int64)
+            columns, mine, theirs = _merged_columns(flat, block.columns)
+            local = np.concatenate((mine, theirs[block.local]))
+            tf = np.concatenate((_tf(parts), block.tf))
+            lengths = [len(ids) for ids, _ in parts]
+            rows_of = np.concatenate((_rows_of(lengths), block.rows + len(parts)))
             lengths += block.lengths
         indptr = np.concatenate(([0], np.cumsum(lengths)))
         width = max(len(columns), 1)
@@ -375,8 +392,7 @@ class _Text:
         # once, so a column's count of entries is its document frequency
         df = np.bincount(local, minlength=width).astype(np.float32)
         idf = np.log(np.float32(len(docs) + 1) / (df + np.float32(1))) + np.float32(1)
-        data = (np.log(values) + np.float32(1)) * idf[local]
-        rows_of = np.repeat(np.arange(len(docs)), lengths)
+        data = tf * idf[local]
         norms = np.sqrt(np.bincount(rows_of, weights=data * data, minlength=len(docs)))
         data = (data / np.maximum(norms, 1e-30)[rows_of]).astype(np.float32)
         self.matrix = _Rows(data, local, indptr, width)
