@@ -10,10 +10,10 @@ bigram string is built). Ties between equally weighted terms break the same way 
 
 The analysis is the dearest step of a request's sparse side, so it is done once per paper and
 process (an LRU, `Analyser.of`) and, for the papers readers save or dismiss, once per paper
-and text (`TermRows`, a feature table written when a paper is saved, dismissed or imported into a
-collection, and by `paperfeed index` for libraries saved before). A stored row carries a
-fingerprint of the text it was made from (and of the analysis), so a paper whose title or abstract
-changed since is analysed afresh, never scored on its old text.
+and text (`TermRows`, a feature table filled by `paperfeed index` and before each digest run).
+The store drops a paper's row when its title or abstract changes (its triggers), and a stored
+row carries a fingerprint of the text it was made from (and of the analysis), so a paper is never
+scored on its old text.
 """
 
 from __future__ import annotations
@@ -54,10 +54,9 @@ def token_ids(tokens: Sequence[str]) -> np.ndarray:
     words = raw.view("<u8").astype(np.uint64).reshape(len(tokens), TOKEN_BYTES // 8)
     h = np.full(len(tokens), _FNV_OFFSET)
     shift = np.uint64(29)
-    with np.errstate(over="ignore"):
-        for j in range(words.shape[1]):
-            h = (h ^ words[:, j]) * _FNV_PRIME
-            h ^= h >> shift
+    for j in range(words.shape[1]):  # array arithmetic wraps around silently
+        h = (h ^ words[:, j]) * _FNV_PRIME
+        h ^= h >> shift
     return h.view(np.int64)
 
 
@@ -124,8 +123,8 @@ class Analyser:
         uni = np.array(known, np.int64)
         if len(uni) < 2:
             return uni
-        with np.errstate(over="ignore"):
-            bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
+        # array arithmetic wraps around silently (only numpy's scalar arithmetic warns)
+        bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
         return np.concatenate((uni, bi))
 
     def learn(self, tokens: Iterable[str]) -> None:
