@@ -236,3 +236,15 @@ def test_a_library_with_current_rows_reads_no_abstract(
     asked.clear()
     assert _ranked(lib, pos, neg) == fresh
     assert set(asked) & set(pos + neg) == {pos[-1]}
+
+
+def test_texts_analysed_together_are_analysed_as_one_by_one() -> None:
+    from paperfeed.terms import Analyser
+
+    texts = [TEXT, TEXT.upper() + " and more words", "", "Graph neural networks for molecules.", TEXT]
+    alone = Analyser()
+    together = Analyser().of_many([(f"p{i}", t) for i, t in enumerate(texts)])
+    assert len(together) == len(texts)
+    for (ids, counts), text in zip(together, texts, strict=True):
+        ref_ids, ref_counts = np.unique(alone.ids(alone.tokens(text)), return_counts=True)
+        assert np.array_equal(ids, ref_ids) and np.array_equal(counts, ref_counts.astype(np.float32))

@@ -312,8 +312,9 @@ def _anchors(pos: np.ndarray, n: int) -> np.ndarray:
 class _Block:
     """The analyses of documents that end many requests' tf-idf spaces (the background
     sample's), concatenated once: their entries, and their distinct term ids (sorted) with each
-    entry's place among them. A request then sorts only its own documents' entries and merges
-    the two sorted sets: the same columns and entries as sorting all of them."""
+    entry's place among them. A request then sorts its own documents' entries together with
+    the block's distinct ids only (`_merged_columns`): the same columns and entries as sorting
+    all of them."""
 
     tf: np.ndarray
     """Each entry's sublinear term frequency, 1 + log(count)."""
