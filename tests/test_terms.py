@@ -248,3 +248,29 @@ def test_texts_analysed_together_are_analysed_as_one_by_one() -> None:
     for (ids, counts), text in zip(together, texts, strict=True):
         ref_ids, ref_counts = np.unique(alone.ids(alone.tokens(text)), return_counts=True)
         assert np.array_equal(ids, ref_ids) and np.array_equal(counts, ref_counts.astype(np.float32))
+
+
+def test_a_text_changing_while_its_row_is_written_leaves_no_stale_row(
+    any_sample_lib: Library,
+) -> None:
+    """A writer that changed the abstract, not yet committed, while the fill writes: the fill
+    waits for it (PostgreSQL: FOR SHARE on the paper; SQLite: one writer at a time) and then
+    sees the new text, so no row made from the old text is kept."""
+    import threading
+
+    lib = any_sample_lib
+    pos, _ = _saved(lib)
+    old = _texts(lib, pos[:1])
+    rows = TermRows(lib.store.db)
+    written: list[int] = []
+    started = threading.Event()
+    with lib.store.db.transaction() as tx:
+        tx.execute("UPDATE papers SET abstract = ? WHERE id = ?", ("Changed meanwhile.", pos[0]))
+        fill = threading.Thread(target=lambda: (started.set(), written.append(rows.remember(old))))
+        fill.start()
+        started.wait(5)
+        fill.join(0.5)  # it waits for this transaction
+        assert fill.is_alive()
+    fill.join(30)
+    assert written == [0]
+    assert rows.current(pos[:1])[0] == {}
