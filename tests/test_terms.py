@@ -15,12 +15,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 from digestdata import DAY, later
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from librarydata import only_on, page_ids
 
 from paperfeed.embed import paper_text
 from paperfeed.library import Library
 from paperfeed.recommend import forget_background
-from paperfeed.terms import TermRows, analyser, decode, encode
+from paperfeed.terms import FAST_TOKEN_PATTERN, TOKEN_PATTERN, TermRows, analyser, decode, encode
 
 TEXT = "Quantization-aware training of large language models: 4-bit weights, naïve rounding."
 
@@ -238,10 +240,33 @@ def test_a_library_with_current_rows_reads_no_abstract(
     assert set(asked) & set(pos + neg) == {pos[-1]}
 
 
+# letters, digits, the pattern's own punctuation, word characters outside ASCII (accented, Greek,
+# a combining accent, a ligature, a digit of another script), spaces and other punctuation
+_TRICKY = "aZ_-09 .,'éßΩα\u0301ﬁ٣\n"
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=_TRICKY, max_size=40))
+def test_the_fast_token_pattern_finds_the_tokens_sklearns_does(text: str) -> None:
+    """The recommender tokenises with a faster pattern than arxiv-sanity's: the same tokens on
+    any text, so every analysis (and every stored one) is unchanged."""
+    import re
+
+    from sklearn.feature_extraction.text import TfidfVectorizer
+
+    sklearn_tokens = TfidfVectorizer(token_pattern=TOKEN_PATTERN).build_tokenizer()
+    assert re.findall(FAST_TOKEN_PATTERN, text) == sklearn_tokens(text)
+    assert analyser().tokenize(text) == sklearn_tokens(text)
+
+
 def test_texts_analysed_together_are_analysed_as_one_by_one() -> None:
     from paperfeed.terms import Analyser
 
-    texts = [TEXT, TEXT.upper() + " and more words", "", "Graph neural networks for molecules.", TEXT]
+    # an empty text and one of stop words only (no terms), one word (no bigram), and texts
+    # whose neighbours' words would make a bigram across them ("molecules graph"), first, in
+    # the middle and last
+    texts = ["", TEXT, TEXT.upper() + " and more words", "", "Graph neural networks for molecules.",
+             "graph", "the and of", "graph", TEXT, ""]
     alone = Analyser()
     together = Analyser().of_many([(f"p{i}", t) for i, t in enumerate(texts)])
     assert len(together) == len(texts)

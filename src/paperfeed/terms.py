@@ -21,9 +21,11 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import re
 import threading
 from collections import OrderedDict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from itertools import chain, filterfalse
 
 import numpy as np
 
@@ -38,6 +40,13 @@ TERM_CACHE = 20_000  # papers whose analysed text is kept per process (a few KB 
 RECENT_TOKENS = 512  # papers whose tokens are kept to name their terms (the shortlist's)
 VOCABULARY = 500_000  # token ids remembered per process before the memo starts again
 TOKEN_BYTES = 64  # a token's first this many bytes make its id (longer ones are all but unseen)
+
+TOKEN_PATTERN = r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b"  # arxiv-sanity's, as sklearn's analyzer takes it
+FAST_TOKEN_PATTERN = r"(?u)[a-zA-Z_](?<!\w[a-zA-Z_])[a-zA-Z0-9_-]+\b"
+"""The same matches as `TOKEN_PATTERN`, found ~15-25 % faster: the leading word boundary is
+asked after the first letter (a letter at the start of a word: no word character before it),
+so the pattern starts with a character set, which lets the regex engine skip ahead to a letter
+instead of trying the boundary at every position. A test checks both give the same tokens."""
 
 _FNV_OFFSET = np.uint64(0xCBF29CE484222325)
 _FNV_PRIME = np.uint64(0x100000001B3)
@@ -66,6 +75,12 @@ def _counted(ids: np.ndarray) -> Analysis:
     return distinct, counts.astype(np.float32)
 
 
+def _bigrams(uni: np.ndarray) -> np.ndarray:
+    """The ids of the bigrams of consecutive unigram ids (array arithmetic wraps around
+    silently; only numpy's scalar arithmetic warns)."""
+    return uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
+
+
 def gram(tokens: list[str], position: int) -> str:
     """The unigram or bigram at `position` of `Analyser.ids(tokens)`."""
     if position < len(tokens):
@@ -84,10 +99,10 @@ class Analyser:
 
         vectorizer = TfidfVectorizer(
             ngram_range=(1, 2), stop_words="english", strip_accents="unicode",
-            token_pattern=r"(?u)\b[a-zA-Z_][a-zA-Z0-9_-]+\b",
+            token_pattern=TOKEN_PATTERN,
         )
         self.preprocess = vectorizer.build_preprocessor()
-        self.tokenize = vectorizer.build_tokenizer()
+        self.tokenize = re.compile(FAST_TOKEN_PATTERN).findall
         self.stop = frozenset(vectorizer.get_stop_words() or ())
         self.cache: OrderedDict[str, Analysis] = OrderedDict()
         self.recent: OrderedDict[str, list[str]] = OrderedDict()
@@ -97,12 +112,19 @@ class Analyser:
 
     def tokens(self, text: str) -> list[str]:
         """The text's words after sklearn's preprocessing, tokenising and stop words."""
-        stop = self.stop
-        return [t for t in self.tokenize(self.preprocess(text)) if t not in stop]
+        return list(filterfalse(self.stop.__contains__, self.tokenize(self.preprocess(text))))
 
     def ids(self, tokens: Sequence[str]) -> np.ndarray:
         """Term ids of the unigrams then the bigrams of `tokens` (sklearn's order). A token's id
         is remembered (a dict look-up costs what Python's own string hash does)."""
+        uni = self._unigrams(tokens)
+        if len(uni) < 2:
+            return uni
+        return np.concatenate((uni, _bigrams(uni)))
+
+    def _unigrams(self, tokens: Sequence[str]) -> np.ndarray:
+        """The tokens' ids; the new ones hashed together (one `token_ids` call: its fixed cost,
+        ~70 µs, is most of a text's when paid text by text)."""
         vocabulary = self.vocabulary
         known = list(map(vocabulary.get, tokens))
         if None in known:
@@ -112,23 +134,30 @@ class Analyser:
                 vocabulary.clear()
             vocabulary.update(found)
             known = [found[t] if k is None else k for t, k in zip(tokens, known, strict=True)]
-        uni = np.array(known, np.int64)
-        if len(uni) < 2:
-            return uni
-        # array arithmetic wraps around silently (only numpy's scalar arithmetic warns)
-        bi = uni[:-1] * np.int64(_BIGRAM_MIX) + (uni[1:] ^ np.int64(_BIGRAM_SALT))
-        return np.concatenate((uni, bi))
+        return np.array(known, np.int64)
 
-    def learn(self, tokens: Iterable[str]) -> None:
-        """Remember the ids of those of `tokens` not known yet, in one `token_ids` call: its
-        fixed cost (~70 µs) is most of a text's when paid text by text."""
-        vocabulary = self.vocabulary
-        new = list(dict.fromkeys(t for t in tokens if t not in vocabulary))
-        if new:
-            found = dict(zip(new, token_ids(new).tolist(), strict=True))
-            if len(vocabulary) + len(found) > VOCABULARY:
-                vocabulary.clear()
-            vocabulary.update(found)
+    def _analyses(self, texts: Sequence[list[str]]) -> list[Analysis]:
+        """`_counted(self.ids(tokens))` of each text's tokens, computed for all of them at once:
+        the ids of every token in one pass, the bigrams of the whole run (those across two
+        texts dropped), and one sort that groups each text's terms (by id, then stably by
+        text). Per text, numpy's fixed costs were most of the work."""
+        lengths = np.fromiter(map(len, texts), np.int64, len(texts))
+        uni = self._unigrams(list(chain.from_iterable(texts)))
+        text = np.repeat(np.arange(len(texts), dtype=np.int32), lengths)
+        inside = np.ones(max(len(uni) - 1, 0), bool)  # a bigram inside one text
+        across = np.cumsum(lengths)[:-1] - 1  # a text's last token's bigram (the last text's: none)
+        inside[across[(across >= 0) & (across < len(inside))]] = False
+        ids = np.concatenate((uni, _bigrams(uni)[inside]))
+        owner = np.concatenate((text, text[:-1][inside]))
+        order = np.argsort(ids)
+        order = order[np.argsort(owner[order], kind="stable")]
+        ids, owner = ids[order], owner[order]
+        first = np.ones(len(ids), bool)
+        first[1:] = (ids[1:] != ids[:-1]) | (owner[1:] != owner[:-1])
+        starts = np.flatnonzero(first)
+        counts = np.diff(np.append(starts, len(ids))).astype(np.float32)
+        cuts = np.searchsorted(owner[starts], np.arange(1, len(texts)))
+        return list(zip(np.split(ids[starts], cuts), np.split(counts, cuts), strict=True))
 
     def analyse(self, text: str) -> tuple[Analysis, list[str]]:
         """(term ids, counts) of a text, and its tokens; not cached."""
@@ -154,9 +183,8 @@ class Analyser:
                     out[j] = hit
         if todo:
             tokens = [self.tokens(docs[j][1]) for j in todo]
-            self.learn(t for words in tokens for t in words)
-            for j, words in zip(todo, tokens, strict=True):
-                found = out[j] = _counted(self.ids(words))
+            for j, words, found in zip(todo, tokens, self._analyses(tokens), strict=True):
+                out[j] = found
                 pid = docs[j][0]
                 with self.lock:
                     self.cache[pid] = found
